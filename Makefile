@@ -1,0 +1,34 @@
+# labflow — the two commands: `make dev` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+DEMO_FILES ?= 12
+
+.PHONY: install dev test bench clean-data
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Set up and start the whole system on the embedded default with demo data.
+dev: install
+	$(BIN)/labflow dev --demo $(DEMO_FILES)
+
+## Set up and run the test suite.
+test: install
+	$(BIN)/python -m pytest
+
+## Run the benchmarks (needs ../shared/ for the real-data ones).
+bench: install
+	$(BIN)/python benchmarks/etl.py --json .bench/etl.json
+	$(BIN)/python benchmarks/peaks_quality.py --json .bench/peaks_quality.json
+	$(BIN)/python benchmarks/ingest.py --json .bench/ingest.json
+
+## Delete the local data directory (inbox, objects, outputs, Dagster storage).
+clean-data:
+	rm -rf .labflow

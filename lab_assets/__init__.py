@@ -1,0 +1,1 @@
+"""labflow's software-defined assets, checks and partitions; ``definitions.defs`` is the code location."""

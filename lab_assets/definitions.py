@@ -1,0 +1,18 @@
+"""The one ``Definitions`` object of the labflow code location."""
+
+import dagster as dg
+
+from lab_assets.etl import run_etl
+from labflow.settings import Settings
+from resources import build_resources
+from sensors.inbox import build_inbox_sensor
+
+settings = Settings.from_env()
+
+defs = dg.Definitions(
+    assets=[run_etl],
+    sensors=[build_inbox_sensor(settings)],
+    resources=build_resources(settings),
+    # Each run processes a batch of files in one process: no per-step subprocess cost.
+    executor=dg.in_process_executor,
+)

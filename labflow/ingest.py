@@ -1,0 +1,78 @@
+"""Registering complete inbox files as runs: hash, stage the bytes, de-duplicate, record."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import Literal
+
+from labflow.catalog import Catalog
+from labflow.keys import make_run_key
+from labflow.metadata import sidecar_candidates
+from labflow.objects import store_object
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    """What happened to one complete file."""
+
+    relative_path: str
+    kind: Literal["new", "duplicate", "unreadable"]
+    run_key: str | None = None
+    detail: str = ""
+
+
+def find_sidecar(data_file: Path) -> Path | None:
+    """The metadata sidecar written beside ``data_file``, if any."""
+    for name in sidecar_candidates(data_file.name):
+        candidate = data_file.with_name(name)
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def ingest_file(
+    inbox: Path,
+    relative_path: str,
+    *,
+    objects_dir: Path,
+    catalog: Catalog,
+    is_known_run: Callable[[str], bool],
+    now: datetime,
+    source_prefix: str = "inbox",
+) -> IngestOutcome:
+    """Stage one complete file in the object store and record it in the catalog.
+
+    The same bytes seen again (under any name) are recorded as a duplicate of the existing run
+    and never processed twice. ``is_known_run`` tells whether a run key already has a partition;
+    a run registered in the catalog whose partition was never created is registered again.
+    """
+    path = inbox / relative_path
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        return IngestOutcome(relative_path, "unreadable", detail=str(error))
+    source = f"{source_prefix}:{relative_path}"
+    name = PurePosixPath(relative_path).name
+    sha256, stored = store_object(objects_dir, data, name)
+    existing = catalog.find_run_by_sha256(sha256)
+    if existing is not None and is_known_run(existing.run_key):
+        catalog.record_duplicate(run_key=existing.run_key, source=source, detected_at=now)
+        return IngestOutcome(relative_path, "duplicate", existing.run_key)
+    run_key = existing.run_key if existing else make_run_key(name, sha256)
+    sidecar = find_sidecar(path)
+    sidecar_text = sidecar.read_bytes().decode("utf-8", errors="replace") if sidecar else None
+    catalog.register_file(
+        run_key=run_key,
+        sha256=sha256,
+        size_bytes=len(data),
+        original_name=name,
+        source=source,
+        object_path=str(stored),
+        sidecar_name=sidecar.name if sidecar else None,
+        sidecar_text=sidecar_text,
+        detected_at=now,
+    )
+    return IngestOutcome(relative_path, "new", run_key)

@@ -1,0 +1,101 @@
+"""One settings object for every labflow process, read from environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+EtlMode = Literal["eager", "lazy"]
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+def normalise_database_url(url: str) -> str:
+    """Return a SQLAlchemy URL whose Postgres driver is psycopg2 (the one we install).
+
+    SQLAlchemy 2.1 maps a bare ``postgresql://`` to psycopg 3, which is not installed.
+    """
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix):]
+    return url
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where labflow keeps its data and how it processes new files.
+
+    Every path lives under one data directory, ``home`` (``LABFLOW_HOME``, default ``./.labflow``).
+    """
+
+    home: Path
+    database_url: str
+    etl_mode: EtlMode = "eager"
+    sensor_interval_s: int = 5
+    batch_size: int = 50
+    recipes_dir: Path = PROJECT_ROOT / "recipes"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        """Build settings from ``LABFLOW_*`` environment variables (see README, "Configuration")."""
+        env = os.environ if env is None else env
+        home = Path(env.get("LABFLOW_HOME") or ".labflow").expanduser().resolve()
+        mode = (env.get("LABFLOW_ETL_MODE") or "eager").strip().lower()
+        if mode not in ("eager", "lazy"):
+            raise ValueError(f"LABFLOW_ETL_MODE must be 'eager' or 'lazy', got {mode!r}")
+        database_url = env.get("LABFLOW_DATABASE_URL") or f"sqlite:///{home / 'catalog.db'}"
+        recipes_dir = Path(env.get("LABFLOW_RECIPES_DIR") or PROJECT_ROOT / "recipes").resolve()
+        return cls(
+            home=home,
+            database_url=normalise_database_url(database_url),
+            etl_mode=mode,  # type: ignore[arg-type]
+            sensor_interval_s=_positive_int(env, "LABFLOW_SENSOR_INTERVAL", 5),
+            batch_size=_positive_int(env, "LABFLOW_BATCH_SIZE", 50),
+            recipes_dir=recipes_dir,
+        )
+
+    @property
+    def inbox(self) -> Path:
+        """The watched folder: instruments (or people) drop files here."""
+        return self.home / "inbox"
+
+    @property
+    def objects(self) -> Path:
+        """Immutable, content-addressed copies of every ingested file."""
+        return self.home / "objects"
+
+    @property
+    def quarantine(self) -> Path:
+        """Files that could not be processed, each with a ``.error.txt`` beside it."""
+        return self.home / "quarantine"
+
+    @property
+    def storage(self) -> Path:
+        """Asset outputs (Parquet, PNG) by asset and partition."""
+        return self.home / "storage"
+
+    @property
+    def dagster_home(self) -> Path:
+        """Dagster's own instance directory (SQLite storage on the embedded default)."""
+        return self.home / "dagster_home"
+
+    def ensure_dirs(self) -> None:
+        """Create the data directory tree if it does not exist yet."""
+        for path in (self.inbox, self.objects, self.quarantine, self.storage, self.dagster_home):
+            path.mkdir(parents=True, exist_ok=True)

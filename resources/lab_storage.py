@@ -1,0 +1,47 @@
+"""The lab's data directory (inbox, objects, quarantine, storage) and recipes as a resource."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from labflow.recipes import RecipeBook
+from labflow.settings import Settings
+from resources.catalog import CatalogResource
+
+
+class LabStorageResource(dg.ConfigurableResource):
+    """Paths under ``LABFLOW_HOME`` and the recipes folder."""
+
+    home: str
+    database_url: str
+    recipes_dir: str
+    etl_mode: str = "eager"
+
+    def settings(self) -> Settings:
+        """These values as a :class:`labflow.settings.Settings`."""
+        return Settings(home=Path(self.home), database_url=self.database_url,
+                        recipes_dir=Path(self.recipes_dir), etl_mode=self.etl_mode)  # type: ignore[arg-type]
+
+    def recipes(self) -> RecipeBook:
+        """All recipes, read fresh so an edited recipe applies to the next run."""
+        return RecipeBook.from_dir(Path(self.recipes_dir))
+
+
+def _env_or(name: str, value: str) -> str | dg.EnvVar:
+    """Show ``EnvVar(name)`` in the UI when the value comes from the environment (hides secrets)."""
+    return dg.EnvVar(name) if os.environ.get(name) else value
+
+
+def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    """The resources of the code location, configured from the environment in one place."""
+    database_url = _env_or("LABFLOW_DATABASE_URL", settings.database_url)
+    return {
+        "catalog": CatalogResource(database_url=database_url),
+        "lab": LabStorageResource(
+            home=str(settings.home), database_url=database_url,
+            recipes_dir=str(settings.recipes_dir), etl_mode=settings.etl_mode,
+        ),
+    }

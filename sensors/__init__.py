@@ -1,0 +1,1 @@
+"""Sensors that turn arriving files into partitions and runs."""

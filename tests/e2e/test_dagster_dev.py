@@ -1,0 +1,96 @@
+"""End to end: the real `dagster dev` (webserver + daemon) picks files up from the inbox."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from labflow.catalog import Catalog
+from labflow.devserver import dagster_dev_command, prepare_dagster_home, process_env
+from labflow.settings import Settings
+from labflow.storage import OutputStore
+from tests.lab_fixtures import drop, signal_csv
+
+pytestmark = pytest.mark.e2e
+DEADLINE_S = 300
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float, what: str, poll: float = 1.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@pytest.fixture
+def dagster_dev(tmp_path: Path):
+    settings = Settings.from_env({"LABFLOW_HOME": str(tmp_path / "home"), "LABFLOW_SENSOR_INTERVAL": "1"})
+    prepare_dagster_home(settings)
+    port = free_port()
+    env = process_env(settings, {**os.environ, "LABFLOW_SENSOR_INTERVAL": "1"})
+    log = (tmp_path / "dagster-dev.log").open("wb")
+    process = subprocess.Popen(dagster_dev_command(port), env=env, stdout=log, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_for(lambda: _responds(f"http://127.0.0.1:{port}/server_info"), 120, "the Dagster webserver")
+        yield settings, port
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+        log.close()
+        print((tmp_path / "dagster-dev.log").read_text(errors="replace")[-4000:])
+
+
+def _responds(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def test_files_dropped_into_the_inbox_are_processed_by_the_daemon(dagster_dev):
+    settings, _ = dagster_dev
+    for i in range(3):
+        drop(settings.inbox, f"hplc-01/run{i}.csv", signal_csv(i), sidecar={"operator": f"op{i}"})
+    drop(settings.inbox, "bad.csv", b"just some prose, not a table\n")
+    catalog = Catalog(settings.database_url)
+    instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
+    try:
+        keys = wait_for(lambda: [r.run_key for r in catalog.find_runs() if r.original_name != "bad.csv"]
+                        if catalog.count_runs() == 4 else None, 60, "4 registered runs")
+        wait_for(lambda: set(keys) <= instance.get_materialized_partitions(dg.AssetKey("quality_report"))
+                 and set(keys) <= instance.get_materialized_partitions(dg.AssetKey("peaks")),
+                 DEADLINE_S, "peaks and quality_report of every good file")
+        outputs = OutputStore(settings.storage)
+        for key in keys:
+            peaks = outputs.read_frame("peaks", key)
+            assert sorted(round(t) for t in peaks["time_s"]) == [10, 25]
+            run = catalog.get_run(key)
+            assert run.status == "processed" and run.operator.startswith("op") and run.quality_score > 0.5
+        (bad,) = wait_for(lambda: catalog.find_runs(status="failed"), 60, "the bad file to fail")
+        assert (settings.quarantine / f"{bad.run_key}.csv.error.txt").exists()
+    finally:
+        catalog.dispose()
+        instance.dispose()

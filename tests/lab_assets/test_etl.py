@@ -1,0 +1,124 @@
+"""The ETL multi-asset materialized on a real Dagster instance, one file and a batch."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from lab_assets.etl import run_etl
+from lab_assets.partitions import RUNS_PARTITION
+from labflow.ingest import ingest_file
+from labflow.pipeline import STEPS
+from labflow.storage import OutputStore
+from tests.lab_fixtures import drop, signal_csv
+
+
+def register(settings, catalog, instance, relative: str, data: bytes, sidecar: dict | None = None) -> str:
+    """Drop and register a file the way the inbox sensor does; return its run key."""
+    drop(settings.inbox, relative, data, sidecar)
+    outcome = ingest_file(settings.inbox, relative, objects_dir=settings.objects, catalog=catalog,
+                          is_known_run=lambda key: False, now=datetime.now(timezone.utc))
+    instance.add_dynamic_partitions(RUNS_PARTITION, [outcome.run_key])
+    return outcome.run_key
+
+
+def latest_metadata(instance, asset: str, key: str) -> dict:
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[key]), limit=1).records
+    assert records, f"{asset}[{key}] was not materialized"
+    return records[0].asset_materialization.metadata
+
+
+def materialized(instance, asset: str) -> set[str]:
+    return instance.get_materialized_partitions(dg.AssetKey(asset))
+
+
+def test_one_file_flows_through_every_asset(lab_settings, lab_resources, catalog, instance):
+    key = register(lab_settings, catalog, instance, "hplc-01/run.csv", signal_csv(1),
+                   sidecar={"operator": "alice", "experiment_id": "EXP-1", "params": {"flow": 1.2}})
+    result = dg.materialize([run_etl], instance=instance, resources=lab_resources, partition_key=key)
+    assert result.success
+    for step in STEPS:
+        assert materialized(instance, step) == {key}
+    outputs = OutputStore(lab_settings.storage)
+    peaks = outputs.read_frame("peaks", key)
+    assert sorted(round(t) for t in peaks["time_s"]) == [10, 25]
+    assert outputs.read_frame("clean_series", key).columns[:3] == ["time_s", "signal_mV", "signal_mV_clean"]
+    run = catalog.get_run(key)
+    assert (run.status, run.operator, run.instrument, run.experiment_id) == ("processed", "alice", "hplc-01", "EXP-1")
+    assert run.params == {"flow": 1.2} and run.recipe_id == "chromatograph" and run.quality_score > 0.5
+    meta = latest_metadata(instance, "raw_series", key)
+    assert meta["rows"].value == 400 and meta["recipe_id"].text == "chromatograph"
+    assert "| time_s |" in meta["preview"].md_str
+    assert "data:image/png;base64," in latest_metadata(instance, "peaks", key)["plot"].md_str
+
+
+def test_checks_are_evaluated_per_partition(lab_settings, lab_resources, catalog, instance):
+    key = register(lab_settings, catalog, instance, "a.csv", signal_csv(2))
+    assert dg.materialize([run_etl], instance=instance, resources=lab_resources, partition_key=key).success
+    check = dg.AssetCheckKey(dg.AssetKey("quality_report"), "score_above_minimum")
+    (record,) = instance.event_log_storage.get_asset_check_execution_history(check, limit=5)
+    evaluation = record.event.dagster_event.event_specific_data
+    assert evaluation.partition == key and evaluation.passed
+
+
+def test_a_batch_with_a_bad_file_processes_the_others_and_quarantines_it(
+        lab_settings, lab_resources, catalog, instance):
+    good = [register(lab_settings, catalog, instance, f"g{i}.csv", signal_csv(10 + i)) for i in range(3)]
+    bad = register(lab_settings, catalog, instance, "broken.csv", b"time,value\n1,2\n2,abc\n3,4\n4,5\n")
+    keys = instance.get_dynamic_partitions(RUNS_PARTITION)
+    result = dg.materialize([run_etl], instance=instance, resources=lab_resources, raise_on_error=False,
+                            tags={"dagster/asset_partition_range_start": keys[0],
+                                  "dagster/asset_partition_range_end": keys[-1]})
+    assert not result.success
+    assert materialized(instance, "quality_report") == set(good)
+    assert materialized(instance, "raw_file") == {*good, bad}
+    assert bad not in materialized(instance, "raw_series")
+    assert not OutputStore(lab_settings.storage).exists("raw_series", bad)
+    run = catalog.get_run(bad)
+    assert run.status == "failed" and "abc" in run.error
+    error_file = lab_settings.quarantine / f"{bad}.csv.error.txt"
+    assert "abc" in error_file.read_text() and (lab_settings.quarantine / f"{bad}.csv").exists()
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert bad in failure.step_failure_data.user_failure_data.description
+
+
+def test_a_bad_sidecar_is_quarantined_at_raw_file(lab_settings, lab_resources, catalog, instance):
+    key = register(lab_settings, catalog, instance, "a.csv", signal_csv(3))
+    drop(lab_settings.inbox, "b.csv", signal_csv(4))
+    (lab_settings.inbox / "b.csv.meta.json").write_text("{not json")
+    bad = ingest_file(lab_settings.inbox, "b.csv", objects_dir=lab_settings.objects, catalog=catalog,
+                      is_known_run=lambda k: False, now=datetime.now(timezone.utc)).run_key
+    instance.add_dynamic_partitions(RUNS_PARTITION, [bad])
+    result = dg.materialize([run_etl], instance=instance, resources=lab_resources, raise_on_error=False,
+                            tags={"dagster/asset_partition_range_start": key,
+                                  "dagster/asset_partition_range_end": bad})
+    assert not result.success
+    assert materialized(instance, "raw_file") == {key}
+    assert "not valid JSON" in catalog.get_run(bad).error
+
+
+def test_a_step_reruns_with_launchpad_parameters(lab_settings, lab_resources, catalog, instance):
+    key = register(lab_settings, catalog, instance, "a.csv", signal_csv(5))
+    assert dg.materialize([run_etl], instance=instance, resources=lab_resources, partition_key=key).success
+    config = dg.RunConfig(ops={"run_etl": {"config": {"smoothing_window": 21}}})
+    result = dg.materialize([run_etl], instance=instance, resources=lab_resources, partition_key=key,
+                            selection=["clean_series"], run_config=config)
+    assert result.success
+    meta = latest_metadata(instance, "clean_series", key)
+    assert meta["window"].value == 21 and "smoothing.window=21" in meta["recipe_overrides"].text
+    cleaned = OutputStore(lab_settings.storage).read_frame("clean_series", key)
+    raw = cleaned["signal_mV"].to_numpy()
+    assert abs(cleaned["signal_mV_clean"][200] - raw[190:211].mean()) < 1e-9
+
+
+def test_downstream_step_without_its_input_fails_clearly(lab_settings, lab_resources, catalog, instance):
+    key = register(lab_settings, catalog, instance, "a.csv", signal_csv(6))
+    result = dg.materialize([run_etl], instance=instance, resources=lab_resources, partition_key=key,
+                            selection=["peaks"], raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "clean_series of run" in failure.step_failure_data.user_failure_data.description

@@ -1,0 +1,1 @@
+"""The labelling app (Gradio) — see the labelling-app issue. Nothing here yet."""
