@@ -7,9 +7,8 @@ own partition: it is quarantined, its downstream assets are not materialized, an
 as failed naming it, after every other file of the batch has been processed.
 """
 
-from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import dagster as dg
 
@@ -51,15 +50,15 @@ ETL_CHECKS = [
 class EtlConfig(dg.Config):
     """Launchpad parameters for re-running steps with other settings (empty = the recipe's)."""
 
-    recipe: str | None = None
-    smoothing_window: int | None = None
-    smoothing_centered: bool | None = None
-    baseline: str | None = None
-    peak_channel: str | None = None
-    peak_mode: str | None = None
-    peak_min_prominence: float | None = None
-    peak_min_height: float | None = None
-    peak_min_distance_s: float | None = None
+    recipe: Optional[str] = None
+    smoothing_window: Optional[int] = None
+    smoothing_centered: Optional[bool] = None
+    baseline: Optional[str] = None
+    peak_channel: Optional[str] = None
+    peak_mode: Optional[str] = None
+    peak_min_prominence: Optional[float] = None
+    peak_min_height: Optional[float] = None
+    peak_min_distance_s: Optional[float] = None
 
     def overrides(self) -> dict[str, Any]:
         """Dotted recipe overrides for the fields that were set."""
@@ -72,13 +71,16 @@ class EtlConfig(dg.Config):
         return {k: v for k, v in mapping.items() if v is not None}
 
 
+def plain(value: Any) -> Any:
+    """NumPy scalars as Python numbers; anything else that is not a number or text as text."""
+    if hasattr(value, "item") and callable(value.item):
+        value = value.item()
+    return value if isinstance(value, (int, float, str, bool)) else str(value)
+
+
 def to_metadata(report: StepReport) -> dict[str, Any]:
     """A step report as Dagster metadata: numbers and text as-is, markdown and paths typed."""
-    metadata: dict[str, Any] = {}
-    for key, value in report.values.items():
-        if value is None:
-            continue
-        metadata[key] = value if isinstance(value, (int, float, str, bool)) else str(value)
+    metadata: dict[str, Any] = {k: plain(v) for k, v in report.values.items() if v is not None}
     if report.path:
         metadata["path"] = dg.MetadataValue.path(report.path)
     for key, text in report.markdown.items():
@@ -93,7 +95,7 @@ def _check_events(report: StepReport, partition: str, selected: set[dg.AssetChec
             yield dg.AssetCheckEvaluation(
                 asset_key=key.asset_key, check_name=check.name, passed=check.passed,
                 severity=dg.AssetCheckSeverity[check.severity], description=check.description,
-                metadata=check.values, partition=partition,
+                metadata={k: plain(v) for k, v in check.values.items()}, partition=partition,
             )
 
 

@@ -39,7 +39,9 @@ def catalog(lab_settings: Settings) -> Iterator[Catalog]:
 @pytest.fixture
 def instance(tmp_path: Path) -> Iterator[dg.DagsterInstance]:
     """A real, persistent (SQLite) Dagster instance in a temporary directory."""
-    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as dagster_instance:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    with dg.instance_for_test(temp_dir=str(home)) as dagster_instance:
         yield dagster_instance
 
 

@@ -58,11 +58,15 @@ def test_one_file_flows_through_every_asset(lab_settings, lab_resources, catalog
 
 def test_checks_are_evaluated_per_partition(lab_settings, lab_resources, catalog, instance):
     key = register(lab_settings, catalog, instance, "a.csv", signal_csv(2))
-    assert dg.materialize([run_etl], instance=instance, resources=lab_resources, partition_key=key).success
-    check = dg.AssetCheckKey(dg.AssetKey("quality_report"), "score_above_minimum")
-    (record,) = instance.event_log_storage.get_asset_check_execution_history(check, limit=5)
-    evaluation = record.event.dagster_event.event_specific_data
-    assert evaluation.partition == key and evaluation.passed
+    other = register(lab_settings, catalog, instance, "b.csv", b"t,v\n0,1\n1,1\n2,1\n3,1\n")
+    result = dg.materialize([run_etl], instance=instance, resources=lab_resources,
+                            tags={"dagster/asset_partition_range_start": key,
+                                  "dagster/asset_partition_range_end": other})
+    assert result.success
+    found = {(e.check_name, e.partition): e.passed for e in result.get_asset_check_evaluations()}
+    assert found[("score_above_minimum", key)] and found[("peaks_found", key)]
+    assert found[("peaks_found", other)] is False  # a flat line has no peaks
+    assert len(found) == 8
 
 
 def test_a_batch_with_a_bad_file_processes_the_others_and_quarantines_it(

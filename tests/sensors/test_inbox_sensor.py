@@ -7,6 +7,7 @@ import pytest
 
 from lab_assets.partitions import RUNS_PARTITION
 from labflow.settings import Settings
+from resources import LabStorageResource
 from sensors.inbox import build_inbox_sensor
 from tests.lab_fixtures import drop, signal_csv
 
@@ -139,7 +140,9 @@ def test_a_burst_of_300_files_is_one_partition_request_and_batched_runs(daemon, 
 
 
 def test_lazy_mode_stops_after_raw_series(lab_settings, instance, lab_resources):
-    lab_resources["lab"] = lab_resources["lab"].model_copy(update={"etl_mode": "lazy"})
+    lab = lab_resources["lab"]
+    lab_resources["lab"] = LabStorageResource(home=lab.home, database_url=lab.database_url,
+                                              recipes_dir=lab.recipes_dir, etl_mode="lazy")
     daemon = Daemon(lab_settings, instance, lab_resources)
     drop(lab_settings.inbox, "a.csv", signal_csv(9))
     daemon.tick()

@@ -1,0 +1,52 @@
+"""Shared fixtures: the PostgreSQL server and fresh databases on it."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "LABFLOW_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    """URL of the ``postgres`` database on the test server.
+
+    Skips when the server is unreachable, unless ``CI`` is set: CI must run the Postgres tests.
+    """
+    engine = create_engine(POSTGRES_ADMIN_URL, poolclass=NullPool, connect_args={"connect_timeout": 5})
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+    except OperationalError as error:
+        message = f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {error.orig}"
+        if "CI" in os.environ:
+            pytest.fail(f"{message}\nCI is set, so the Postgres tests must run: start the server.", pytrace=False)
+        pytest.skip(message)
+    finally:
+        engine.dispose()
+    return POSTGRES_ADMIN_URL
+
+
+@pytest.fixture
+def postgres_url(postgres_admin_url: str) -> Iterator[str]:
+    """URL of a new, empty database (``labflow_test_<8 hex>``), dropped after the test."""
+    name = f"labflow_test_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(postgres_admin_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(postgres_admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+pytest_plugins = ["tests.lab_fixtures"]
