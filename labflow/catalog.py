@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from labflow.metadata import RunMetadata
 from labflow.settings import Settings, normalise_database_url
 
 RUN_STATUSES = ("queued", "processing", "parsed", "processed", "failed")
@@ -34,18 +35,6 @@ class RunNotFound(LookupError):
     def __init__(self, run_key: str):
         super().__init__(f"run {run_key!r} is not in the catalog; ingest the file first")
         self.run_key = run_key
-
-
-@dataclass(frozen=True)
-class RunMetadata:
-    """What we know about how and where a run was measured."""
-
-    instrument: str | None = None
-    operator: str | None = None
-    material: str | None = None
-    experiment_id: str | None = None
-    started_at: datetime | None = None
-    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -40,8 +40,8 @@ class MetadataError(ValueError):
 
 
 @dataclass(frozen=True)
-class CapturedMetadata:
-    """The merged metadata of one run, and where each canonical field came from."""
+class RunMetadata:
+    """What we know about how and where a run was measured."""
 
     instrument: str | None = None
     operator: str | None = None
@@ -49,6 +49,12 @@ class CapturedMetadata:
     experiment_id: str | None = None
     started_at: datetime | None = None
     params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CapturedMetadata(RunMetadata):
+    """The merged metadata of one run, and where each canonical field came from."""
+
     sources: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:

@@ -146,10 +146,7 @@ class RunProcessor:
             captured = self._capture_metadata(run, data)
         except MetadataError as error:
             raise self._fail("raw_file", run, str(error), quarantine_file=True) from None
-        self.catalog.set_metadata(run.run_key, RunMetadata(
-            instrument=captured.instrument, operator=captured.operator, material=captured.material,
-            experiment_id=captured.experiment_id, started_at=captured.started_at, params=captured.params,
-        ))
+        self.catalog.set_metadata(run.run_key, captured)
         recipe = self.recipes.for_run(instrument=captured.instrument, requested=recipe_id)
         self.catalog.set_recipe(run.run_key, recipe.id, recipe.content_hash)
         self.catalog.set_status(run.run_key, "processing")

@@ -64,5 +64,3 @@ def build_inbox_sensor(settings: Settings) -> dg.SensorDefinition:
         )
 
     return inbox_sensor
-
-
