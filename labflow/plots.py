@@ -90,7 +90,9 @@ def render_run_png(frame_clean: pl.DataFrame, channel: str, peaks: pl.DataFrame 
     if channel not in frame_clean.columns or "time_s" not in frame_clean.columns:
         raise ValueError(f"render_run_png: the series needs 'time_s' and {channel!r}; "
                          f"it has {', '.join(frame_clean.columns)}")
-    figure = Figure(figsize=FIGSIZE_IN, dpi=DPI, layout="constrained")
+    figure = Figure(figsize=FIGSIZE_IN, dpi=DPI)
+    # Fixed margins: a constrained layout costs a second full draw per picture (~3x slower).
+    figure.subplots_adjust(left=0.08, right=0.98, bottom=0.15, top=0.9)
     FigureCanvasAgg(figure)
     _draw(figure, frame_clean, channel, peaks, title, max_points)
     buffer = io.BytesIO()
