@@ -116,6 +116,18 @@ def normalise_fields(raw: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def normalise_header_fields(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Like :func:`normalise_fields` for CSV header lines, which are free text: a date that does not
+    parse is kept as a parameter instead of failing the file."""
+    try:
+        return normalise_fields(raw)
+    except MetadataError:
+        dates = {k: v for k, v in raw.items() if field_for_key(str(k)) == "started_at"}
+        fields = normalise_fields({k: v for k, v in raw.items() if k not in dates})
+        fields.setdefault("params", {}).update(dates)
+        return fields
+
+
 def metadata_from_path(relative_path: str) -> dict[str, Any]:
     """Folder convention: ``<instrument>/<anything>/<file>`` names the instrument."""
     parts = PurePosixPath(relative_path).parts

@@ -15,21 +15,21 @@ from typing import Any, Literal
 
 import polars as pl
 
-from labflow.catalog import Catalog, RunMetadata, RunRecord
+from labflow.catalog import Catalog, RunRecord
 from labflow.metadata import (
     CapturedMetadata,
     MetadataError,
-    field_for_key,
+    RunMetadata,
     merge_metadata,
     metadata_from_path,
-    normalise_fields,
+    normalise_header_fields,
     parse_sidecar,
 )
 from labflow.objects import ObjectIntegrityError, quarantine, read_verified
 from labflow.parsing import ParseError, parse_instrument_csv, read_header_metadata
 from labflow.peaks import detect_peaks
 from labflow.plots import png_to_markdown, render_run_png
-from labflow.quality import assess_quality
+from labflow.quality import QualityReport, assess_quality
 from labflow.recipes import Recipe, RecipeBook
 from labflow.report import frame_to_markdown, mapping_to_markdown
 from labflow.settings import Settings
@@ -163,7 +163,7 @@ class RunProcessor:
 
     def _capture_metadata(self, run: RunRecord, data: bytes) -> CapturedMetadata:
         relative = run.source.split(":", 1)[1] if ":" in run.source else run.original_name
-        header = normalise_fields_lenient(read_header_metadata(data))
+        header = normalise_header_fields(read_header_metadata(data))
         layers: list[tuple[str, Mapping[str, Any]]] = [("folder", metadata_from_path(relative)), ("header", header)]
         if run.sidecar_name is not None:
             layers.append(("sidecar", parse_sidecar(run.sidecar_name, run.sidecar_text or "")))
@@ -256,7 +256,7 @@ class RunProcessor:
         )
 
 
-def _quality_checks(report: Any, recipe: Recipe) -> list[CheckOutcome]:
+def _quality_checks(report: QualityReport, recipe: Recipe) -> list[CheckOutcome]:
     minimum = recipe.quality.min_score
     return [
         CheckOutcome("quality_report", "score_above_minimum", report.score >= minimum, "WARN",
@@ -267,20 +267,6 @@ def _quality_checks(report: Any, recipe: Recipe) -> list[CheckOutcome]:
         CheckOutcome("quality_report", "no_clipping", "clipping" not in report.flags, "WARN",
                      report.explanations.get("clipping", "no clipping or saturation")),
     ]
-
-
-def normalise_fields_lenient(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """Header lines are free text: a date that does not parse is kept as a parameter, not an error."""
-    try:
-        return normalise_fields(raw)
-    except MetadataError:
-        fields = normalise_fields({k: v for k, v in raw.items() if not _is_date_alias(k)})
-        fields.setdefault("params", {}).update({k: v for k, v in raw.items() if _is_date_alias(k)})
-        return fields
-
-
-def _is_date_alias(key: str) -> bool:
-    return field_for_key(key) == "started_at"
 
 
 def _with_started_at(run: RunRecord, started_at: Any) -> RunMetadata:

@@ -8,6 +8,7 @@ from labflow.metadata import (
     merge_metadata,
     metadata_from_path,
     normalise_fields,
+    normalise_header_fields,
     parse_sidecar,
     sidecar_candidates,
 )
@@ -75,3 +76,8 @@ def test_sidecar_names():
     assert sidecar_candidates("run.csv")[0] == "run.csv.meta.json"
     assert "run.meta.json" in sidecar_candidates("run.csv")
     assert is_sidecar("run.csv.meta.json") and is_sidecar("run.meta.yml") and not is_sidecar("run.csv")
+
+
+def test_header_lines_with_an_unreadable_date_keep_it_as_a_parameter():
+    fields = normalise_header_fields({"Operator": "bob", "Date": "Mon 3rd"})
+    assert fields == {"operator": "bob", "params": {"Date": "Mon 3rd"}}
