@@ -121,7 +121,7 @@ def run_etl(context: dg.AssetExecutionContext, config: EtlConfig, catalog: Catal
             try:
                 report = processor.run_step(step, run_key, overrides=config.overrides(), recipe_id=config.recipe)
             except StepFailed as failure:
-                context.log.error(failure.message if failure.run_key in failure.message else str(failure))
+                context.log.error(str(failure))
                 failures.append(failure)
                 break
             yield dg.AssetMaterialization(asset_key=step, partition=run_key, metadata=to_metadata(report))

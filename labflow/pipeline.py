@@ -99,14 +99,11 @@ class RunProcessor:
         recipe = self.recipes.for_run(instrument=run.instrument, requested=recipe_id or run.recipe_id)
         return recipe.with_overrides(overrides) if overrides else recipe
 
-    def _fail(self, step: str, run: RunRecord, message: str, *, quarantine_file: bool) -> StepFailed:
-        if quarantine_file:
-            try:
-                data = read_verified(Path(run.object_path), run.sha256)
-            except ObjectIntegrityError:
-                data = b""
+    def _fail(self, step: str, run: RunRecord, message: str, *, quarantine_data: bytes | None = None) -> StepFailed:
+        """Mark the run failed; with the file's bytes, also put them into quarantine with the reason."""
+        if quarantine_data is not None:
             where = quarantine(self.settings.quarantine, run_key=run.run_key, original_name=run.original_name,
-                               data=data, error=message, source=run.source)
+                               data=quarantine_data, error=message, source=run.source)
             message = f"{message}\n(quarantined as {where.name})"
         self.catalog.set_status(run.run_key, "failed", error=message)
         return StepFailed(step, run.run_key, message)
@@ -117,11 +114,18 @@ class RunProcessor:
         except MissingOutputError as error:
             raise StepFailed(step, run_key, str(error)) from None
 
+    def _duplicate_rows_dropped(self, run_key: str) -> int:
+        """How many exact duplicate rows the parser dropped (0 if the parse info is not there)."""
+        try:
+            return int(self.outputs.read_json("raw_series_info", run_key).get("duplicate_rows_dropped", 0))
+        except MissingOutputError:
+            return 0
+
     def _raw_bytes(self, step: str, run: RunRecord) -> bytes:
         try:
             return read_verified(Path(run.object_path), run.sha256)
         except ObjectIntegrityError as error:
-            raise self._fail(step, run, str(error), quarantine_file=False) from None
+            raise self._fail(step, run, str(error)) from None
 
     # -- steps ---------------------------------------------------------------------------------
     def run_step(self, step: str, run_key: str, *, overrides: Mapping[str, Any] | None = None,
@@ -145,7 +149,7 @@ class RunProcessor:
         try:
             captured = self._capture_metadata(run, data)
         except MetadataError as error:
-            raise self._fail("raw_file", run, str(error), quarantine_file=True) from None
+            raise self._fail("raw_file", run, str(error), quarantine_data=data) from None
         self.catalog.set_metadata(run.run_key, captured)
         recipe = self.recipes.for_run(instrument=captured.instrument, requested=recipe_id)
         self.catalog.set_recipe(run.run_key, recipe.id, recipe.content_hash)
@@ -176,7 +180,7 @@ class RunProcessor:
             parsed = parse_instrument_csv(data, name=run.original_name, time_column=recipe.parse.time_column,
                                           channels=recipe.parse.channels, unsorted_time=recipe.parse.unsorted_time)
         except ParseError as error:
-            raise self._fail("raw_series", run, str(error), quarantine_file=True) from None
+            raise self._fail("raw_series", run, str(error), quarantine_data=data) from None
         path = self.outputs.write_frame("raw_series", run.run_key, parsed.frame)
         info = {
             "rows": parsed.rows, "channels": parsed.channels, "time_kind": parsed.time_kind,
@@ -233,16 +237,14 @@ class RunProcessor:
         wanted = recipe.peaks.channel or channels[0]
         if wanted not in channels:
             raise self._fail("peaks", run, f"recipe {recipe.id!r} asks for channel {wanted!r}; "
-                             f"the file has {', '.join(channels)}", quarantine_file=False)
+                             f"the file has {', '.join(channels)}")
         return wanted
 
     def quality_report(self, run: RunRecord, recipe: Recipe) -> StepReport:
         """Quality flags and a 0–1 score, with asset checks on the same numbers."""
         raw = self._read("quality_report", run.run_key, "raw_series")
-        info = self.outputs.read_json("raw_series_info", run.run_key) if self.outputs.exists(
-            "raw_series_info", run.run_key, "json") else {}
         report = assess_quality(raw, value_channels(raw), recipe.quality,
-                                duplicate_rows_dropped=int(info.get("duplicate_rows_dropped", 0)))
+                                duplicate_rows_dropped=self._duplicate_rows_dropped(run.run_key))
         path = self.outputs.write_json("quality_report", run.run_key, report.to_dict())
         self.catalog.set_quality(run.run_key, report.score, list(report.flags))
         self.catalog.set_status(run.run_key, "processed")
