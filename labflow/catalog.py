@@ -24,6 +24,10 @@ from labflow.metadata import RunMetadata
 from labflow.settings import Settings, normalise_database_url
 
 RUN_STATUSES = ("queued", "processing", "parsed", "processed", "failed")
+# new: nobody has looked yet; needs_review: quality flags raised or a draft is open;
+# confirmed / rejected: the latest confirmed annotation accepts / rejects the run.
+REVIEW_STATUSES = ("new", "needs_review", "confirmed", "rejected")
+RUN_SORTS = ("time", "quality", "instrument", "run_key")
 
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
 _SCHEMA_LOCK_KEY = 0x1ABF10  # Postgres advisory lock held while creating the tables
@@ -63,6 +67,8 @@ class RunRecord:
     updated_at: datetime
     quality_score: float | None
     quality_flags: list[str]
+    review_status: str = "new"
+    annotation_version: int = 0
 
 
 @dataclass(frozen=True)
@@ -127,6 +133,17 @@ class IngestEventRow(Base):
     source: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(20))
     detected_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class RunReviewRow(Base):
+    """Where a run stands in review; ``head_version`` is its latest confirmed annotation version (0 = none)."""
+
+    __tablename__ = "run_reviews"
+
+    run_key: Mapped[str] = mapped_column(ForeignKey("runs.run_key", ondelete="CASCADE"), primary_key=True)
+    review_status: Mapped[str] = mapped_column(String(20), index=True)
+    head_version: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 # When a run happened: its start time if known, else when its file arrived. Dates filter and sort on it.
@@ -194,45 +211,68 @@ class Catalog:
         self._update(run_key, recipe_id=recipe_id, recipe_hash=recipe_hash)
 
     def set_quality(self, run_key: str, score: float, flags: list[str]) -> None:
-        """Record the run's quality score and flags."""
+        """Record the run's quality score and flags; a flagged run that nobody reviewed needs review."""
         self._update(run_key, quality_score=float(score), quality_flags=list(flags))
+        if flags:
+            with self._session.begin() as session:
+                self.mark_needs_review(session, run_key)
+
+    def mark_needs_review(self, session: Session, run_key: str) -> None:
+        """In ``session``: move a ``new`` run (or one without a review row) to ``needs_review``."""
+        session.execute(self._insert(RunReviewRow).values(
+            run_key=run_key, review_status="new", head_version=0, updated_at=_utcnow(),
+        ).on_conflict_do_nothing(index_elements=["run_key"]))
+        session.execute(update(RunReviewRow).where(RunReviewRow.run_key == run_key,
+                                                   RunReviewRow.review_status == "new")
+                        .values(review_status="needs_review", updated_at=_utcnow()))
 
     def get_run(self, run_key: str) -> RunRecord | None:
         """The run with this key, or ``None``."""
         with self._session() as session:
-            row = session.get(RunRow, run_key)
-            return None if row is None else _to_record(row)
+            row = session.execute(_RUNS_WITH_REVIEW.where(RunRow.run_key == run_key)).first()
+            return None if row is None else _to_record(*row)
 
     def find_run_by_sha256(self, sha256: str) -> RunRecord | None:
         """The first registered run with these bytes, or ``None``."""
-        query = select(RunRow).where(RunRow.sha256 == sha256).order_by(RunRow.detected_at, RunRow.run_key)
+        query = _RUNS_WITH_REVIEW.where(RunRow.sha256 == sha256).order_by(RunRow.detected_at, RunRow.run_key)
         with self._session() as session:
-            row = session.scalars(query.limit(1)).first()
-            return None if row is None else _to_record(row)
+            row = session.execute(query.limit(1)).first()
+            return None if row is None else _to_record(*row)
 
-    def find_runs(self, *, instrument: str | None = None, operator: str | None = None,
-                  material: str | None = None, experiment_id: str | None = None, status: str | None = None,
-                  since: datetime | None = None, until: datetime | None = None,
-                  limit: int = 100, offset: int = 0) -> list[RunRecord]:
-        """Runs matching every given filter exactly, newest first.
+    def find_runs(self, *, limit: int = 100, offset: int = 0, sort: str = "time", descending: bool = True,
+                  **filters: Any) -> list[RunRecord]:
+        """Runs matching every given filter, newest first by default.
 
-        ``since`` (inclusive) and ``until`` (exclusive) apply to ``started_at``, or to
-        ``detected_at`` when the start time is unknown.
+        Filters (all optional, combined with AND): ``instrument``, ``operator``, ``material``,
+        ``experiment_id``, ``status``, ``review_status`` (exact), ``min_quality``/``max_quality``
+        (inclusive), ``since`` (inclusive) and ``until`` (exclusive), which apply to ``started_at``
+        or, when the start time is unknown, to ``detected_at``. ``sort`` is one of :data:`RUN_SORTS`.
         """
-        query = select(RunRow).where(*_conditions(instrument, operator, material, experiment_id, status,
-                                                  since, until))
-        query = query.order_by(RUN_TIME.desc(), RunRow.run_key).limit(limit).offset(offset)
+        if sort not in RUN_SORTS:
+            raise ValueError(f"unknown sort {sort!r}; use one of {', '.join(RUN_SORTS)}")
+        column = {"time": RUN_TIME, "quality": RunRow.quality_score, "instrument": RunRow.instrument,
+                  "run_key": RunRow.run_key}[sort]
+        order = column.desc().nulls_last() if descending else column.asc().nulls_last()
+        query = _RUNS_WITH_REVIEW.where(*_conditions(**filters))
+        query = query.order_by(order, RunRow.run_key).limit(limit).offset(offset)
         with self._session() as session:
-            return [_to_record(row) for row in session.scalars(query)]
+            return [_to_record(*row) for row in session.execute(query)]
 
-    def count_runs(self, *, instrument: str | None = None, operator: str | None = None,
-                   material: str | None = None, experiment_id: str | None = None, status: str | None = None,
-                   since: datetime | None = None, until: datetime | None = None) -> int:
-        """How many runs :meth:`find_runs` would return without a limit."""
-        query = select(func.count()).select_from(RunRow).where(
-            *_conditions(instrument, operator, material, experiment_id, status, since, until))
+    def count_runs(self, **filters: Any) -> int:
+        """How many runs :meth:`find_runs` would return with these filters and no limit."""
+        query = (select(func.count()).select_from(RunRow).outerjoin(RunReviewRow)
+                 .where(*_conditions(**filters)))
         with self._session() as session:
             return session.scalar(query) or 0
+
+    def distinct_values(self, column: str) -> list[str]:
+        """The distinct non-empty values of ``instrument``, ``operator``, ``material`` or ``experiment_id``."""
+        if column not in ("instrument", "operator", "material", "experiment_id"):
+            raise ValueError(f"no distinct values for {column!r}")
+        attribute = getattr(RunRow, column)
+        query = select(attribute).where(attribute.is_not(None)).distinct().order_by(attribute)
+        with self._session() as session:
+            return list(session.scalars(query))
 
     def ingest_events(self, run_key: str | None = None) -> list[IngestEvent]:
         """Ingest events, oldest first, of one run or of all runs."""
@@ -252,6 +292,22 @@ class Catalog:
         with self._session.begin() as session:
             if session.execute(statement).rowcount == 0:
                 raise RunNotFound(run_key)
+
+    def session(self) -> Session:
+        """A new ORM session on the catalog database (use as a context manager)."""
+        return self._session()
+
+    def begin(self) -> Any:
+        """A new session inside a transaction (``with catalog.begin() as session:``)."""
+        return self._session.begin()
+
+    def insert(self, table: Any) -> Any:
+        """The dialect's ``INSERT`` construct (supports ``on_conflict_do_nothing``)."""
+        return self._insert(table)
+
+    def create_tables(self) -> None:
+        """Create every table registered on :class:`Base` that is missing (safe to call again)."""
+        self._create_tables()
 
     def _create_tables(self) -> None:
         # Processes starting together must not both create the tables: take a lock first.
@@ -278,14 +334,30 @@ def _prepare_sqlite(engine: Engine, url: str) -> None:
         cursor.close()
 
 
-def _conditions(instrument: str | None, operator: str | None, material: str | None,
-                experiment_id: str | None, status: str | None,
-                since: datetime | None, until: datetime | None) -> list[Any]:
-    exact = {RunRow.instrument: instrument, RunRow.operator: operator, RunRow.material: material,
-             RunRow.experiment_id: experiment_id, RunRow.status: status}
-    if status is not None:
-        _check_status(status)
-    conditions = [column == value for column, value in exact.items() if value is not None]
+_RUNS_WITH_REVIEW = (select(RunRow, RunReviewRow.review_status, RunReviewRow.head_version)
+                     .outerjoin(RunReviewRow, RunReviewRow.run_key == RunRow.run_key))
+_EXACT_FILTERS = {"instrument": RunRow.instrument, "operator": RunRow.operator, "material": RunRow.material,
+                  "experiment_id": RunRow.experiment_id, "status": RunRow.status}
+
+
+def _conditions(*, review_status: str | None = None, min_quality: float | None = None,
+                max_quality: float | None = None, since: datetime | None = None, until: datetime | None = None,
+                **exact: str | None) -> list[Any]:
+    unknown = set(exact) - set(_EXACT_FILTERS)
+    if unknown:
+        raise ValueError(f"unknown run filter(s) {', '.join(sorted(unknown))}")
+    if exact.get("status") is not None:
+        _check_status(exact["status"])  # type: ignore[arg-type]
+    conditions = [_EXACT_FILTERS[name] == value for name, value in exact.items() if value is not None]
+    if review_status is not None:
+        if review_status not in REVIEW_STATUSES:
+            raise ValueError(f"unknown review status {review_status!r}; use one of {', '.join(REVIEW_STATUSES)}")
+        current = func.coalesce(RunReviewRow.review_status, "new")
+        conditions.append(current == review_status)
+    if min_quality is not None:
+        conditions.append(RunRow.quality_score >= min_quality)
+    if max_quality is not None:
+        conditions.append(RunRow.quality_score <= max_quality)
     if since is not None:
         conditions.append(RUN_TIME >= since)
     if until is not None:
@@ -298,8 +370,12 @@ def _check_status(status: str) -> None:
         raise ValueError(f"unknown run status {status!r}; use one of {', '.join(RUN_STATUSES)}")
 
 
-def _to_record(row: RunRow) -> RunRecord:
-    return RunRecord(**{f.name: getattr(row, f.name) for f in fields(RunRecord)})
+_REVIEW_FIELDS = ("review_status", "annotation_version")
+
+
+def _to_record(row: RunRow, review_status: str | None = None, head_version: int | None = None) -> RunRecord:
+    values = {f.name: getattr(row, f.name) for f in fields(RunRecord) if f.name not in _REVIEW_FIELDS}
+    return RunRecord(**values, review_status=review_status or "new", annotation_version=head_version or 0)
 
 
 def _as_utc(value: datetime) -> datetime:

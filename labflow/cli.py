@@ -1,9 +1,8 @@
-"""The ``labflow`` command: ``dev``, ``demo``, ``ingest``, ``runs``."""
+"""The ``labflow`` command: ``dev``, ``api``, ``ui``, ``keys``, ``demo``, ``ingest``, ``runs``."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,16 +11,37 @@ from labflow.settings import Settings
 
 
 def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
-    """Start Dagster (UI on --port, daemon with sensors on) on the data directory."""
-    from labflow.devserver import dagster_dev_command, prepare_dagster_home, process_env
+    """Start the whole system: Dagster UI + daemon (sensors on), the REST API and the labelling app."""
+    from labflow.devserver import DevStack, prepare_dagster_home
 
     prepare_dagster_home(settings)
     if args.demo:
         cmd_demo(argparse.Namespace(count=args.demo, seed=7), settings)
-    command = dagster_dev_command(args.port, args.host)
-    print(f"labflow: data in {settings.home}; Dagster UI on http://{args.host}:{args.port}", flush=True)
-    os.execve(command[0], command, process_env(settings))
-    return 0  # not reached
+    stack = DevStack(settings, host=args.host, dagster_port=args.port)
+    return stack.run()
+
+
+def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve the REST API (FastAPI on uvicorn)."""
+    from api.server import serve
+
+    serve(settings, host=args.host, port=args.port or settings.api_port)
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve the labelling app (Gradio)."""
+    from ui.app import serve
+
+    serve(settings, host=args.host, port=args.port or settings.ui_port)
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
+    """Create, list or revoke API keys."""
+    from labflow.apikeys import keys_command
+
+    return keys_command(args, settings)
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -79,6 +99,23 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--demo", type=int, default=0, metavar="N", help="write N demo files first")
     dev.set_defaults(func=cmd_dev)
+    api = sub.add_parser("api", help="serve the REST API")
+    api.add_argument("--port", type=int, default=0, help="default LABFLOW_API_PORT (8000)")
+    api.add_argument("--host", default="127.0.0.1")
+    api.set_defaults(func=cmd_api)
+    ui = sub.add_parser("ui", help="serve the labelling app")
+    ui.add_argument("--port", type=int, default=0, help="default LABFLOW_UI_PORT (7860)")
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.set_defaults(func=cmd_ui)
+    keys = sub.add_parser("keys", help="manage API keys (create shows the key once)")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="create a key and print it once")
+    create.add_argument("--name", required=True)
+    create.add_argument("--scope", choices=("read", "write", "admin"), default="read")
+    keys_sub.add_parser("list", help="list keys (names, scopes, prefixes; never the keys)")
+    revoke = keys_sub.add_parser("revoke", help="revoke a key by name")
+    revoke.add_argument("--name", required=True)
+    keys.set_defaults(func=cmd_keys)
     demo = sub.add_parser("demo", help="write realistic demo instrument files into the inbox")
     demo.add_argument("--count", type=int, default=12)
     demo.add_argument("--seed", type=int, default=7)

@@ -37,6 +37,7 @@ Reference: N. Otsu, "A threshold selection method from gray-level histograms", I
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -44,6 +45,7 @@ import numpy as np
 import polars as pl
 from scipy.ndimage import minimum_filter1d
 from scipy.signal import find_peaks, peak_prominences, peak_widths
+from scipy.signal._peak_finding_utils import PeakPropertyWarning
 
 from labflow.recipes import PeakParams
 
@@ -64,6 +66,7 @@ SPLIT_MIN_RATIO = 3.5
 SPLIT_MAX_LEVELS = 4
 BOUND_HALF_WIDTHS = 4.0
 BOUND_LEVEL_FRACTION = 0.25
+SNAP_FRACTION = 0.005  # a placed peak snaps to the apex within this fraction of the run
 MIN_NOISE_SAMPLES = 16
 SHORT_RANGE_DIVISOR = 50.0
 PRUNE_ROUNDS = 8
@@ -452,3 +455,29 @@ def _split_rule(split: ClassSplit) -> str:
     kind = "dominant-class split" if split.clear else "forced split (no clear dominant class)"
     return (f"{kind} (Otsu on log prominence, level {split.level}: "
             f"eta {split.eta:.2f}, class means {split.ratio:.1f}x apart)")
+
+
+def measure_peaks(time_s: np.ndarray, values: np.ndarray, peak_times_s: np.ndarray, *,
+                  snap_s: float | None = None) -> pl.DataFrame:
+    """The peak table for peaks a person placed, measured exactly as detected peaks are.
+
+    Each time snaps to the highest sample within ``snap_s`` of it (default: 0.5 % of the run's
+    duration), since a click on a chart is rarely exactly on the apex.
+    """
+    time_s = np.asarray(time_s, dtype=np.float64)
+    signal = _fill_gaps(np.asarray(values, dtype=np.float64))
+    wanted = np.asarray(peak_times_s, dtype=np.float64)
+    if wanted.size == 0 or signal.size < 3:
+        return empty_table()
+    if snap_s is None:
+        snap_s = SNAP_FRACTION * float(time_s[-1] - time_s[0])
+    starts = np.searchsorted(time_s, wanted - snap_s, side="left")
+    ends = np.maximum(np.searchsorted(time_s, wanted + snap_s, side="right"), starts + 1)
+    nearest = np.array([start + int(np.argmax(signal[start:end])) for start, end in
+                        zip(np.minimum(starts, signal.size - 1), np.minimum(ends, signal.size))])
+    peaks = np.unique(np.clip(nearest, 1, signal.size - 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PeakPropertyWarning)
+        prominences, left_bases, right_bases = peak_prominences(signal, peaks)
+        props = {"prominences": prominences, "left_bases": left_bases, "right_bases": right_bases}
+        return _peak_table(time_s, signal, peaks, props)

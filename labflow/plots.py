@@ -9,49 +9,18 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Callable
-
 import numpy as np
 import polars as pl
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from labflow.downsample import downsample_minmax
 
 FIGSIZE_IN = (8.0, 3.0)
 DPI = 100
 RAW_COLOR = "#9ecae1"
 CLEAN_COLOR = "#08306b"
 PEAK_COLOR = "#d62728"
-
-
-def _bucket_extremes(values: np.ndarray, size: int, pick: Callable[..., np.ndarray]) -> np.ndarray:
-    """Index picked by ``np.argmin``/``np.argmax`` in each run of ``size`` samples (the last may be shorter)."""
-    full = values.size // size
-    body = pick(values[: full * size].reshape(full, size), axis=1) + np.arange(full) * size
-    if full * size == values.size:
-        return body
-    return np.append(body, full * size + pick(values[full * size:]))
-
-
-def downsample_minmax(x: np.ndarray, y: np.ndarray, n_buckets: int) -> tuple[np.ndarray, np.ndarray]:
-    """At most ``2 * n_buckets`` points: the minimum and maximum of each run of consecutive samples, in order.
-
-    Missing values (NaN) are skipped inside a bucket; a bucket with no value gives one NaN point, so a
-    drawn line still breaks at a gap. Series already short enough are returned unchanged.
-    """
-    if n_buckets < 1:
-        raise ValueError(f"n_buckets must be at least 1, got {n_buckets}")
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    if y.size <= 2 * n_buckets:
-        return x, y
-    size = -(-y.size // n_buckets)
-    finite = np.isfinite(y)
-    everything = bool(finite.all())
-    low = y if everything else np.where(finite, y, np.inf)
-    high = y if everything else np.where(finite, y, -np.inf)
-    lows, highs = _bucket_extremes(low, size, np.argmin), _bucket_extremes(high, size, np.argmax)
-    index = np.unique(np.concatenate([lows, highs]))
-    return x[index], y[index]
 
 
 def _column(frame: pl.DataFrame, name: str) -> np.ndarray:

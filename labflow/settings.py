@@ -26,6 +26,17 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "on", "yes"):
+        return True
+    if raw in ("0", "false", "off", "no"):
+        return False
+    raise ValueError(f"{name} must be on or off, got {raw!r}")
+
+
 def normalise_database_url(url: str) -> str:
     """Return a SQLAlchemy URL whose Postgres driver is psycopg2 (the one we install).
 
@@ -50,6 +61,11 @@ class Settings:
     sensor_interval_s: int = 5
     batch_size: int = 50
     recipes_dir: Path = PROJECT_ROOT / "recipes"
+    dagster_url: str = "http://127.0.0.1:3000"
+    api_port: int = 8000
+    ui_port: int = 7860
+    auth_required: bool = False
+    upload_max_bytes: int = 200 * 1024 * 1024
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -68,6 +84,11 @@ class Settings:
             sensor_interval_s=_positive_int(env, "LABFLOW_SENSOR_INTERVAL", 5),
             batch_size=_positive_int(env, "LABFLOW_BATCH_SIZE", 50),
             recipes_dir=recipes_dir,
+            dagster_url=(env.get("LABFLOW_DAGSTER_URL") or "http://127.0.0.1:3000").rstrip("/"),
+            api_port=_positive_int(env, "LABFLOW_API_PORT", 8000),
+            ui_port=_positive_int(env, "LABFLOW_UI_PORT", 7860),
+            auth_required=_flag(env, "LABFLOW_AUTH", False),
+            upload_max_bytes=_positive_int(env, "LABFLOW_UPLOAD_MAX_MB", 200) * 1024 * 1024,
         )
 
     @property

@@ -1,0 +1,188 @@
+"""Dagster from outside a run: read the latest materializations, and ask for new ones.
+
+The API and the labelling app use this. They read what the asset graph produced (materialization
+events in the instance named by ``DAGSTER_HOME``, and the storage paths they point to); they never
+recompute silently. When something is missing (lazy mode) they *request* a materialization:
+
+- through the Dagster webserver's GraphQL API (``LABFLOW_DAGSTER_URL``), so the run goes through the
+  instance's run queue and launcher like any other run (the normal case under ``labflow dev`` and
+  in production);
+- or, when no webserver answers (tests, a single script), by executing the asset job in this
+  process on a background thread. Both record a real run in the same instance.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlparse
+
+import dagster as dg
+
+ACTIVE_STATUSES = (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+                   dg.DagsterRunStatus.STARTED)
+LOCATION_NAME = "labflow"
+
+
+@dataclass(frozen=True)
+class Materialization:
+    """One materialization event: which asset (and partition), by which run, when, with what metadata."""
+
+    asset: str
+    partition: str | None
+    run_id: str
+    timestamp: datetime
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RunState:
+    """Where a requested run stands: ``queued``, ``running``, ``succeeded``, ``failed`` or ``canceled``."""
+
+    run_id: str
+    state: str
+    dagster_status: str
+
+
+class DagsterGateway:
+    """Read materializations from a Dagster instance and request runs of the labflow assets."""
+
+    def __init__(self, instance: dg.DagsterInstance, *, webserver_url: str | None = None,
+                 defs: dg.Definitions | None = None, location: str = LOCATION_NAME):
+        self.instance = instance
+        self.webserver_url = webserver_url
+        self.location = location
+        self._defs = defs
+        self._threads: list[threading.Thread] = []
+
+    # -- reading -------------------------------------------------------------------------------
+    def latest(self, asset: str, partition: str | None = None) -> Materialization | None:
+        """The newest materialization of ``asset`` (of one partition if given), or ``None``."""
+        records_filter = dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset),
+                                               asset_partitions=[partition] if partition else None)
+        records = self.instance.fetch_materializations(records_filter, limit=1).records
+        if not records:
+            return None
+        record = records[0]
+        event = record.asset_materialization
+        assert event is not None
+        return Materialization(asset, event.partition, record.run_id,
+                               datetime.fromtimestamp(record.timestamp, timezone.utc),
+                               {k: _plain(v) for k, v in event.metadata.items()})
+
+    def history(self, asset: str, partition: str | None = None, *, limit: int = 20) -> list[Materialization]:
+        """The newest ``limit`` materializations of ``asset``, newest first."""
+        records_filter = dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset),
+                                               asset_partitions=[partition] if partition else None)
+        result = []
+        for record in self.instance.fetch_materializations(records_filter, limit=limit).records:
+            event = record.asset_materialization
+            assert event is not None
+            result.append(Materialization(asset, event.partition, record.run_id,
+                                          datetime.fromtimestamp(record.timestamp, timezone.utc),
+                                          {k: _plain(v) for k, v in event.metadata.items()}))
+        return result
+
+    def materialized_partitions(self, asset: str) -> set[str]:
+        """Partition keys of ``asset`` that have been materialized at least once."""
+        return set(self.instance.get_materialized_partitions(dg.AssetKey(asset)))
+
+    def run_state(self, run_id: str) -> RunState | None:
+        """The state of a run, or ``None`` if the instance does not know it."""
+        run = self.instance.get_run_by_id(run_id)
+        if run is None:
+            return None
+        return RunState(run_id, _state(run.status), run.status.value)
+
+    def active_run(self, partition: str, assets: Sequence[str]) -> str | None:
+        """The id of a queued or running run already producing one of ``assets`` for ``partition``."""
+        runs = self.instance.get_runs(dg.RunsFilter(tags={"dagster/partition": partition},
+                                                    statuses=list(ACTIVE_STATUSES)), limit=20)
+        wanted = {dg.AssetKey(a) for a in assets}
+        for run in runs:
+            if run.asset_selection is None or wanted & set(run.asset_selection):
+                return run.run_id
+        return None
+
+    # -- requesting ----------------------------------------------------------------------------
+    def request(self, assets: Sequence[str], partition: str, *, tags: Mapping[str, str] | None = None) -> str:
+        """Ask Dagster to materialize ``assets`` for ``partition``; returns the run id at once.
+
+        A run already queued or running for the same partition and assets is reused.
+        """
+        existing = self.active_run(partition, assets)
+        if existing is not None:
+            return existing
+        run_tags = {"dagster/partition": partition, "labflow/requested_by": "gateway", **(tags or {})}
+        if self.webserver_url and self._webserver_up():
+            return self._submit_graphql(assets, run_tags)
+        return self._execute_here(assets, partition, run_tags)
+
+    def _webserver_up(self) -> bool:
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(f"{self.webserver_url}/server_info", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    def _submit_graphql(self, assets: Sequence[str], tags: dict[str, str]) -> str:
+        from dagster_graphql import DagsterGraphQLClient
+
+        url = urlparse(self.webserver_url)
+        client = DagsterGraphQLClient(url.hostname or "127.0.0.1", port_number=url.port,
+                                      use_https=url.scheme == "https", timeout=30)
+        return client.submit_job_execution("__ASSET_JOB", repository_location_name=self.location,
+                                           asset_selection=[dg.AssetKey(a) for a in assets], tags=tags)
+
+    def _execute_here(self, assets: Sequence[str], partition: str, tags: dict[str, str]) -> str:
+        if self._defs is None:
+            from lab_assets.definitions import defs
+
+            self._defs = defs
+        job = self._defs.resolve_implicit_global_asset_job_def()
+        run_id = dg.make_new_run_id()
+        selection = [dg.AssetKey(a) for a in assets]
+
+        def execute() -> None:
+            job.execute_in_process(instance=self.instance, partition_key=partition, asset_selection=selection,
+                                   run_id=run_id, tags=tags, raise_on_error=False)
+
+        thread = threading.Thread(target=execute, name=f"labflow-run-{run_id[:8]}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return run_id
+
+    def wait_for_local_runs(self, timeout_s: float = 120.0) -> None:
+        """Wait for runs this process executes itself (tests, scripts)."""
+        for thread in self._threads:
+            thread.join(timeout_s)
+        self._threads = [t for t in self._threads if t.is_alive()]
+
+
+def _state(status: dg.DagsterRunStatus) -> str:
+    if status in (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED):
+        return "queued"
+    if status in (dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING):
+        return "running"
+    if status == dg.DagsterRunStatus.SUCCESS:
+        return "succeeded"
+    if status == dg.DagsterRunStatus.CANCELED:
+        return "canceled"
+    return "failed"
+
+
+def _plain(value: Any) -> Any:
+    """A metadata value as plain JSON-able data."""
+    inner = getattr(value, "value", value)
+    if isinstance(inner, (int, float, str, bool)) or inner is None:
+        return inner
+    if hasattr(value, "path"):
+        return str(value.path)
+    if hasattr(value, "md_str"):
+        return value.md_str
+    return str(inner)
