@@ -13,20 +13,24 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from labflow.annotations import ACCEPTED_VERDICTS
-from labflow.catalog import RunRecord
+from labflow.catalog import RunNotFound, RunRecord
 from labflow.objective import compute_objective
 from labflow.peaks import measure_peaks
+from labflow.pipeline import RunProcessor, value_channels
 from labflow.recipes import Recipe
-from labflow.review import AnnotationVersion
+from labflow.review import AnnotationVersion, ReviewStore
+from labflow.smoothing import clean_series
 from labflow.storage import OutputStore
 
 ANNOTATIONS_ASSET = "annotations"
+ANNOTATED_PEAKS = "annotated_peaks"
 DATASET_ASSET = "confirmed_dataset"
 
 DATASET_SCHEMA: dict[str, Any] = {
@@ -67,6 +71,44 @@ def annotation_output(run: RunRecord, version: AnnotationVersion, recipe: Recipe
         "recipe_hash": recipe.content_hash, "recipe_overrides": dict(annotation.recipe_overrides),
     }
     return stored, peaks
+
+
+def store_annotation(run: RunRecord, version: AnnotationVersion, recipe: Recipe, cleaned: pl.DataFrame,
+                     store: OutputStore) -> dict[str, Any]:
+    """Compute and write a run's annotation output (JSON) and its measured peaks (Parquet)."""
+    stored, peaks = annotation_output(run, version, recipe, cleaned)
+    store.write_json(ANNOTATIONS_ASSET, run.run_key, stored)
+    store.write_frame(ANNOTATED_PEAKS, run.run_key, peaks)
+    return stored
+
+
+def annotate_run(processor: RunProcessor, review: ReviewStore, run_key: str) -> dict[str, Any]:
+    """Store the output of a run's newest confirmed annotation (what the ``annotations`` asset holds).
+
+    Peaks are measured on the stored cleaned series, or, when the person kept other smoothing
+    parameters, on the raw series smoothed with them (computed here, never written over the ETL output).
+    """
+    run = processor.catalog.get_run(run_key)
+    if run is None:
+        raise RunNotFound(run_key)
+    version = review.latest_version(run_key)
+    if version is None:
+        raise LookupError(f"run {run_key} has no confirmed annotation yet; confirm it in the labelling app first")
+    overrides = dict(version.annotation.recipe_overrides)
+    recipe = processor.recipe_for(run, overrides or None)
+    if any(key.startswith("smoothing.") for key in overrides):
+        raw = processor.outputs.read_frame("raw_series", run_key)
+        cleaned = clean_series(raw, value_channels(raw), recipe.smoothing)
+    else:
+        cleaned = processor.outputs.read_frame("clean_series", run_key)
+    return store_annotation(run, version, recipe, cleaned, processor.outputs)
+
+
+def write_dataset(frame: pl.DataFrame, store: OutputStore) -> tuple[str, str]:
+    """Write the dataset as this version (by digest) and as ``latest``; returns (digest, latest path)."""
+    digest = dataset_digest(frame)
+    store.write_frame(DATASET_ASSET, f"versions/{digest}", frame)
+    return digest, str(store.write_frame(DATASET_ASSET, "latest", frame))
 
 
 def build_confirmed_dataset(outputs: Iterable[dict[str, Any]]) -> pl.DataFrame:
@@ -124,17 +166,11 @@ def _dataset_row(output: dict[str, Any]) -> dict[str, Any]:
         "objective": objective.get("value"), "objective_kind": objective.get("kind"),
         "objective_detail": objective.get("detail"), "verdict": output["verdict"],
         "peak_count": len(output.get("peaks") or []), "annotation_version": output["version"],
-        "confirmed_by": output["author"], "confirmed_at": _parse_time(output["confirmed_at"]),
+        "confirmed_by": output["author"], "confirmed_at": datetime.fromisoformat(output["confirmed_at"]),
         "file_sha256": output["file_sha256"], "recipe_id": output["recipe_id"],
         "recipe_hash": output["recipe_hash"], "instrument": output.get("instrument"),
         "operator": output.get("operator"), "material": output.get("material"),
     }
-
-
-def _parse_time(value: str) -> Any:
-    from datetime import datetime
-
-    return datetime.fromisoformat(value)
 
 
 def _first_channel(cleaned: pl.DataFrame) -> str:

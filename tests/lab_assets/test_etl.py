@@ -13,16 +13,7 @@ from lab_assets.partitions import RUNS_PARTITION
 from labflow.ingest import ingest_file
 from labflow.pipeline import STEPS
 from labflow.storage import OutputStore
-from tests.lab_fixtures import drop, signal_csv
-
-
-def register(settings, catalog, instance, relative: str, data: bytes, sidecar: dict | None = None) -> str:
-    """Drop and register a file the way the inbox sensor does; return its run key."""
-    drop(settings.inbox, relative, data, sidecar)
-    outcome = ingest_file(settings.inbox, relative, objects_dir=settings.objects, catalog=catalog,
-                          is_known_run=lambda key: False, now=datetime.now(timezone.utc))
-    instance.add_dynamic_partitions(RUNS_PARTITION, [outcome.run_key])
-    return outcome.run_key
+from tests.lab_fixtures import drop, register_run, signal_csv
 
 
 def latest_metadata(instance, asset: str, key: str) -> dict:
@@ -37,7 +28,7 @@ def materialized(instance, asset: str) -> set[str]:
 
 
 def test_one_file_flows_through_every_asset(lab_settings, lab_resources, catalog, instance):
-    key = register(lab_settings, catalog, instance, "hplc-01/run.csv", signal_csv(1),
+    key = register_run(lab_settings, catalog, instance, "hplc-01/run.csv", signal_csv(1),
                    sidecar={"operator": "alice", "experiment_id": "EXP-1", "params": {"flow": 1.2}})
     result = dg.materialize([run_etl], instance=instance, resources=lab_resources, partition_key=key)
     assert result.success
@@ -57,8 +48,8 @@ def test_one_file_flows_through_every_asset(lab_settings, lab_resources, catalog
 
 
 def test_checks_are_evaluated_per_partition(lab_settings, lab_resources, catalog, instance):
-    key = register(lab_settings, catalog, instance, "a.csv", signal_csv(2))
-    other = register(lab_settings, catalog, instance, "b.csv", b"t,v\n0,1\n1,1\n2,1\n3,1\n")
+    key = register_run(lab_settings, catalog, instance, "a.csv", signal_csv(2))
+    other = register_run(lab_settings, catalog, instance, "b.csv", b"t,v\n0,1\n1,1\n2,1\n3,1\n")
     result = dg.materialize([run_etl], instance=instance, resources=lab_resources,
                             tags={"dagster/asset_partition_range_start": key,
                                   "dagster/asset_partition_range_end": other})
@@ -71,8 +62,8 @@ def test_checks_are_evaluated_per_partition(lab_settings, lab_resources, catalog
 
 def test_a_batch_with_a_bad_file_processes_the_others_and_quarantines_it(
         lab_settings, lab_resources, catalog, instance):
-    good = [register(lab_settings, catalog, instance, f"g{i}.csv", signal_csv(10 + i)) for i in range(3)]
-    bad = register(lab_settings, catalog, instance, "broken.csv", b"time,value\n1,2\n2,abc\n3,4\n4,5\n")
+    good = [register_run(lab_settings, catalog, instance, f"g{i}.csv", signal_csv(10 + i)) for i in range(3)]
+    bad = register_run(lab_settings, catalog, instance, "broken.csv", b"time,value\n1,2\n2,abc\n3,4\n4,5\n")
     keys = instance.get_dynamic_partitions(RUNS_PARTITION)
     result = dg.materialize([run_etl], instance=instance, resources=lab_resources, raise_on_error=False,
                             tags={"dagster/asset_partition_range_start": keys[0],
@@ -91,7 +82,7 @@ def test_a_batch_with_a_bad_file_processes_the_others_and_quarantines_it(
 
 
 def test_a_bad_sidecar_is_quarantined_at_raw_file(lab_settings, lab_resources, catalog, instance):
-    key = register(lab_settings, catalog, instance, "a.csv", signal_csv(3))
+    key = register_run(lab_settings, catalog, instance, "a.csv", signal_csv(3))
     drop(lab_settings.inbox, "b.csv", signal_csv(4))
     (lab_settings.inbox / "b.csv.meta.json").write_text("{not json")
     bad = ingest_file(lab_settings.inbox, "b.csv", objects_dir=lab_settings.objects, catalog=catalog,
@@ -106,7 +97,7 @@ def test_a_bad_sidecar_is_quarantined_at_raw_file(lab_settings, lab_resources, c
 
 
 def test_a_step_reruns_with_launchpad_parameters(lab_settings, lab_resources, catalog, instance):
-    key = register(lab_settings, catalog, instance, "a.csv", signal_csv(5))
+    key = register_run(lab_settings, catalog, instance, "a.csv", signal_csv(5))
     assert dg.materialize([run_etl], instance=instance, resources=lab_resources, partition_key=key).success
     config = dg.RunConfig(ops={"run_etl": {"config": {"smoothing_window": 21}}})
     result = dg.materialize([run_etl], instance=instance, resources=lab_resources, partition_key=key,
@@ -120,7 +111,7 @@ def test_a_step_reruns_with_launchpad_parameters(lab_settings, lab_resources, ca
 
 
 def test_downstream_step_without_its_input_fails_clearly(lab_settings, lab_resources, catalog, instance):
-    key = register(lab_settings, catalog, instance, "a.csv", signal_csv(6))
+    key = register_run(lab_settings, catalog, instance, "a.csv", signal_csv(6))
     result = dg.materialize([run_etl], instance=instance, resources=lab_resources, partition_key=key,
                             selection=["peaks"], raise_on_error=False)
     assert not result.success
