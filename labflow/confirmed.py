@@ -65,7 +65,7 @@ def annotation_output(run: RunRecord, version: AnnotationVersion, recipe: Recipe
         "accepted": annotation.accepted, "reasons": list(annotation.reasons), "note": annotation.note,
         "channel": channel, "intervals": [i.model_dump() for i in annotation.intervals],
         "peaks": peaks.to_dicts(), "objective": objective.to_dict(), "changes": version.changes,
-        "inputs": dict(run.params), "experiment_id": run.experiment_id,
+        "inputs": {k: v for k, v in run.params.items() if k != "campaign"}, "experiment_id": run.experiment_id,
         "campaign": _campaign(run), "instrument": run.instrument, "operator": run.operator,
         "material": run.material, "file_sha256": run.sha256, "recipe_id": recipe.id,
         "recipe_hash": recipe.content_hash, "recipe_overrides": dict(annotation.recipe_overrides),

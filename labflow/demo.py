@@ -16,6 +16,9 @@ OPERATORS = ("alice", "bob", "chen", "dana")
 MATERIALS = ("PLA-blend-A", "PLA-blend-B", "TiO2-anatase", "Cu-MOF-74")
 
 
+DEMO_CAMPAIGN = "hplc-yield"  # the HPLC runs form one optimisation campaign
+
+
 @dataclass(frozen=True)
 class DemoFile:
     """A demo file to write: relative path in the inbox, its bytes and an optional sidecar."""
@@ -42,7 +45,8 @@ def chromatogram(rng: np.random.Generator, index: int, started: datetime) -> Dem
     lines += [f"{a:.3f};{b:.4f}".replace(".", ",") for a, b in zip(t, signal)]
     sidecar = {"experiment_id": f"EXP-{100 + index // 3}", "operator": OPERATORS[index % 4],
                "material": MATERIALS[index % 4], "instrument": "hplc-01", "started_at": started.isoformat(),
-               "params": {"column_temperature_c": round(temperature, 2), "flow_ml_min": round(flow, 3)}}
+               "params": {"campaign": DEMO_CAMPAIGN, "column_temperature_c": round(temperature, 2),
+                          "flow_ml_min": round(flow, 3)}}
     return DemoFile(f"hplc-01/run_{index:03d}.csv", ("\r\n".join(lines) + "\r\n").encode("latin-1"), sidecar)
 
 

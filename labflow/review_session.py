@@ -181,22 +181,25 @@ def remove_peak_at(annotation: Annotation, time_s: float | None) -> Annotation:
     return remove_peak(annotation, time_s, tolerance_s=tolerance)
 
 
-def edit_peak_times(annotation: Annotation, times: Sequence[float | None], span: RunSpan) -> Annotation:
-    """The annotation after editing the peak table's time column (same rows; an empty cell removes the peak).
+def edit_peak_times(annotation: Annotation, shown: Sequence[float], edited: Sequence[float | None],
+                    span: RunSpan) -> Annotation:
+    """The annotation after editing the time column of a peak table that showed the peaks at ``shown``.
 
-    A changed time moves that peak (it remembers where detection had put it).
+    Rows pair up in order; a changed time moves that peak (it remembers where detection had put it),
+    an empty cell removes it. Peaks not shown are left alone.
     """
-    if len(times) != len(annotation.peaks):
-        raise ReviewError(f"the peak table has {len(times)} rows but the draft has {len(annotation.peaks)} "
-                          "peaks: add and remove peaks with the buttons")
-    edited = annotation
-    for old, new in zip(annotation.peaks, times):
+    if len(edited) != len(shown):
+        raise ReviewError(f"the peak table had {len(shown)} rows and now has {len(edited)}: "
+                          "add peaks with the Add button, remove one by clearing its time")
+    result = annotation
+    for old, new in zip(shown, edited):
+        if nearest_peak(result, old, tolerance_s=span.tolerance_s) is None:
+            raise ReviewError(f"the peak at {old:g} s changed meanwhile; reload the run")
         if new is None or (isinstance(new, float) and np.isnan(new)):
-            edited = remove_peak(edited, old.time_s, tolerance_s=span.tolerance_s)
-        elif abs(float(new) - old.time_s) > span.tolerance_s:
-            edited = move_peak(edited, old.time_s, span.check(float(new), "peak time"),
-                               tolerance_s=span.tolerance_s)
-    return edited
+            result = remove_peak(result, old, tolerance_s=span.tolerance_s)
+        elif abs(float(new) - old) > span.tolerance_s:
+            result = move_peak(result, old, span.check(float(new), "peak time"), tolerance_s=span.tolerance_s)
+    return result
 
 
 def add_interval(annotation: Annotation, start_s: float | None, end_s: float | None, label: str,

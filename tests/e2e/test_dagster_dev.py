@@ -11,9 +11,12 @@ import urllib.request
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 import pytest
 
+from labflow.annotations import Annotation, PeakMark
 from labflow.catalog import Catalog
+from labflow.review import ReviewStore
 from labflow.devserver import dagster_dev_command, prepare_dagster_home, process_env
 from labflow.settings import Settings
 from labflow.storage import OutputStore
@@ -62,6 +65,28 @@ def dagster_dev(tmp_path: Path):
         print((tmp_path / "dagster-dev.log").read_text(errors="replace")[-4000:])
 
 
+def confirm_and_wait_for_the_dataset(settings: Settings, catalog: Catalog, instance: dg.DagsterInstance,
+                                     key: str) -> None:
+    """A confirmation written to the catalog reaches confirmed_dataset through the running daemon."""
+    peaks = OutputStore(settings.storage).read_frame("peaks", key)
+    annotation = Annotation(channel=peaks["channel"][0], peaks=tuple(PeakMark(time_s=t) for t in peaks["time_s"]))
+    started = time.monotonic()
+    ReviewStore(catalog).confirm(key, "ana", annotation, base_version=0)
+
+    def dataset_rows():
+        records = instance.fetch_materializations(dg.AssetKey("confirmed_dataset"), limit=1).records
+        if not records:
+            return None
+        frame = pl.read_parquet(records[0].asset_materialization.metadata["path"].path)
+        return frame.to_dicts() if key in frame["run_key"].to_list() else None
+
+    (row,) = wait_for(dataset_rows, 120, "the confirmation to reach confirmed_dataset")
+    print(f"confirmation → new confirmed_dataset version in {time.monotonic() - started:.1f} s")
+    main_peak = peaks.sort("height").row(-1, named=True)  # hplc-01 → chromatograph recipe: main peak area
+    assert (row["annotation_version"], row["objective_kind"]) == (1, "main_peak_area")
+    assert row["objective"] == pytest.approx(main_peak["area"], rel=1e-6)
+
+
 def _responds(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
@@ -91,6 +116,7 @@ def test_files_dropped_into_the_inbox_are_processed_by_the_daemon(dagster_dev):
             assert run.status == "processed" and run.operator.startswith("op") and run.quality_score > 0.5
         (bad,) = wait_for(lambda: catalog.find_runs(status="failed"), 60, "the bad file to fail")
         assert (settings.quarantine / f"{bad.run_key}.csv.error.txt").exists()
+        confirm_and_wait_for_the_dataset(settings, catalog, instance, keys[0])
     finally:
         catalog.dispose()
         instance.dispose()

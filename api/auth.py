@@ -1,0 +1,47 @@
+"""API-key auth: off by default (one local operator), on with ``LABFLOW_AUTH=on``.
+
+When on, every data endpoint needs ``Authorization: Bearer <key>``: a missing or wrong key is
+``401``, a key whose scope is too low is ``403``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.deps import LabDep
+from api.errors import ApiProblem
+from labflow.apikeys import ApiKey, scope_allows
+
+bearer = HTTPBearer(auto_error=False, scheme_name="ApiKey",
+                    description="An API key from `labflow keys create --name N --scope read|write|admin`.")
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def check_key(lab: LabDep, token: str | None, scope: str) -> ApiKey | None:
+    """The key allowed to do what needs ``scope``; ``None`` when auth is off; else a 401/403 problem."""
+    if not lab.settings.auth_required:
+        return None
+    if not token:
+        raise ApiProblem(401, "this endpoint needs an API key: send 'Authorization: Bearer <key>' "
+                              "(create one with `labflow keys create`)", headers=_CHALLENGE)
+    key = lab.keys.verify(token)
+    if key is None:
+        raise ApiProblem(401, "the API key is not valid (mistyped, revoked or unknown)", headers=_CHALLENGE)
+    if not scope_allows(key.scope, scope):
+        raise ApiProblem(403, f"the key {key.name!r} has scope {key.scope!r}; this needs {scope!r} or higher")
+    return key
+
+
+def _require(scope: str):
+    def current_key(lab: LabDep,
+                    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> ApiKey | None:
+        return check_key(lab, credentials.credentials if credentials else None, scope)
+
+    return current_key
+
+
+read_key = _require("read")
+write_key = _require("write")

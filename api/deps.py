@@ -1,0 +1,78 @@
+"""Dependencies: the lab's stores and the Dagster gateway, built once per app and handed to routes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+
+from api.materialized import MaterializedReader
+from api.metrics import ApiMetrics
+from api.models import RunKey
+from labflow.apikeys import KeyStore
+from labflow.catalog import Catalog, RunNotFound, RunRecord
+from labflow.experiments import ExperimentStore
+from labflow.review import ReviewStore
+from labflow.settings import Settings
+from resources.dagster_gateway import DagsterGateway
+
+
+@dataclass
+class Lab:
+    """Everything a request may need, shared by the app's requests."""
+
+    settings: Settings
+    catalog: Catalog
+    reviews: ReviewStore
+    keys: KeyStore
+    experiments: ExperimentStore
+    gateway: DagsterGateway
+    reader: MaterializedReader
+    metrics: ApiMetrics
+
+    @classmethod
+    def build(cls, settings: Settings, gateway: DagsterGateway) -> "Lab":
+        catalog = Catalog(settings.database_url)
+        return cls(settings, catalog, ReviewStore(catalog), KeyStore(catalog), ExperimentStore(catalog), gateway,
+                   MaterializedReader(settings, gateway), ApiMetrics())
+
+
+def get_lab(request: Request) -> Lab:
+    """The app's :class:`Lab`."""
+    return request.app.state.lab
+
+
+def get_settings(lab: Annotated[Lab, Depends(get_lab)]) -> Settings:
+    return lab.settings
+
+
+def get_catalog(lab: Annotated[Lab, Depends(get_lab)]) -> Catalog:
+    return lab.catalog
+
+
+def get_reviews(lab: Annotated[Lab, Depends(get_lab)]) -> ReviewStore:
+    return lab.reviews
+
+
+def get_gateway(lab: Annotated[Lab, Depends(get_lab)]) -> DagsterGateway:
+    return lab.gateway
+
+
+LabDep = Annotated[Lab, Depends(get_lab)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+CatalogDep = Annotated[Catalog, Depends(get_catalog)]
+ReviewsDep = Annotated[ReviewStore, Depends(get_reviews)]
+GatewayDep = Annotated[DagsterGateway, Depends(get_gateway)]
+
+
+def get_run(lab: LabDep, run_key: Annotated[RunKey, Path(description="The run's key, e.g. run_003-3fa9c1d2e4.")]
+            ) -> RunRecord:
+    """The run named in the path, or 404."""
+    run = lab.catalog.get_run(run_key)
+    if run is None:
+        raise RunNotFound(run_key)
+    return run
+
+
+RunDep = Annotated[RunRecord, Depends(get_run)]

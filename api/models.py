@@ -1,0 +1,270 @@
+"""Request and response models of every endpoint (they make the OpenAPI schema precise)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
+
+from labflow.annotations import Annotation
+
+RunStatus = Literal["queued", "processing", "parsed", "processed", "failed"]
+ReviewStatus = Literal["new", "needs_review", "confirmed", "rejected"]
+Phase = Literal["space_filling", "model_driven"]
+PointState = Literal["recommended", "registered", "ran", "confirmed"]
+JobState = Literal["queued", "running", "succeeded", "failed", "canceled"]
+
+Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$")]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+ParamName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+ParamValue = Union[StrictBool, StrictInt, FiniteFloat, Annotated[str, StringConstraints(max_length=500)]]
+Parameters = Annotated[dict[ParamName, ParamValue], Field(min_length=1, max_length=100)]
+
+
+class Strict(BaseModel):
+    """Request bodies refuse unknown fields, so a typo is an error, not a silent no-op."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- errors ----------------------------------------------------------------------------------------
+class FieldProblem(BaseModel):
+    loc: list[str] = Field(description="Where in the request: e.g. ['query', 'limit'].")
+    msg: str
+
+
+class Problem(BaseModel):
+    """An error (RFC 9457 problem details)."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str = Field(description="What is wrong and what to do about it.")
+    instance: str | None = None
+    errors: list[FieldProblem] | None = None
+
+
+# -- runs ------------------------------------------------------------------------------------------
+class RunSummary(BaseModel):
+    run_key: str
+    original_name: str
+    instrument: str | None
+    operator: str | None
+    material: str | None
+    experiment_id: str | None
+    started_at: datetime | None
+    detected_at: datetime
+    status: RunStatus
+    review_status: ReviewStatus
+    annotation_version: int
+    quality_score: float | None
+    quality_flags: list[str]
+    recipe_id: str | None
+    error: str | None
+
+
+class RunPage(BaseModel):
+    items: list[RunSummary]
+    total: int = Field(description="Runs matching the filters, on every page.")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
+class AssetState(BaseModel):
+    asset: str
+    materialized: bool
+    dagster_run_id: str | None = None
+    materialized_at: datetime | None = None
+
+
+class QualityOut(BaseModel):
+    run_key: str
+    score: float
+    flags: list[str]
+    metrics: dict[str, float | int | None]
+    explanations: dict[str, str]
+
+
+class AnnotationVersionOut(BaseModel):
+    version: int
+    base_version: int
+    author: str
+    created_at: datetime
+    annotation: Annotation
+    changes: list[str]
+
+
+class RunDetail(RunSummary):
+    sha256: str
+    size_bytes: int
+    source: str
+    sidecar_name: str | None
+    params: dict[str, Any]
+    recipe_hash: str | None
+    updated_at: datetime
+    assets: list[AssetState]
+    quality: QualityOut | None
+    latest_annotation: AnnotationVersionOut | None
+
+
+class Accepted(BaseModel):
+    """The data is not materialized yet: a Dagster run was requested (or is already producing it)."""
+
+    detail: str
+    job_id: str
+    status_url: str
+
+
+class JobOut(BaseModel):
+    job_id: str
+    state: JobState
+    dagster_status: str
+
+
+# -- series, peaks -----------------------------------------------------------------------------------
+class ChannelSeries(BaseModel):
+    name: str
+    time_s: list[float]
+    value: list[float | None] = Field(description="null where the instrument recorded no value.")
+
+
+class SeriesOut(BaseModel):
+    run_key: str
+    kind: Literal["raw", "clean"]
+    method: Literal["minmax", "lttb"] | None = Field(description="Downsampling used; null for every sample.")
+    source_points: int = Field(description="Samples in the requested window before downsampling.")
+    channels: list[ChannelSeries]
+
+
+class Peak(BaseModel):
+    peak_index: int
+    time_s: float
+    height: float | None
+    prominence: float | None
+    width_s: float | None
+    area: float | None
+    channel: str
+
+
+class PeaksOut(BaseModel):
+    run_key: str
+    peaks: list[Peak]
+
+
+# -- confirmed dataset -------------------------------------------------------------------------------
+class Provenance(BaseModel):
+    run_key: str
+    file_sha256: str
+    recipe_id: str | None
+    recipe_hash: str | None
+    annotation_version: int
+    confirmed_by: str
+    objective_kind: str | None
+
+
+class ExperimentPoint(BaseModel):
+    """One experiment as an optimiser sees it: inputs, mean objective of its confirmed runs, provenance."""
+
+    experiment_id: str | None
+    campaign: str | None
+    inputs: dict[str, Any]
+    objective: float | None
+    run_ids: list[str]
+    confirmed_at: datetime
+    provenance: list[Provenance]
+
+
+# -- experiments, recommendations, campaigns ---------------------------------------------------------
+class ExperimentIn(Strict):
+    experiment_id: Identifier | None = Field(None, description="Omit to get a generated id.")
+    campaign: Identifier
+    inputs: Parameters
+    file_pattern: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        None, description="Glob on the arriving file's name, e.g. `exp7_*.csv`, for files without an "
+                          "experiment_id in their sidecar.")
+
+
+class ExperimentRun(BaseModel):
+    run_key: str
+    status: RunStatus
+    review_status: ReviewStatus
+
+
+class ExperimentOut(BaseModel):
+    experiment_id: str
+    campaign: str
+    inputs: dict[str, Any]
+    file_pattern: str | None
+    created_at: datetime
+    runs: list[ExperimentRun]
+
+
+class RecommendationIn(Strict):
+    parameters: Parameters
+    mean: FiniteFloat
+    uncertainty: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    phase: Phase
+    model_version: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class BatchIn(Strict):
+    campaign: Identifier
+    points: Annotated[list[RecommendationIn], Field(min_length=1, max_length=1000)]
+
+
+class BatchOut(BaseModel):
+    batch_id: int
+    campaign: str
+    created_at: datetime
+    points: list[RecommendationIn]
+
+
+class PointStatusOut(BaseModel):
+    batch_id: int
+    position: int
+    parameters: dict[str, Any]
+    mean: float
+    uncertainty: float
+    phase: Phase
+    model_version: str
+    state: PointState
+    experiment_ids: list[str]
+    run_keys: list[str]
+    confirmed_run_keys: list[str]
+
+
+class CampaignSummary(BaseModel):
+    campaign: str
+    phase: Phase | None
+    model_version: str | None
+    experiments: int
+    batches: int
+    recommended_points: int
+    confirmed_points: int
+
+
+class CampaignOut(CampaignSummary):
+    points: list[PointStatusOut]
+
+
+# -- uploads, health ---------------------------------------------------------------------------------
+class UploadOut(BaseModel):
+    run_key: str = Field(description="The key the run gets once the inbox sensor picks the file up.")
+    file_name: str
+    relative_path: str
+    sha256: str
+    size_bytes: int
+    duplicate: bool = Field(description="The same bytes are already a run; no second run is made.")
+    status_url: str
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    catalog: bool
+    dagster: bool
+    auth_required: bool
+    etl_mode: Literal["eager", "lazy"]
+
+
+RunKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,200}$")]
+JobId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{1,64}$")]

@@ -1,0 +1,105 @@
+"""A run's data: raw and cleaned series (optionally downsampled for plotting), peaks, quality, annotations."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import polars as pl
+from fastapi import APIRouter, Depends, Path, Query, Response
+
+from api.auth import read_key
+from api.deps import LabDep, RunDep
+from api.errors import ApiProblem, problems
+from api.materialized import file_version
+from api.models import (Accepted, AnnotationVersionOut, ChannelSeries, FiniteFloat, Peak, PeaksOut, QualityOut,
+                        SeriesOut, Strict)
+from api.routers.runs import annotation_version
+from api.tables import TABLE_CONTENT, TableFormat, table_bytes, table_response
+from labflow.downsample import downsample_frame
+from labflow.pipeline import TIME_COLUMNS
+
+ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {"model": Accepted, "description": "Not materialized yet: a materialization was requested; poll "
+                                            "`status_url` (also in the Location header), then ask again."}}
+router = APIRouter(tags=["series"], dependencies=[Depends(read_key)], responses=problems(401, 403, 404, 422))
+_SERIES_ASSETS = {"raw": "raw_series", "clean": "clean_series"}
+
+
+class SeriesQuery(Strict):
+    """Which channels, which time window, and how many points to draw."""
+
+    channels: list[str] | None = Query(None, description="Channels to return (repeat the parameter); default all.")
+    points: int | None = Query(None, ge=3, le=100_000,
+                               description="Downsample each channel to about this many points; omit for every sample.")
+    method: Literal["minmax", "lttb"] = Query("minmax", description="min/max buckets keep spikes, LTTB the shape.")
+    start: FiniteFloat | None = Query(None, description="Window start, seconds (inclusive).")
+    end: FiniteFloat | None = Query(None, description="Window end, seconds (inclusive).")
+    format: TableFormat = "json"
+
+
+@router.get("/runs/{run_key}/series/{kind}", response_model=SeriesOut, summary="Raw or cleaned series",
+            responses={**TABLE_CONTENT, **ACCEPTED, **problems(409)})
+def get_series(run: RunDep, lab: LabDep, kind: Annotated[Literal["raw", "clean"], Path()],
+               query: Annotated[SeriesQuery, Query()]) -> Response:
+    """The run's raw (parsed) or cleaned series; with ``points``, downsampled on the server for plotting."""
+    if query.start is not None and query.end is not None and query.start > query.end:
+        raise ApiProblem(422, f"start ({query.start}) must not be after end ({query.end})")
+    path = lab.reader.locate(run, _SERIES_ASSETS[kind])
+    key = ("series", *file_version(path), kind, tuple(query.channels or ()), query.points, query.method,
+           query.start, query.end, query.format)
+    body, media_type, headers = lab.reader.responses.get(
+        key, lambda: _render_series(lab.reader.frame(path), run.run_key, kind, query))
+    return Response(body, media_type=media_type, headers=headers)
+
+
+@router.get("/runs/{run_key}/peaks", response_model=PeaksOut, summary="Detected peaks",
+            responses={**TABLE_CONTENT, **ACCEPTED, **problems(409)})
+def get_peaks(run: RunDep, lab: LabDep, format: TableFormat = "json") -> Any:
+    """Time, height, prominence, width and area of every detected peak."""
+    frame = lab.reader.frame(lab.reader.locate(run, "peaks"))
+    if format != "json":
+        return table_response(frame, format, f"{run.run_key}-peaks")
+    return PeaksOut(run_key=run.run_key, peaks=[Peak(**row) for row in frame.to_dicts()])
+
+
+@router.get("/runs/{run_key}/quality", response_model=QualityOut, summary="Quality report",
+            responses={**ACCEPTED, **problems(409)})
+def get_quality(run: RunDep, lab: LabDep) -> QualityOut:
+    """Missing data, noise, clipping, flat lines, gaps, duplicates: flags, metrics and a 0–1 score."""
+    report = lab.reader.document(lab.reader.locate(run, "quality_report", "json"))
+    return QualityOut(run_key=run.run_key, **report)
+
+
+@router.get("/runs/{run_key}/annotations", response_model=list[AnnotationVersionOut],
+            summary="Annotation history")
+def get_annotations(run: RunDep, lab: LabDep) -> list[AnnotationVersionOut]:
+    """Every confirmed annotation version of the run, oldest first."""
+    return [annotation_version(v) for v in lab.reviews.history(run.run_key)]
+
+
+def _render_series(frame: pl.DataFrame, run_key: str, kind: str,
+                   query: SeriesQuery) -> tuple[bytes, str, dict[str, str]]:
+    available = [c for c in frame.columns if c not in TIME_COLUMNS]
+    channels = query.channels or available
+    unknown = [c for c in channels if c not in available]
+    if unknown:
+        raise ApiProblem(422, f"no channel {', '.join(map(repr, unknown))} in this series; it has "
+                              f"{', '.join(available)}")
+    window = frame
+    if query.start is not None:
+        window = window.filter(pl.col("time_s") >= query.start)
+    if query.end is not None:
+        window = window.filter(pl.col("time_s") <= query.end)
+    if query.points is None:
+        long = window.unpivot(index="time_s", on=channels, variable_name="channel", value_name="value")
+    else:
+        long = downsample_frame(window, channels, query.points, method=query.method)
+    long = long.with_columns(pl.col("value").fill_nan(None))
+    if query.format != "json":
+        return table_bytes(long, query.format, f"{run_key}-{kind}")
+    parts = long.partition_by("channel", as_dict=True, maintain_order=True)
+    series = [ChannelSeries(name=c, time_s=parts[(c,)]["time_s"].to_list(), value=parts[(c,)]["value"].to_list())
+              for c in channels if (c,) in parts]
+    body = SeriesOut(run_key=run_key, kind=kind, method=query.method if query.points else None,  # type: ignore[arg-type]
+                     source_points=window.height, channels=series)
+    return body.model_dump_json().encode(), "application/json", {}
