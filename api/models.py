@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 
 from labflow.annotations import Annotation
 
@@ -15,6 +15,14 @@ Phase = Literal["space_filling", "model_driven"]
 PointState = Literal["recommended", "registered", "ran", "confirmed"]
 JobState = Literal["queued", "running", "succeeded", "failed", "canceled"]
 
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+UtcDateTime = Annotated[datetime, AfterValidator(_as_utc)]
+"""A point in time in a query; without a zone it is taken as UTC."""
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$")]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 ParamName = Annotated[str, StringConstraints(min_length=1, max_length=100)]

@@ -1,4 +1,4 @@
-"""The ``labflow`` command: ``dev``, ``api``, ``ui``, ``keys``, ``demo``, ``ingest``, ``runs``."""
+"""The ``labflow`` command: ``dev``, ``api``, ``ui``, ``keys``, ``forward``, ``demo``, ``ingest``, ``runs``."""
 
 from __future__ import annotations
 
@@ -42,6 +42,13 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
     from labflow.apikeys import keys_command
 
     return keys_command(args, settings)
+
+
+def cmd_forward(args: argparse.Namespace, settings: Settings) -> int:
+    """Store-and-forward: upload complete files from a local folder to S3, exactly once."""
+    from labflow.forward import forward_command
+
+    return forward_command(args, settings)
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -116,6 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = keys_sub.add_parser("revoke", help="revoke a key by name")
     revoke.add_argument("--name", required=True)
     keys.set_defaults(func=cmd_keys)
+    forward = sub.add_parser("forward", help="upload complete files from a local folder to S3, exactly once")
+    forward.add_argument("--from", dest="source", metavar="DIR", help="local staging folder to watch")
+    forward.add_argument("--to", dest="target", metavar="s3://BUCKET/PREFIX", help="where to upload")
+    forward.add_argument("--status", action="store_true", help="show pending / sent / failed files and exit")
+    forward.add_argument("--once", action="store_true", help="upload what is complete now, then exit")
+    forward.add_argument("--endpoint-url", help="S3-compatible endpoint (default: AWS, or AWS_ENDPOINT_URL)")
+    forward.add_argument("--interval", type=float, default=2.0, help="seconds between folder scans")
+    forward.set_defaults(func=cmd_forward)
     demo = sub.add_parser("demo", help="write realistic demo instrument files into the inbox")
     demo.add_argument("--count", type=int, default=12)
     demo.add_argument("--seed", type=int, default=7)

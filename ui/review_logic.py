@@ -68,6 +68,7 @@ class RunView:
     peak_table: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(PEAK_TABLE_COLUMNS)))
     peak_choices: list[tuple[str, float]] = field(default_factory=list)
     objective: str = ""
+    preview: str = ""
     draft: str = ""
     verdict: str = "valid"
     reasons: list[str] = field(default_factory=list)
@@ -332,6 +333,7 @@ def render(ctx: AppContext, state: ViewState) -> RunView:
         histogram=counts, histogram_bin=width, histogram_label=f"Values of {peak_channel} (raw) in view",
         peak_table=_peak_table(annotation, in_view, measured), peak_choices=[(f"{t:g} s", t) for t in in_view],
         objective=_objective_text(objective, annotation, ctx.recipe_for(run).id),
+        preview=_preview_text(current_preview(ctx, state), annotation),
         draft=_draft_text(session, state.session is not None), verdict=annotation.verdict,
         reasons=list(annotation.reasons), note=annotation.note,
         interval_table=pd.DataFrame([[i.start_s, i.end_s, i.label] for i in annotation.intervals],
@@ -446,6 +448,14 @@ def _objective_text(objective: Any, annotation: Annotation, recipe_id: str) -> s
     state = "would enter" if annotation.accepted else "would not enter (rejected runs never do)"
     return (f"**Objective** ({objective.kind}, recipe `{recipe_id}`): **{value}** — {objective.detail}. "
             f"Confirmed now, this run {state} the confirmed dataset.")
+
+
+def _preview_text(result: Preview | None, annotation: Annotation) -> str:
+    if result is None:
+        return "No preview. Change parameters and press Preview; nothing is written until you keep it."
+    described = ", ".join(f"`{k}={v}`" for k, v in result.overrides.items())
+    return (f"**Preview** on {result.channel} with {described}: **{result.peaks.height} peaks** "
+            f"(your draft has {len(annotation.peaks)}). *Keep* puts them and these parameters into your draft.")
 
 
 def _draft_text(session: ReviewSession, editing: bool) -> str:

@@ -17,7 +17,7 @@ from api.auth import read_key
 from api.deps import LabDep, RunDep
 from api.errors import ApiProblem, problems
 from api.models import (AnnotationVersionOut, AssetState, JobId, JobOut, QualityOut, ReviewStatus, RunDetail,
-                        RunPage, RunStatus, RunSummary, Strict)
+                        RunPage, RunStatus, RunSummary, Strict, UtcDateTime)
 from api.tables import TABLE_CONTENT, TableFormat, table_response
 from labflow.catalog import RunRecord
 from labflow.pipeline import STEPS
@@ -38,8 +38,8 @@ class RunQuery(Strict):
     min_quality: float | None = Query(None, ge=0, le=1)
     max_quality: float | None = Query(None, ge=0, le=1)
     date: dt.date | None = Query(None, description="Runs of this UTC day (start time, else arrival time).")
-    since: datetime | None = Query(None, description="Inclusive; a time without zone is UTC.")
-    until: datetime | None = Query(None, description="Exclusive; a time without zone is UTC.")
+    since: UtcDateTime | None = Query(None, description="Inclusive; a time without zone is UTC.")
+    until: UtcDateTime | None = Query(None, description="Exclusive; a time without zone is UTC.")
     sort: Literal["time", "quality", "instrument", "run_key"] = "time"
     descending: bool = True
     limit: int = Query(50, ge=1, le=1000)
@@ -107,7 +107,7 @@ def annotation_version(version: AnnotationVersion) -> AnnotationVersionOut:
 
 
 def _filters(query: RunQuery) -> dict[str, Any]:
-    since, until = _utc(query.since), _utc(query.until)
+    since, until = query.since, query.until
     if query.date is not None:
         if since or until:
             raise ApiProblem(422, "give either date or since/until, not both")
@@ -121,12 +121,6 @@ def _filters(query: RunQuery) -> dict[str, Any]:
              "max_quality")
     values = {name: getattr(query, name) for name in exact} | {"since": since, "until": until}
     return {name: value for name, value in values.items() if value is not None}
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 def _fingerprint(query: RunQuery) -> str:
