@@ -276,3 +276,12 @@ class Health(BaseModel):
 
 RunKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,200}$")]
 JobId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{1,64}$")]
+
+
+class RunStatusEvent(BaseModel):
+    """A message of the run status stream (``/api/v1/ws/runs``)."""
+
+    run_key: str
+    status: Literal["queued", "running", "failed", "done", "confirmed"]
+    at: datetime
+    error: str | None = None

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Response
 
 from api.auth import read_key, write_key
-from api.deps import LabDep
+from api.deps import Lab, LabDep
 from api.errors import ApiProblem, problems
 from api.models import ExperimentIn, ExperimentOut, ExperimentRun, Identifier
 from labflow.experiments import Experiment
@@ -50,7 +50,7 @@ def get_experiment(experiment_id: Annotated[Identifier, Path()], lab: LabDep) ->
     return _out(lab, experiment)
 
 
-def _out(lab: LabDep, experiment: Experiment) -> ExperimentOut:
+def _out(lab: Lab, experiment: Experiment) -> ExperimentOut:
     runs: list[Any] = [lab.catalog.get_run(key) for key in lab.experiments.runs_of(experiment.experiment_id)]
     return ExperimentOut(
         experiment_id=experiment.experiment_id, campaign=experiment.campaign, inputs=experiment.inputs,

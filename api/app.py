@@ -1,0 +1,73 @@
+"""The FastAPI application: routers under ``/api/v1``, one error shape, metrics, optional auth."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+
+from api.deps import Lab
+from api.errors import install_error_handlers, use_problem_media_type
+from api.materialized import MaterializationRequested
+from api.metrics import MetricsMiddleware
+from api.models import Accepted
+from api.routers import datasets, experiments, health, recommendations, runs, series, status_ws, uploads
+from labflow.settings import Settings
+from resources.dagster_gateway import DagsterGateway
+
+API_PREFIX = "/api/v1"
+DESCRIPTION = """Runs, series, peaks, quality and annotations from the labflow asset graph; the confirmed
+dataset for optimisers; experiments, recommendations and uploads. Data is read from the latest Dagster
+materializations. Errors are `application/problem+json`. With auth on, send `Authorization: Bearer <key>`."""
+
+
+def create_app(settings: Settings, *, gateway: DagsterGateway | None = None) -> FastAPI:
+    """The API for ``settings``; the gateway defaults to the Dagster instance of ``DAGSTER_HOME``."""
+    if gateway is None:
+        import dagster as dg
+
+        gateway = DagsterGateway(dg.DagsterInstance.get(), webserver_url=settings.dagster_url)
+    lab = Lab.build(settings, gateway)
+    app = FastAPI(title="labflow API", version="1.0.0", description=DESCRIPTION)
+    app.state.lab = lab
+    for module in (runs, series, datasets, experiments, recommendations, uploads, status_ws):
+        app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(health.router)
+    if os.environ.get("LABFLOW_BENCH") == "1":
+        app.add_api_route(f"{API_PREFIX}/_baseline", _baseline, include_in_schema=False)
+    install_error_handlers(app)
+    app.add_exception_handler(MaterializationRequested, _accepted)
+    app.add_middleware(uploads.UploadSizeLimit, max_bytes=settings.upload_max_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=lab.metrics)
+    app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]
+    return app
+
+
+async def _accepted(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, MaterializationRequested)
+    url = f"{API_PREFIX}/jobs/{error.job_id}"
+    body = Accepted(detail=f"{error.detail}; poll {url}, then ask again", job_id=error.job_id, status_url=url)
+    return JSONResponse(body.model_dump(), status_code=202, headers={"Location": url, "Retry-After": "2"})
+
+
+async def _baseline() -> dict[str, bool]:
+    """A bare answer, for the benchmark's side-by-side baseline."""
+    return {"ok": True}
+
+
+def _openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
+    """The schema with problem+json errors; security is declared only when auth is on."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        if not settings.auth_required:
+            schema.get("components", {}).pop("securitySchemes", None)
+            for path in schema["paths"].values():
+                for operation in path.values():
+                    operation.pop("security", None)
+                    for code in ("401", "403"):
+                        operation.get("responses", {}).pop(code, None)
+        app.openapi_schema = use_problem_media_type(schema)
+    return app.openapi_schema

@@ -1,0 +1,138 @@
+"""The API on a real temporary Dagster instance whose runs were materialized for real.
+
+``demo`` (one per session, read-only): demo instrument files and a broken file dropped into the inbox,
+ingested by the real inbox sensor, processed by ``run_etl``, one HPLC run confirmed and the review
+assets (``annotations``, ``confirmed_dataset``) materialized by the real confirmations sensor and
+automation. ``api`` (one per test): an empty lab for tests that change things.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from lab_assets.etl import run_etl
+from lab_assets.review import annotations, confirmed_dataset
+from labflow.annotations import Annotation, PeakMark
+from labflow.catalog import Catalog
+from labflow.demo import write_demo
+from labflow.review import ReviewStore
+from labflow.settings import PROJECT_ROOT, Settings
+from labflow.storage import OutputStore
+from resources import build_resources
+from resources.dagster_gateway import DagsterGateway
+from sensors.inbox import build_inbox_sensor
+from tests.lab_fixtures import ReviewDaemon, drop
+
+BROKEN_CSV = b"time,value\n1,2\n2,abc\n3,4\n4,5\n"
+
+
+def make_settings(home: Path, **env: str) -> Settings:
+    settings = Settings.from_env({"LABFLOW_HOME": str(home), "LABFLOW_RECIPES_DIR": str(PROJECT_ROOT / "recipes"),
+                                  **env})
+    settings.ensure_dirs()
+    return settings
+
+
+class InboxDaemon:
+    """Does what the Dagster daemon does with the inbox sensor: ticks, adds partitions, executes the runs."""
+
+    def __init__(self, settings: Settings, instance: dg.DagsterInstance, resources: dict):
+        self.instance, self.resources = instance, resources
+        self.sensor = build_inbox_sensor(settings)
+        self.cursor: str | None = None
+
+    def tick(self) -> list[dg.RunRequest]:
+        """One sensor evaluation; returns its run requests (not executed)."""
+        with dg.build_sensor_context(instance=self.instance, cursor=self.cursor, resources=self.resources) as ctx:
+            result = self.sensor(ctx)
+        for request in result.dynamic_partitions_requests or []:
+            self.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+        self.cursor = result.cursor
+        return list(result.run_requests or [])
+
+    def execute(self, request: dg.RunRequest, selection: list[str] | None = None) -> None:
+        """Execute a run request (optionally only some of its assets) like the run launcher would."""
+        assets = selection or [key.to_user_string() for key in request.asset_selection or []]
+        dg.materialize([run_etl], instance=self.instance, resources=self.resources, selection=assets,
+                       partition_key=request.partition_key, tags=request.tags, raise_on_error=False)
+
+    def ingest_all(self) -> list[str]:
+        """Tick until the complete files are picked up, execute every request; returns the new run keys."""
+        self.tick()
+        requests = self.tick()
+        for request in requests:
+            self.execute(request)
+        return self.instance.get_dynamic_partitions("runs")
+
+
+@dataclass
+class Lab:
+    """A lab with its API: settings, Dagster instance, resources, catalog, app and client."""
+
+    settings: Settings
+    instance: dg.DagsterInstance
+    resources: dict
+    catalog: Catalog
+    gateway: DagsterGateway
+    app: FastAPI
+    client: TestClient
+    runs: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def outputs(self) -> OutputStore:
+        return OutputStore(self.settings.storage)
+
+
+def open_lab(settings: Settings, instance: dg.DagsterInstance) -> Lab:
+    """The API app on this data directory and instance (runs requested by the API execute in this process)."""
+    resources = build_resources(settings)
+    defs = dg.Definitions(assets=[run_etl, annotations, confirmed_dataset], resources=resources,
+                          executor=dg.in_process_executor)
+    gateway = DagsterGateway(instance, defs=defs)
+    app = create_app(settings, gateway=gateway)
+    return Lab(settings, instance, resources, Catalog(settings.database_url), gateway, app, TestClient(app))
+
+
+def detected_annotation(lab: Lab, run_key: str) -> Annotation:
+    peaks = lab.outputs.read_frame("peaks", run_key)
+    return Annotation(channel=peaks["channel"][0], peaks=tuple(PeakMark(time_s=t) for t in peaks["time_s"]))
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """Four demo runs (HPLC, ECG, photodetector, furnace) and a broken one; the HPLC run confirmed."""
+    root = tmp_path_factory.mktemp("demo_lab")
+    settings = make_settings(root / "home")
+    (root / "dagster").mkdir()
+    with dg.instance_for_test(temp_dir=str(root / "dagster")) as instance:
+        lab = open_lab(settings, instance)
+        write_demo(settings.inbox, 4, seed=7)
+        drop(settings.inbox, "broken.csv", BROKEN_CSV)
+        InboxDaemon(settings, instance, lab.resources).ingest_all()
+        lab.runs = {run.original_name.split("_")[0].split(".")[0]: run.run_key
+                    for run in lab.catalog.find_runs(limit=100)}
+        review = ReviewDaemon(settings, instance, lab.resources)
+        ReviewStore(lab.catalog).confirm(lab.runs["run"], "ana", detected_annotation(lab, lab.runs["run"]),
+                                         base_version=0)
+        review.tick()
+        with lab.client:
+            yield lab
+        lab.catalog.dispose()
+
+
+@pytest.fixture
+def api(lab_settings: Settings, instance: dg.DagsterInstance) -> Iterator[Lab]:
+    """An empty lab (fresh data directory and instance) with its API."""
+    lab = open_lab(lab_settings, instance)
+    with lab.client:
+        yield lab
+    lab.catalog.dispose()

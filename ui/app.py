@@ -1,0 +1,90 @@
+"""The labelling app: find runs, look at them, correct and confirm them; the confirmed dataset.
+
+``labflow ui`` (and ``labflow dev``) call :func:`serve`; tests build the app with :func:`build_app` and
+launch it themselves with :func:`launch_options`. Everything the page needs is served by the app
+itself (system fonts, Gradio's bundled assets): it works without internet access.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+from typing import Any
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402  (after switching analytics off)
+
+from labflow.settings import Settings  # noqa: E402
+from resources.dagster_gateway import DagsterGateway  # noqa: E402
+from ui.context import AppContext  # noqa: E402
+from ui.dataset_tab import build_dataset_tab  # noqa: E402
+from ui.run_view import build_run_view  # noqa: E402
+from ui.runs_tab import build_run_list  # noqa: E402
+
+# Tabs other modules add when they exist: (tab label, module, builder taking the settings).
+EXTRA_TABS = (("Campaign", "ui.campaign_tab", "build_campaign_tab"),)
+AUTHOR_KEY = "labflow-author"
+
+THEME = gr.themes.Default(
+    primary_hue="blue", neutral_hue="slate", radius_size="sm", spacing_size="sm", text_size="sm",
+    font=["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"],
+    font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"],
+)
+CSS = """
+#app-header { align-items: center; }
+#app-header h2 { margin: 0; }
+#run-title h3 { margin: 0 0 .2em 0; font-family: var(--font-mono); }
+#chart-caption, #histogram-caption { color: var(--body-text-color-subdued); font-size: var(--text-sm); }
+#review-message { min-height: 1.6em; }
+#runs-table td:first-child { font-family: var(--font-mono); }
+"""
+
+
+def default_gateway(settings: Settings) -> DagsterGateway:
+    """The Dagster instance of ``DAGSTER_HOME`` (set by the launcher), else of the data directory."""
+    import dagster as dg
+
+    instance = (dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME")
+                else dg.DagsterInstance.from_config(str(settings.dagster_home)))
+    return DagsterGateway(instance, webserver_url=settings.dagster_url)
+
+
+def build_app(settings: Settings, *, gateway: DagsterGateway | None = None) -> gr.Blocks:
+    """The whole app: runs (list beside the run view), the confirmed dataset, then any extra tabs."""
+    ctx = AppContext.create(settings, gateway or default_gateway(settings))
+    with gr.Blocks(title="labflow · review runs", fill_width=True, analytics_enabled=False) as app:
+        with gr.Row(equal_height=True, elem_id="app-header"):
+            gr.Markdown("## labflow · review runs\nLook at a run, correct it, confirm it. Edits stay your draft "
+                        "until you confirm; every action is recorded.", elem_id="app-title")
+            author = gr.Textbox(label="Your name", placeholder="recorded with every change", max_lines=1,
+                                elem_id="author", scale=0, min_width=260)
+        remembered = gr.BrowserState("", storage_key=AUTHOR_KEY)
+        with gr.Tabs():
+            with gr.Tab("Runs", id="runs"):
+                with gr.Row():
+                    with gr.Column(scale=4, min_width=420):
+                        run_list = build_run_list(ctx)
+                    with gr.Column(scale=7, min_width=640):
+                        build_run_view(ctx, author, run_list)
+            with gr.Tab("Confirmed dataset", id="dataset"):
+                build_dataset_tab(ctx, app)
+            for label, module, builder in EXTRA_TABS:
+                if importlib.util.find_spec(module) is not None:
+                    with gr.Tab(label):
+                        getattr(importlib.import_module(module), builder)(settings)
+        app.load(lambda saved: saved or gr.skip(), [remembered], [author])
+        author.change(lambda name: (name or "").strip(), [author], [remembered])
+        app.load(run_list.refresh, run_list.inputs, run_list.outputs)
+    return app
+
+
+def launch_options() -> dict[str, Any]:
+    """Theme and style for ``Blocks.launch`` (Gradio 6 takes them there, not in ``Blocks``)."""
+    return {"theme": THEME, "css": CSS}
+
+
+def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> None:
+    """Serve the app until interrupted."""
+    build_app(settings).launch(server_name=host, server_port=port, show_error=True, **launch_options())
