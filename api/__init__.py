@@ -1,4 +1,5 @@
-"""The REST API (FastAPI) for optimisers, devices and the workflow front end — see the API issue.
+"""The REST API (FastAPI) for optimisers, devices and the workflow front end.
 
-It will read the latest materializations through the Dagster instance and the catalog; nothing here yet.
+``create_app(settings)`` in :mod:`api.app`; one router per resource in :mod:`api.routers`. It reads the
+latest materializations through the Dagster instance and the catalog, and never recomputes silently.
 """

@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
-from api.deps import Lab
+from api.deps import API_PREFIX, Lab
 from api.errors import install_error_handlers, use_problem_media_type
 from api.materialized import MaterializationRequested
 from api.metrics import MetricsMiddleware
@@ -18,7 +18,6 @@ from api.routers import datasets, experiments, health, recommendations, runs, se
 from labflow.settings import Settings
 from resources.dagster_gateway import DagsterGateway
 
-API_PREFIX = "/api/v1"
 DESCRIPTION = """Runs, series, peaks, quality and annotations from the labflow asset graph; the confirmed
 dataset for optimisers; experiments, recommendations and uploads. Data is read from the latest Dagster
 materializations. Errors are `application/problem+json`. With auth on, send `Authorization: Bearer <key>`."""
@@ -33,9 +32,8 @@ def create_app(settings: Settings, *, gateway: DagsterGateway | None = None) -> 
     lab = Lab.build(settings, gateway)
     app = FastAPI(title="labflow API", version="1.0.0", description=DESCRIPTION)
     app.state.lab = lab
-    for module in (runs, series, datasets, experiments, recommendations, uploads, status_ws):
-        app.include_router(module.router, prefix=API_PREFIX)
-    app.include_router(health.router)
+    for module in (runs, series, datasets, experiments, recommendations, uploads, status_ws, health):
+        app.include_router(module.router)
     if os.environ.get("LABFLOW_BENCH") == "1":
         app.add_api_route(f"{API_PREFIX}/_baseline", _baseline, include_in_schema=False)
     install_error_handlers(app)

@@ -17,6 +17,8 @@ from labflow.review import ReviewStore
 from labflow.settings import Settings
 from resources.dagster_gateway import DagsterGateway
 
+API_PREFIX = "/api/v1"
+
 
 @dataclass
 class Lab:

@@ -59,6 +59,9 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = error.detail if isinstance(error.detail, str) else str(error.detail)
         if error.status_code == 404 and detail == "Not Found":
             detail = f"there is no {request.url.path}; the API lives under /api/v1 (see /docs)"
+        elif error.status_code == 400 and detail == "There was an error parsing the body":
+            detail = "the request body cannot be read: send JSON with Content-Type: application/json (or the " \
+                     "multipart form documented for uploads)"
         elif error.status_code == 405:
             detail = f"{request.method} is not allowed on {request.url.path}"
         return problem_response(request, error.status_code, detail, headers=getattr(error, "headers", None))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import re
+from collections.abc import Callable
+from datetime import date, datetime, timezone
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 
 from labflow.annotations import Annotation
 
@@ -15,14 +17,31 @@ Phase = Literal["space_filling", "model_driven"]
 PointState = Literal["recommended", "registered", "ran", "confirmed"]
 JobState = Literal["queued", "running", "succeeded", "failed", "canceled"]
 
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:?\d{2})?$")
+
+
+def _iso(pattern: re.Pattern[str], example: str) -> Callable[[Any], Any]:
+    """Accept only ISO 8601 text (pydantic would also take a number as seconds since 1970)."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and not pattern.match(value):
+            raise ValueError(f"write it as ISO 8601, e.g. {example}")
+        if isinstance(value, (int, float)):
+            raise ValueError(f"write it as ISO 8601 text, e.g. {example}, not a number")
+        return value
+
+    return check
 
 
 def _as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
-UtcDateTime = Annotated[datetime, AfterValidator(_as_utc)]
+UtcDateTime = Annotated[datetime, BeforeValidator(_iso(_ISO_DATETIME, "2024-03-01T10:15:00Z")),
+                        AfterValidator(_as_utc)]
 """A point in time in a query; without a zone it is taken as UTC."""
+IsoDate = Annotated[date, BeforeValidator(_iso(_ISO_DATE, "2024-03-01"))]
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$")]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 ParamName = Annotated[str, StringConstraints(min_length=1, max_length=100)]

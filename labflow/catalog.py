@@ -283,6 +283,12 @@ class Catalog:
             return [IngestEvent(row.run_key, row.source, row.kind, row.detected_at)
                     for row in session.scalars(query)]
 
+    def ingest_sources(self) -> dict[str, datetime]:
+        """When each source (e.g. ``inbox:hplc-01/run.csv``) last delivered a file."""
+        query = select(IngestEventRow.source, func.max(IngestEventRow.detected_at)).group_by(IngestEventRow.source)
+        with self._session() as session:
+            return {source: _as_utc(at) for source, at in session.execute(query)}
+
     def dispose(self) -> None:
         """Close every pooled database connection."""
         self.engine.dispose()

@@ -141,24 +141,37 @@ def load_recipe_file(path: Path) -> Recipe:
     return validate_recipe(data, source=str(path))
 
 
+def load_recipe_dir(folder: Path) -> dict[str, Recipe]:
+    """Every recipe file of one folder by id; an id defined twice is an error."""
+    recipes: dict[str, Recipe] = {}
+    for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]) if folder.is_dir() else []:
+        recipe = load_recipe_file(path)
+        if recipe.id in recipes:
+            raise RecipeError(f"recipe id {recipe.id!r} is defined twice (second in {path})")
+        recipes[recipe.id] = recipe
+    return recipes
+
+
 class RecipeBook:
     """All recipes of a folder, and the rule that picks one for a run."""
 
-    def __init__(self, recipes: Mapping[str, Recipe]):
+    def __init__(self, recipes: Mapping[str, Recipe], defaults: Mapping[str, str] | None = None):
         self._recipes = dict(recipes)
         if DEFAULT_RECIPE_ID not in self._recipes:
             self._recipes[DEFAULT_RECIPE_ID] = Recipe(id=DEFAULT_RECIPE_ID)
+        self.defaults = dict(defaults or {})
 
     @classmethod
-    def from_dir(cls, folder: Path) -> "RecipeBook":
-        """Load every ``*.yaml``/``*.yml`` in ``folder``; duplicate ids are an error."""
+    def from_dir(cls, folder: Path, *overrides: Path, defaults: Mapping[str, str] | None = None) -> "RecipeBook":
+        """Load every ``*.yaml``/``*.yml`` in ``folder``, then in each ``overrides`` folder (same id replaces).
+
+        Duplicate ids within one folder are an error. ``defaults`` maps an instrument to the recipe
+        it uses, before the recipes' own ``instruments`` lists.
+        """
         recipes: dict[str, Recipe] = {}
-        for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]) if folder.is_dir() else []:
-            recipe = load_recipe_file(path)
-            if recipe.id in recipes:
-                raise RecipeError(f"recipe id {recipe.id!r} is defined twice (second in {path})")
-            recipes[recipe.id] = recipe
-        return cls(recipes)
+        for directory in (folder, *overrides):
+            recipes.update(load_recipe_dir(directory))
+        return cls(recipes, defaults)
 
     def get(self, recipe_id: str) -> Recipe:
         """The recipe with this id, or a clear error listing the known ones."""
@@ -171,6 +184,8 @@ class RecipeBook:
         """Pick a run's recipe: an explicit request, else the instrument's, else the default."""
         if requested:
             return self.get(requested)
+        if instrument and instrument in self.defaults and self.defaults[instrument] in self._recipes:
+            return self._recipes[self.defaults[instrument]]
         if instrument:
             for recipe in self._recipes.values():
                 if instrument in recipe.instruments:

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from labflow.recipe_store import RecipeStore
 from labflow.recipes import RecipeBook
+from labflow.runtime_config import load_runtime_config
 from labflow.settings import Settings
 from resources.catalog import CatalogResource
 
@@ -26,8 +28,10 @@ class LabStorageResource(dg.ConfigurableResource):
                         recipes_dir=Path(self.recipes_dir), etl_mode=self.etl_mode)  # type: ignore[arg-type]
 
     def recipes(self) -> RecipeBook:
-        """All recipes, read fresh so an edited recipe applies to the next run."""
-        return RecipeBook.from_dir(Path(self.recipes_dir))
+        """Shipped and imported recipes with the per-instrument defaults, read fresh for every run."""
+        settings = self.settings()
+        defaults = load_runtime_config(settings).default_recipes
+        return RecipeStore(settings.recipes_dir, settings.home).book(defaults)
 
 
 def _env_or(name: str, value: str) -> str | dg.EnvVar:

@@ -38,7 +38,9 @@ CSS = """
 #run-title h3 { margin: 0 0 .2em 0; font-family: var(--font-mono); }
 #chart-caption, #histogram-caption { color: var(--body-text-color-subdued); font-size: var(--text-sm); }
 #review-message { min-height: 1.6em; }
-#runs-table td:first-child { font-family: var(--font-mono); }
+#runs-table [data-col="0"] { font-family: var(--font-mono); }
+.tool-row { align-items: flex-end; }
+.tool-row > button { flex-grow: 0; align-self: flex-end; margin-bottom: var(--spacing-md); }
 """
 
 

@@ -40,10 +40,10 @@ def build_run_view(ctx: AppContext, author: gr.Textbox, run_list: RunList) -> No
                                     elem_id="channels")
         show_raw = gr.Checkbox(True, label="Raw lines", min_width=100)
         normalise = gr.Checkbox(False, label="Scale each to 0–1", min_width=120)
-    with gr.Row(equal_height=True):
+    with gr.Row(elem_classes=["tool-row"]):
         drag_mode = gr.Radio([(label, key) for key, label in DRAG_MODES.items()], value="zoom", scale=5,
                              label="Dragging across the chart will…", elem_id="drag-mode")
-        reset = gr.Button("Reset zoom (or double-click)", size="sm", scale=1, elem_id="reset-zoom")
+        reset = gr.Button("Reset zoom", size="sm", scale=0, min_width=110, elem_id="reset-zoom")
     chart = gr.LinePlot(x="time_s", y="value", color="series", x_title="time (s)", y_title="value",
                         height=380, show_label=False, elem_id="run-chart", color_title="")
     caption = gr.Markdown(elem_id="chart-caption")
@@ -68,41 +68,44 @@ def build_run_view(ctx: AppContext, author: gr.Textbox, run_list: RunList) -> No
             note = gr.Textbox(label="Note", lines=2, placeholder="What is wrong, what you changed and why",
                               elem_id="note")
             gr.Markdown("**Peaks** — pick a peak, type a time, or drag across the chart in an editing mode.")
-            with gr.Row(equal_height=True):
+            with gr.Row(elem_classes=["tool-row"]):
                 peak_pick = gr.Dropdown([], label="Peak", allow_custom_value=True, elem_id="peak-pick",
                                         min_width=140)
-                peak_time = gr.Number(label="time (s)", elem_id="peak-time", min_width=120)
-                add_button = gr.Button("Add peak at time", size="sm", elem_id="add-peak")
-                move_button = gr.Button("Move selected peak to time", size="sm", elem_id="move-peak")
-                remove_button = gr.Button("Remove selected peak", size="sm", variant="stop", elem_id="remove-peak")
+                peak_time = gr.Number(None, label="time (s)", elem_id="peak-time", min_width=120)
+                add_button = gr.Button("Add at time", size="sm", scale=0, min_width=100, elem_id="add-peak")
+                move_button = gr.Button("Move selected to time", size="sm", scale=0, min_width=160,
+                                        elem_id="move-peak")
+                remove_button = gr.Button("Remove selected", size="sm", variant="stop", scale=0, min_width=130,
+                                          elem_id="remove-peak")
             gr.Markdown("**Anomaly intervals**")
-            with gr.Row(equal_height=True):
-                interval_start = gr.Number(label="start (s)", elem_id="interval-start", min_width=110)
-                interval_end = gr.Number(label="end (s)", elem_id="interval-end", min_width=110)
+            with gr.Row(elem_classes=["tool-row"]):
+                interval_start = gr.Number(None, label="start (s)", elem_id="interval-start", min_width=110)
+                interval_end = gr.Number(None, label="end (s)", elem_id="interval-end", min_width=110)
                 interval_label = gr.Textbox(label="label", value="anomaly", elem_id="interval-label", min_width=140)
-                interval_add = gr.Button("Mark interval", size="sm", elem_id="add-interval")
-            with gr.Row(equal_height=True):
+                interval_add = gr.Button("Mark interval", size="sm", scale=0, min_width=120, elem_id="add-interval")
+            with gr.Row(elem_classes=["tool-row"]):
                 interval_pick = gr.Dropdown([], label="Interval", type="value", elem_id="interval-pick",
                                             allow_custom_value=True, scale=3)
-                interval_remove = gr.Button("Remove interval", size="sm", variant="stop", scale=1)
+                interval_remove = gr.Button("Remove interval", size="sm", variant="stop", scale=0, min_width=130)
             intervals = gr.Dataframe(headers=["start (s)", "end (s)", "label"], interactive=False, max_height=160,
                                      label="Marked intervals")
             with gr.Accordion("Re-run smoothing and peak detection with other parameters (preview)", open=False,
                               elem_id="preview-panel"):
                 with gr.Row():
-                    window = gr.Number(label="smoothing window (samples)", precision=0, elem_id="param-window")
+                    window = gr.Number(None, label="smoothing window (samples)", precision=0, elem_id="param-window")
                     baseline = gr.Dropdown(["", "none", "linear", "rolling_min"], value="", label="baseline")
                     peak_channel = gr.Dropdown([], label="peak channel", allow_custom_value=True,
                                                elem_id="param-channel")
                     mode = gr.Dropdown(["", "auto", "all", "dominant"], value="", label="peak mode")
                 with gr.Row():
-                    prominence = gr.Number(label="min prominence", elem_id="param-prominence")
-                    height = gr.Number(label="min height")
-                    distance = gr.Number(label="min distance (s)")
-                with gr.Row():
-                    preview_button = gr.Button("Preview", elem_id="preview")
-                    keep_button = gr.Button("Keep previewed peaks", elem_id="keep-preview")
-                    drop_button = gr.Button("Drop preview")
+                    prominence = gr.Number(None, label="min prominence", elem_id="param-prominence")
+                    height = gr.Number(None, label="min height")
+                    distance = gr.Number(None, label="min distance (s)")
+                with gr.Row(elem_classes=["tool-row"]):
+                    preview_button = gr.Button("Preview", size="sm", scale=0, min_width=110, elem_id="preview")
+                    keep_button = gr.Button("Keep previewed peaks", size="sm", scale=0, min_width=170,
+                                            elem_id="keep-preview")
+                    drop_button = gr.Button("Drop preview", size="sm", scale=0, min_width=120)
                 preview_text = gr.Markdown(elem_id="preview-text")
         with gr.Tab("Metadata & quality", id="metadata"):
             metadata = gr.Markdown(elem_id="run-metadata")
@@ -114,10 +117,10 @@ def build_run_view(ctx: AppContext, author: gr.Textbox, run_list: RunList) -> No
         with gr.Tab("Download", id="download"):
             download_button = gr.Button("Prepare the cleaned series (CSV and Parquet)", elem_id="download-series")
             files = gr.File(file_count="multiple", label="Cleaned series", interactive=False)
-    with gr.Row(equal_height=True):
+    with gr.Row(elem_classes=["tool-row"]):
         confirm_button = gr.Button("Confirm annotation", variant="primary", scale=2, elem_id="confirm")
-        rebase_button = gr.Button("Continue from the newest version", scale=1, elem_id="rebase")
-        discard_button = gr.Button("Discard my draft", scale=1, elem_id="discard")
+        rebase_button = gr.Button("Continue from the newest version", scale=0, min_width=240, elem_id="rebase")
+        discard_button = gr.Button("Discard my draft", variant="stop", scale=0, min_width=150, elem_id="discard")
     message = gr.Markdown(elem_id="review-message")
     timer = gr.Timer(1.0, active=False)
 

@@ -41,18 +41,18 @@ def build_run_list(ctx: AppContext) -> RunList:
         status = gr.Dropdown([ANY, *RUN_STATUSES], value=ANY, label="Processing", min_width=120)
         since = gr.Textbox(label="From (YYYY-MM-DD)", placeholder="2024-03-01", min_width=120)
         until = gr.Textbox(label="Until (YYYY-MM-DD)", placeholder="2024-03-31", min_width=120)
-    with gr.Row(equal_height=True):
+    with gr.Row(elem_classes=["tool-row"]):
         sort = gr.Dropdown(list(RUN_SORTS), value="time", label="Sort by", min_width=110)
         descending = gr.Checkbox(True, label="Newest / highest first", min_width=110)
-        previous = gr.Button("◀ Previous", size="sm", min_width=80)
-        following = gr.Button("Next ▶", size="sm", min_width=80)
+        previous = gr.Button("◀ Previous", size="sm", scale=0, min_width=100, elem_id="runs-previous")
+        following = gr.Button("Next ▶", size="sm", scale=0, min_width=90, elem_id="runs-next")
     summary = gr.Markdown(elem_id="runs-summary")
     table = gr.Dataframe(interactive=False, wrap=False, max_height=560, elem_id="runs-table",
                          label="Runs — click a row to open it", show_row_numbers=False)
-    with gr.Row(equal_height=True):
+    with gr.Row(elem_classes=["tool-row"]):
         run_key = gr.Textbox(label="Open run by key", placeholder="run_003-3fa9c1d2e4", scale=4,
                              elem_id="open-run-key")
-        open_button = gr.Button("Open", scale=1, elem_id="open-run")
+        open_button = gr.Button("Open", scale=0, min_width=90, elem_id="open-run")
     page = gr.State(1)
 
     filters = [*exact, review, status, since, until, sort, descending]

@@ -11,14 +11,15 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import TypeAdapter
 
 from api.auth import read_key
-from api.deps import LabDep
+from api.deps import API_PREFIX, LabDep
 from api.errors import ApiProblem, problems
 from api.materialized import file_version
 from api.models import ExperimentPoint, Identifier, Strict, UtcDateTime
 from api.tables import TABLE_CONTENT, TableFormat, table_bytes
 from labflow.confirmed import DATASET_ASSET, DATASET_SCHEMA, experiment_points
 
-router = APIRouter(tags=["datasets"], dependencies=[Depends(read_key)], responses=problems(401, 403, 422))
+router = APIRouter(prefix=API_PREFIX, tags=["datasets"], dependencies=[Depends(read_key)],
+                   responses=problems(400, 401, 403, 422))
 _POINTS = TypeAdapter(list[ExperimentPoint])
 _ETAG = {"ETag": {"description": "Version of this answer; send it back as If-None-Match.",
                   "schema": {"type": "string"}}}

@@ -7,12 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Response
 
 from api.auth import read_key, write_key
-from api.deps import Lab, LabDep
+from api.deps import API_PREFIX, Lab, LabDep
 from api.errors import ApiProblem, problems
 from api.models import ExperimentIn, ExperimentOut, ExperimentRun, Identifier
 from labflow.experiments import Experiment
 
-router = APIRouter(tags=["experiments"], responses=problems(401, 403, 422))
+router = APIRouter(prefix=API_PREFIX, tags=["experiments"], responses=problems(400, 401, 403, 422))
 
 
 @router.post("/experiments", response_model=ExperimentOut, status_code=201, summary="Register an experiment",
@@ -29,7 +29,7 @@ def register_experiment(body: ExperimentIn, lab: LabDep, response: Response) -> 
                                                    file_pattern=body.file_pattern)
     if not created:
         response.status_code = 200
-    response.headers["Location"] = f"/api/v1/experiments/{experiment.experiment_id}"
+    response.headers["Location"] = f"{API_PREFIX}/experiments/{experiment.experiment_id}"
     return _out(lab, experiment)
 
 

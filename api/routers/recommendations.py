@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import asdict
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
 from api.auth import read_key, write_key
-from api.deps import LabDep
+from api.deps import API_PREFIX, LabDep
 from api.errors import ApiProblem, problems
-from api.models import (BatchIn, BatchOut, CampaignOut, CampaignSummary, Identifier, PointStatusOut,
-                        RecommendationIn)
-from labflow.experiments import CampaignStatus, Recommendation, RecommendationBatch
+from api.models import BatchIn, BatchOut, CampaignOut, CampaignSummary, Identifier
+from labflow.experiments import CampaignStatus, PointStatus, Recommendation, RecommendationBatch
 
-router = APIRouter(tags=["recommendations"], responses=problems(401, 403, 422))
+router = APIRouter(prefix=API_PREFIX, tags=["recommendations"], responses=problems(400, 401, 403, 422))
 
 
 @router.post("/recommendations", response_model=BatchOut, status_code=201, summary="Post a batch",
@@ -41,26 +41,26 @@ def list_campaigns(lab: LabDep) -> list[CampaignSummary]:
 @router.get("/campaigns/{campaign}", response_model=CampaignOut, tags=["campaigns"], summary="One campaign",
             dependencies=[Depends(read_key)], responses=problems(404))
 def get_campaign(campaign: Annotated[Identifier, Path()], lab: LabDep) -> CampaignOut:
-    """The campaign's phase and every recommended point with its state (recommended → registered → ran → confirmed)."""
+    """The campaign's phase and each recommended point's state: recommended → registered → ran → confirmed."""
     if campaign not in lab.experiments.campaigns():
         raise ApiProblem(404, f"no campaign {campaign!r}: nothing was registered or recommended for it")
     status = lab.experiments.campaign_status(campaign)
-    points = [PointStatusOut(batch_id=p.batch_id, position=p.position, parameters=p.recommendation.parameters,
-                             mean=p.recommendation.mean, uncertainty=p.recommendation.uncertainty,
-                             phase=p.recommendation.phase, model_version=p.recommendation.model_version,  # type: ignore[arg-type]
-                             state=p.state, experiment_ids=p.experiment_ids, run_keys=p.run_keys,  # type: ignore[arg-type]
-                             confirmed_run_keys=p.confirmed_run_keys) for p in status.points]
-    return CampaignOut(**_summary(status).model_dump(), points=points)
+    return CampaignOut.model_validate({**_summary(status).model_dump(), "points": [_point(p) for p in status.points]})
+
+
+def _point(point: PointStatus) -> dict[str, Any]:
+    return {**asdict(point.recommendation), "batch_id": point.batch_id, "position": point.position,
+            "state": point.state, "experiment_ids": point.experiment_ids, "run_keys": point.run_keys,
+            "confirmed_run_keys": point.confirmed_run_keys}
 
 
 def _summary(status: CampaignStatus) -> CampaignSummary:
-    return CampaignSummary(campaign=status.campaign, phase=status.phase, model_version=status.model_version,  # type: ignore[arg-type]
-                           experiments=status.experiments, batches=status.batches,
-                           recommended_points=len(status.points),
-                           confirmed_points=sum(p.state == "confirmed" for p in status.points))
+    return CampaignSummary.model_validate({
+        "campaign": status.campaign, "phase": status.phase, "model_version": status.model_version,
+        "experiments": status.experiments, "batches": status.batches, "recommended_points": len(status.points),
+        "confirmed_points": sum(p.state == "confirmed" for p in status.points)})
 
 
 def _batch(batch: RecommendationBatch) -> BatchOut:
-    points = [RecommendationIn(parameters=p.parameters, mean=p.mean, uncertainty=p.uncertainty,
-                               phase=p.phase, model_version=p.model_version) for p in batch.points]  # type: ignore[arg-type]
-    return BatchOut(batch_id=batch.batch_id, campaign=batch.campaign, created_at=batch.created_at, points=points)
+    return BatchOut.model_validate({"batch_id": batch.batch_id, "campaign": batch.campaign,
+                                    "created_at": batch.created_at, "points": [asdict(p) for p in batch.points]})

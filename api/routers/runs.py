@@ -6,7 +6,6 @@ import base64
 import binascii
 import hashlib
 import json
-import datetime as dt
 from datetime import datetime, time, timedelta, timezone
 from typing import Annotated, Any, Literal
 
@@ -14,16 +13,17 @@ import polars as pl
 from fastapi import APIRouter, Depends, Path, Query
 
 from api.auth import read_key
-from api.deps import LabDep, RunDep
+from api.deps import API_PREFIX, LabDep, RunDep
 from api.errors import ApiProblem, problems
 from api.models import (AnnotationVersionOut, AssetState, JobId, JobOut, QualityOut, ReviewStatus, RunDetail,
-                        RunPage, RunStatus, RunSummary, Strict, UtcDateTime)
+                        IsoDate, RunPage, RunStatus, RunSummary, Strict, UtcDateTime)
 from api.tables import TABLE_CONTENT, TableFormat, table_response
 from labflow.catalog import RunRecord
 from labflow.pipeline import STEPS
 from labflow.review import AnnotationVersion
 
-router = APIRouter(tags=["runs"], dependencies=[Depends(read_key)], responses=problems(401, 403, 422))
+router = APIRouter(prefix=API_PREFIX, tags=["runs"], dependencies=[Depends(read_key)],
+                   responses=problems(400, 401, 403, 422))
 
 
 class RunQuery(Strict):
@@ -37,7 +37,7 @@ class RunQuery(Strict):
     review_status: ReviewStatus | None = None
     min_quality: float | None = Query(None, ge=0, le=1)
     max_quality: float | None = Query(None, ge=0, le=1)
-    date: dt.date | None = Query(None, description="Runs of this UTC day (start time, else arrival time).")
+    date: IsoDate | None = Query(None, description="Runs of this UTC day (start time, else arrival time).")
     since: UtcDateTime | None = Query(None, description="Inclusive; a time without zone is UTC.")
     until: UtcDateTime | None = Query(None, description="Exclusive; a time without zone is UTC.")
     sort: Literal["time", "quality", "instrument", "run_key"] = "time"

@@ -8,7 +8,7 @@ import polars as pl
 from fastapi import APIRouter, Depends, Path, Query, Response
 
 from api.auth import read_key
-from api.deps import LabDep, RunDep
+from api.deps import API_PREFIX, LabDep, RunDep
 from api.errors import ApiProblem, problems
 from api.materialized import file_version
 from api.models import (Accepted, AnnotationVersionOut, ChannelSeries, FiniteFloat, Peak, PeaksOut, QualityOut,
@@ -21,7 +21,8 @@ from labflow.pipeline import TIME_COLUMNS
 ACCEPTED: dict[int | str, dict[str, Any]] = {
     202: {"model": Accepted, "description": "Not materialized yet: a materialization was requested; poll "
                                             "`status_url` (also in the Location header), then ask again."}}
-router = APIRouter(tags=["series"], dependencies=[Depends(read_key)], responses=problems(401, 403, 404, 422))
+router = APIRouter(prefix=API_PREFIX, tags=["series"], dependencies=[Depends(read_key)],
+                   responses=problems(400, 401, 403, 404, 422))
 _SERIES_ASSETS = {"raw": "raw_series", "clean": "clean_series"}
 
 
@@ -100,6 +101,6 @@ def _render_series(frame: pl.DataFrame, run_key: str, kind: str,
     parts = long.partition_by("channel", as_dict=True, maintain_order=True)
     series = [ChannelSeries(name=c, time_s=parts[(c,)]["time_s"].to_list(), value=parts[(c,)]["value"].to_list())
               for c in channels if (c,) in parts]
-    body = SeriesOut(run_key=run_key, kind=kind, method=query.method if query.points else None,  # type: ignore[arg-type]
-                     source_points=window.height, channels=series)
+    body = SeriesOut.model_validate({"run_key": run_key, "kind": kind, "source_points": window.height,
+                                     "method": query.method if query.points else None, "channels": series})
     return body.model_dump_json().encode(), "application/json", {}

@@ -16,7 +16,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlalchemy import or_, select
 
 from api.auth import check_key
-from api.deps import Lab
+from api.deps import API_PREFIX, Lab
 from api.errors import ApiProblem
 from api.models import RunStatusEvent
 from labflow.catalog import Catalog, RunReviewRow, RunRow
@@ -25,7 +25,7 @@ POLL_S = 0.5
 _OVERLAP = timedelta(seconds=5)  # re-read recent changes, in case another process's clock is a little behind
 _STATUS = {"queued": "queued", "processing": "running", "parsed": "running", "processed": "done", "failed": "failed"}
 
-router = APIRouter(tags=["status"])
+router = APIRouter(prefix=API_PREFIX, tags=["status"])
 
 
 @router.websocket("/ws/runs")

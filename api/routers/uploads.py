@@ -9,15 +9,15 @@ from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.auth import write_key
-from api.deps import LabDep
+from api.deps import API_PREFIX, LabDep
 from api.errors import PROBLEM_JSON, problems
 from api.models import UploadOut
 from labflow.uploads import accept_upload, check_size
 
-UPLOAD_PATH = "/api/v1/uploads"
+UPLOAD_PATH = f"{API_PREFIX}/uploads"
 _MULTIPART_SLACK = 64 * 1024  # form fields and boundaries around the file
 
-router = APIRouter(tags=["uploads"], dependencies=[Depends(write_key)],
+router = APIRouter(prefix=API_PREFIX, tags=["uploads"], dependencies=[Depends(write_key)],
                    responses=problems(400, 401, 403, 409, 413, 415, 422))
 
 
@@ -40,7 +40,7 @@ def upload_file(
     check_size(file.size if file.size is not None else len(data), limit)
     upload = accept_upload(lab.settings, file.filename or "", data, instrument=instrument, metadata=metadata,
                            catalog=lab.catalog)
-    status_url = f"/api/v1/runs/{upload.run_key}"
+    status_url = f"{API_PREFIX}/runs/{upload.run_key}"
     response.headers["Location"] = status_url
     return UploadOut(run_key=upload.run_key, file_name=upload.file_name, relative_path=upload.relative_path,
                      sha256=upload.sha256, size_bytes=upload.size_bytes, duplicate=upload.duplicate,

@@ -9,12 +9,17 @@ automation. ``api`` (one per test): an empty lab for tests that change things.
 from __future__ import annotations
 
 import dataclasses
+import socket
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import pytest
+import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -107,10 +112,9 @@ def detected_annotation(lab: Lab, run_key: str) -> Annotation:
     return Annotation(channel=peaks["channel"][0], peaks=tuple(PeakMark(time_s=t) for t in peaks["time_s"]))
 
 
-@pytest.fixture(scope="session")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+@contextmanager
+def demo_lab(root: Path) -> Iterator[Lab]:
     """Four demo runs (HPLC, ECG, photodetector, furnace) and a broken one; the HPLC run confirmed."""
-    root = tmp_path_factory.mktemp("demo_lab")
     settings = make_settings(root / "home")
     (root / "dagster").mkdir()
     with dg.instance_for_test(temp_dir=str(root / "dagster")) as instance:
@@ -129,6 +133,13 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         lab.catalog.dispose()
 
 
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """The demo lab, shared by the tests that only read (keys: run, session, trace, log, broken)."""
+    with demo_lab(tmp_path_factory.mktemp("demo_lab")) as lab:
+        yield lab
+
+
 @pytest.fixture
 def api(lab_settings: Settings, instance: dg.DagsterInstance) -> Iterator[Lab]:
     """An empty lab (fresh data directory and instance) with its API."""
@@ -136,3 +147,23 @@ def api(lab_settings: Settings, instance: dg.DagsterInstance) -> Iterator[Lab]:
     with lab.client:
         yield lab
     lab.catalog.dispose()
+
+
+@contextmanager
+def uvicorn_server(app: FastAPI) -> Iterator[str]:
+    """Serve ``app`` with a real uvicorn server on a free port (in a thread); yields its base URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()

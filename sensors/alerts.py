@@ -1,0 +1,92 @@
+"""Alert sensors: failed runs (a run-failure sensor), and failed checks, low quality, a stuck inbox and
+failing sensors (a periodic sensor). Both only call :mod:`labflow.alerts` and store into the catalog."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import dagster as dg
+from dagster._core.scheduler.instigation import InstigatorType, TickStatus
+
+from labflow.alerts import (AlertDraft, AlertStore, check_failed_alert, inbox_alerts, quality_alerts,
+                            run_failed_alert, sensor_error_alert)
+from labflow.runtime_config import load_runtime_config
+from resources import CatalogResource, LabStorageResource
+
+OPERATIONS_INTERVAL_S = 30
+MAX_CHECK_EVENTS_PER_TICK = 2000
+QUALITY_EPSILON = 1e-9
+
+
+def failed_run_keys(run: dg.DagsterRun) -> list[str]:
+    """The run keys (partitions) a failed Dagster run was processing, from its tags."""
+    tags = run.tags
+    if "dagster/partition" in tags:
+        return [tags["dagster/partition"]]
+    start, end = tags.get("dagster/asset_partition_range_start"), tags.get("dagster/asset_partition_range_end")
+    return [key for key in (start, end) if key]
+
+
+def check_failure_alerts(records: list[dg.EventLogRecord]) -> list[AlertDraft]:
+    """Alerts for the failed asset-check evaluations among ``records``."""
+    drafts = []
+    for record in records:
+        event = record.event_log_entry.dagster_event
+        evaluation = event.event_specific_data if event is not None else None
+        if evaluation is None or getattr(evaluation, "passed", True):
+            continue
+        drafts.append(check_failed_alert(evaluation.check_name, evaluation.asset_key.to_user_string(),
+                                         getattr(evaluation, "partition", None) or event.partition,
+                                         evaluation.description or "no description"))
+    return drafts
+
+
+def sensor_error_alerts(instance: dg.DagsterInstance) -> list[AlertDraft]:
+    """An alert for every sensor whose latest tick failed."""
+    drafts = []
+    for state in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR):
+        ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=1)
+        if ticks and ticks[0].status == TickStatus.FAILURE:
+            error = ticks[0].error.message if ticks[0].error else ""
+            drafts.append(sensor_error_alert(state.instigator_name, error))
+    return drafts
+
+
+def build_alert_sensors() -> list[dg.SensorDefinition]:
+    """The run-failure sensor and the periodic operations-alerts sensor, both on by default."""
+
+    @dg.run_failure_sensor(name="run_failure_alerts", default_status=dg.DefaultSensorStatus.RUNNING,
+                           description="Raises a critical alert for every failed run, naming its files.")
+    def run_failure_alerts(context: dg.RunFailureSensorContext, catalog: CatalogResource) -> None:
+        run = context.dagster_run
+        message = (context.failure_event.message or "failed").splitlines()[0]
+        AlertStore(catalog.get_catalog()).raise_alerts(
+            [run_failed_alert(run.run_id, run.job_name, message, failed_run_keys(run))])
+
+    @dg.sensor(name="operations_alerts", minimum_interval_seconds=OPERATIONS_INTERVAL_S,
+               default_status=dg.DefaultSensorStatus.RUNNING,
+               description="Failed asset checks, runs below the quality threshold, files stuck in the inbox, "
+               "failing sensors → alerts (thresholds editable in the app's Settings view).")
+    def operations_alerts(context: dg.SensorEvaluationContext, catalog: CatalogResource,
+                          lab: LabStorageResource) -> dg.SensorResult:
+        settings = lab.settings()
+        store, runs = AlertStore(catalog.get_catalog()), catalog.get_catalog()
+        thresholds = load_runtime_config(settings).alerts
+        # A timestamp cursor: storage ids are per run on the embedded (run-sharded SQLite) event log.
+        after = json.loads(context.cursor)["checks_after"] if context.cursor else None
+        records = list(context.instance.get_event_records(
+            dg.EventRecordsFilter(dg.DagsterEventType.ASSET_CHECK_EVALUATION, after_timestamp=after),
+            limit=MAX_CHECK_EVENTS_PER_TICK, ascending=True))
+        store.raise_alerts(check_failure_alerts(records))
+        low = runs.find_runs(status="processed", max_quality=thresholds.min_quality - QUALITY_EPSILON, limit=5000)
+        store.raise_alerts(quality_alerts(low, thresholds), only_new=True)
+        now = datetime.now(timezone.utc)
+        for kind, drafts in (("inbox_backlog", inbox_alerts(settings.inbox, runs.ingest_sources(), thresholds, now)),
+                             ("sensor_error", sensor_error_alerts(context.instance))):
+            store.raise_alerts(drafts, now=now)
+            store.resolve_missing(kind, [d.fingerprint for d in drafts], now=now)
+        cursor = records[-1].timestamp if records else after
+        return dg.SensorResult(cursor=json.dumps({"checks_after": cursor}))
+
+    return [run_failure_alerts, operations_alerts]

@@ -1,0 +1,45 @@
+"""Alert sensors against a real instance: failed checks, low quality, failed runs."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from lab_assets.etl import run_etl
+from labflow.alerts import AlertStore
+from sensors.alerts import build_alert_sensors
+from tests.lab_fixtures import process_run, register_run, signal_csv
+
+FLAT = ("time_s,signal_mV\n" + "".join(f"{i * 0.1:.1f},1.0\n" for i in range(200))).encode()
+
+
+def test_failed_checks_and_low_quality_become_alerts_once(lab_settings, lab_resources, catalog, instance):
+    good = process_run(lab_settings, catalog, instance, lab_resources, "good.csv", signal_csv(1))
+    flat = process_run(lab_settings, catalog, instance, lab_resources, "flat.csv", FLAT)
+    _, operations = build_alert_sensors()
+    with dg.build_sensor_context(instance=instance, resources=lab_resources) as context:
+        first = operations(context)
+    alerts = AlertStore(catalog)
+    kinds = {(a.kind, a.subject) for a in alerts.list()}
+    assert ("check_failed", flat) in kinds and ("quality_low", flat) in kinds
+    assert not any(subject == good for _, subject in kinds)
+    peaks_alert = next(a for a in alerts.list(kind="check_failed") if "peaks_found" in a.message)
+    with dg.build_sensor_context(instance=instance, resources=lab_resources, cursor=first.cursor) as context:
+        operations(context)
+    assert alerts.get(peaks_alert.id).count == 1  # the cursor moved past the evaluations already seen
+    assert all(a.count == 1 for a in alerts.list(kind="quality_low"))
+
+
+def test_a_failed_run_raises_a_critical_alert_naming_the_file(lab_settings, lab_resources, catalog, instance):
+    bad = register_run(lab_settings, catalog, instance, "bad.csv", b"just prose, no table\n")
+    result = dg.materialize([run_etl], instance=instance, resources=lab_resources, partition_key=bad,
+                            raise_on_error=False)
+    assert not result.success
+    run = instance.get_run_by_id(result.run_id)
+    (failure,) = instance.get_records_for_run(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records
+    failure_sensor, _ = build_alert_sensors()
+    context = dg.build_run_status_sensor_context(
+        sensor_name="run_failure_alerts", dagster_event=failure.event_log_entry.dagster_event,
+        dagster_instance=instance, dagster_run=run, resources=lab_resources).for_run_failure()
+    failure_sensor(context)
+    (alert,) = AlertStore(catalog).list(kind="run_failed")
+    assert alert.severity == "critical" and alert.subject == bad and alert.details["run_id"] == result.run_id
