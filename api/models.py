@@ -44,8 +44,10 @@ UtcDateTime = Annotated[datetime, BeforeValidator(_iso(_ISO_DATETIME, "2024-03-0
 IsoDate = Annotated[date, BeforeValidator(_iso(_ISO_DATE, "2024-03-01"))]
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$")]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+BodyFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+"""A number in a JSON body: true/false or "1.5" are refused, not converted."""
 ParamName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
-ParamValue = Union[StrictBool, StrictInt, FiniteFloat, Annotated[str, StringConstraints(max_length=500)]]
+ParamValue = Union[StrictBool, StrictInt, BodyFloat, Annotated[str, StringConstraints(max_length=500)]]
 Parameters = Annotated[dict[ParamName, ParamValue], Field(min_length=1, max_length=100)]
 
 
@@ -228,8 +230,8 @@ class ExperimentOut(BaseModel):
 
 class RecommendationIn(Strict):
     parameters: Parameters
-    mean: FiniteFloat
-    uncertainty: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    mean: BodyFloat
+    uncertainty: Annotated[float, Field(ge=0, strict=True, allow_inf_nan=False)]
     phase: Phase
     model_version: Annotated[str, StringConstraints(min_length=1, max_length=100)]
 

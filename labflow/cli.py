@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,7 +17,7 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
 
     prepare_dagster_home(settings)
     if args.demo:
-        cmd_demo(argparse.Namespace(count=args.demo, seed=7), settings)
+        cmd_demo(argparse.Namespace(count=args.demo, seed=7, history=None), settings)
     stack = DevStack(settings, host=args.host, dagster_port=args.port)
     return stack.run()
 
@@ -52,12 +53,40 @@ def cmd_forward(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    """Write realistic demo instrument files into the inbox."""
+    """Write realistic demo instrument files into the inbox, or seed a past month of history."""
     from labflow.demo import write_demo
 
     settings.ensure_dirs()
+    if getattr(args, "history", None):
+        return seed_demo_history(args.history, settings)
     written = write_demo(settings.inbox, args.count, seed=args.seed)
     print(f"wrote {len(written)} demo files into {settings.inbox}")
+    return 0
+
+
+def seed_demo_history(spec: str, settings: Settings) -> int:
+    """Ingest, process (real Dagster runs, in this process) and review files spread over past days."""
+    import dagster as dg
+
+    from labflow.catalog import Catalog
+    from labflow.demo_history import parse_days, seed_history
+    from labflow.devserver import prepare_dagster_home
+    from resources.dagster_gateway import DagsterGateway
+
+    days = parse_days(spec)
+    prepare_dagster_home(settings)
+    os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
+    catalog = Catalog(settings.database_url)
+    with dg.DagsterInstance.get() as instance:
+        gateway = DagsterGateway(instance)
+
+        def process(keys: list[str]) -> None:
+            print(f"processing {len(keys)} files in batches of {settings.batch_size} ...", flush=True)
+            gateway.process_now(keys, batch_size=settings.batch_size)
+
+        summary = seed_history(settings, catalog, days, process)
+    print(f"history of {days} days: {summary.files} files, {summary.processed} processed, {summary.failed} failed; "
+          f"{summary.confirmed} confirmed, {summary.rejected} rejected, {summary.drafts} drafts")
     return 0
 
 
@@ -134,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="write realistic demo instrument files into the inbox")
     demo.add_argument("--count", type=int, default=12)
     demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--history", metavar="DAYS", help="instead: seed a processed, reviewed past, e.g. 30d")
     demo.set_defaults(func=cmd_demo)
     ingest = sub.add_parser("ingest", help="copy files (with sidecars) into the inbox")
     ingest.add_argument("paths", nargs="+")

@@ -164,13 +164,15 @@ class ReviewStore:
             _audit(session, run_key, _author(actor), action, summary, details or {}, _utcnow())
 
     # -- confirmation --------------------------------------------------------------------------
-    def confirm(self, run_key: str, author: str, annotation: Annotation, *, base_version: int) -> AnnotationVersion:
+    def confirm(self, run_key: str, author: str, annotation: Annotation, *, base_version: int,
+                at: datetime | None = None) -> AnnotationVersion:
         """Make ``annotation`` version ``base_version + 1`` of the run, or raise :class:`ConfirmConflict`.
 
         A verdict that rejects the run (invalid, failed experiment) is recorded as a ``reject`` action.
+        ``at`` (default now) is only for importing history recorded elsewhere.
         """
         author = _author(author)
-        now = _utcnow()
+        now = at or _utcnow()
         previous = self.get_version(run_key, base_version) if base_version else None
         changes = describe_changes(previous.annotation if previous else None, annotation)
         status = "confirmed" if annotation.accepted else "rejected"

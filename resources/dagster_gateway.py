@@ -14,6 +14,7 @@ recompute silently. When something is missing (lazy mode) they *request* a mater
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -21,10 +22,15 @@ from typing import Any
 from urllib.parse import urlparse
 
 import dagster as dg
+import polars as pl
+
+from labflow.stats import CHECKS_SCHEMA, DAGSTER_RUNS_SCHEMA
 
 ACTIVE_STATUSES = (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
                    dg.DagsterRunStatus.STARTED)
 LOCATION_NAME = "labflow"
+ETL_RUNS_LIMIT = 20_000
+CHECK_EVENTS_LIMIT = 100_000
 
 
 @dataclass(frozen=True)
@@ -107,6 +113,31 @@ class DagsterGateway:
                 return run.run_id
         return None
 
+    def etl_runs(self, since: datetime) -> pl.DataFrame:
+        """Finished ETL runs since ``since``: start, end, status and how many files each processed."""
+        records = self.instance.get_run_records(
+            dg.RunsFilter(created_after=since, statuses=[dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE]),
+            limit=ETL_RUNS_LIMIT)
+        rows = [(r.dagster_run.run_id, _utc(r.start_time), _utc(r.end_time), r.dagster_run.status.value,
+                 int(r.dagster_run.tags["labflow/files"])) for r in records
+                if r.start_time and r.end_time and "labflow/files" in r.dagster_run.tags]
+        return pl.DataFrame(rows, schema=DAGSTER_RUNS_SCHEMA, orient="row")
+
+    def check_evaluations(self, since: datetime) -> pl.DataFrame:
+        """Asset-check evaluations since ``since``: run key (partition), time, check name, passed."""
+        records = self.instance.get_event_records(
+            dg.EventRecordsFilter(dg.DagsterEventType.ASSET_CHECK_EVALUATION, after_timestamp=since.timestamp()),
+            limit=CHECK_EVENTS_LIMIT)
+        rows = []
+        for record in records:
+            event = record.event_log_entry.dagster_event
+            evaluation = event.event_specific_data if event is not None else None
+            if evaluation is not None and hasattr(evaluation, "passed"):
+                rows.append((getattr(evaluation, "partition", None) or event.partition,
+                             datetime.fromtimestamp(record.timestamp, timezone.utc), evaluation.check_name,
+                             bool(evaluation.passed)))
+        return pl.DataFrame(rows, schema=CHECKS_SCHEMA, orient="row")
+
     # -- requesting ----------------------------------------------------------------------------
     def request(self, assets: Sequence[str], partition: str, *, tags: Mapping[str, str] | None = None) -> str:
         """Ask Dagster to materialize ``assets`` for ``partition``; returns the run id at once.
@@ -145,7 +176,7 @@ class DagsterGateway:
 
             self._defs = defs
         job = self._defs.resolve_implicit_global_asset_job_def()
-        run_id = dg.make_new_run_id()
+        run_id = str(uuid.uuid4())
         selection = [dg.AssetKey(a) for a in assets]
 
         def execute() -> None:
@@ -157,11 +188,42 @@ class DagsterGateway:
         self._threads.append(thread)
         return run_id
 
+    def process_now(self, run_keys: Sequence[str], *, batch_size: int = 50, source: str = "history") -> list[bool]:
+        """Add ``run_keys`` as partitions and run the whole ETL chain over them here, one run per batch.
+
+        For seeding and scripts; returns whether each batch's run succeeded (a bad file fails its run
+        but not the others, exactly as under the daemon).
+        """
+        from lab_assets.partitions import RUNS_PARTITION
+        from labflow.pipeline import STEPS
+
+        if self._defs is None:
+            from lab_assets.definitions import defs
+
+            self._defs = defs
+        self.instance.add_dynamic_partitions(RUNS_PARTITION, [k for k in run_keys
+                                                              if not self.instance.has_dynamic_partition(
+                                                                  RUNS_PARTITION, k)])
+        job = self._defs.resolve_implicit_global_asset_job_def()
+        outcomes = []
+        for start in range(0, len(run_keys), batch_size):
+            batch = list(run_keys[start:start + batch_size])
+            tags = {"labflow/source": source, "labflow/files": str(len(batch)),
+                    "dagster/asset_partition_range_start": batch[0], "dagster/asset_partition_range_end": batch[-1]}
+            result = job.execute_in_process(instance=self.instance, asset_selection=[dg.AssetKey(s) for s in STEPS],
+                                            tags=tags, raise_on_error=False)
+            outcomes.append(result.success)
+        return outcomes
+
     def wait_for_local_runs(self, timeout_s: float = 120.0) -> None:
         """Wait for runs this process executes itself (tests, scripts)."""
         for thread in self._threads:
             thread.join(timeout_s)
         self._threads = [t for t in self._threads if t.is_alive()]
+
+
+def _utc(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, timezone.utc)
 
 
 def _state(status: dg.DagsterRunStatus) -> str:

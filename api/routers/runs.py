@@ -15,8 +15,8 @@ from fastapi import APIRouter, Depends, Path, Query
 from api.auth import read_key
 from api.deps import API_PREFIX, LabDep, RunDep
 from api.errors import ApiProblem, problems
-from api.models import (AnnotationVersionOut, AssetState, JobId, JobOut, QualityOut, ReviewStatus, RunDetail,
-                        IsoDate, RunPage, RunStatus, RunSummary, Strict, UtcDateTime)
+from api.models import (AnnotationVersionOut, AssetState, IsoDate, JobId, JobOut, QualityOut, ReviewStatus,
+                        RunDetail, RunPage, RunStatus, RunSummary, Strict, UtcDateTime)
 from api.tables import TABLE_CONTENT, TableFormat, table_response
 from labflow.catalog import RunRecord
 from labflow.pipeline import STEPS
