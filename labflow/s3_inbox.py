@@ -20,7 +20,9 @@ list that way (S3 Express directory buckets do not, and are not supported).
 
 from __future__ import annotations
 
+import functools
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +38,7 @@ from labflow.metadata import sidecar_candidates
 from labflow.objects import store_object
 
 PAGE_SIZE = 1000
+_SESSION_LOCK = threading.Lock()
 _UNREACHABLE = ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "ConnectionClosedError",
                 "ProxyConnectionError")
 
@@ -93,16 +96,24 @@ def s3_client(*, endpoint_url: str | None = None, region_name: str | None = None
     ``client_kwargs`` (``aws_access_key_id``, ``use_ssl``, ``verify``, ...) go to ``boto3`` as they are;
     ``None`` values are left out, so credentials come from the standard AWS environment variables.
     """
-    import boto3
     from botocore import UNSIGNED
     from botocore.config import Config
 
     config = Config(connect_timeout=timeout_s, read_timeout=timeout_s,
                     retries={"max_attempts": max_attempts, "mode": "standard"},
                     signature_version=UNSIGNED if unsigned else None)
-    session = boto3.session.Session(profile_name=profile_name)
-    return session.client("s3", endpoint_url=endpoint_url or None, region_name=region_name or None, config=config,
-                          **{k: v for k, v in client_kwargs.items() if v is not None})
+    with _SESSION_LOCK:  # creating clients from one session is not thread-safe
+        return _session(profile_name).client(
+            "s3", endpoint_url=endpoint_url or None, region_name=region_name or None, config=config,
+            **{k: v for k, v in client_kwargs.items() if v is not None})
+
+
+@functools.lru_cache(maxsize=4)
+def _session(profile_name: str | None) -> Any:
+    """One boto3 session per profile: a new session reloads the service models (~0.3 s)."""
+    import boto3
+
+    return boto3.session.Session(profile_name=profile_name)
 
 
 def endpoint_of(client: Any) -> str:
