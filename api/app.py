@@ -14,7 +14,8 @@ from api.errors import install_error_handlers, use_problem_media_type
 from api.materialized import MaterializationRequested
 from api.metrics import MetricsMiddleware
 from api.models import Accepted
-from api.routers import datasets, experiments, health, recommendations, runs, series, status_ws, uploads
+from api.routers import (datasets, experiments, health, operations, recommendations, runs, series, status_ws,
+                         uploads)
 from labflow.settings import Settings
 from resources.dagster_gateway import DagsterGateway
 
@@ -32,7 +33,7 @@ def create_app(settings: Settings, *, gateway: DagsterGateway | None = None) -> 
     lab = Lab.build(settings, gateway)
     app = FastAPI(title="labflow API", version="1.0.0", description=DESCRIPTION)
     app.state.lab = lab
-    for module in (runs, series, datasets, experiments, recommendations, uploads, status_ws, health):
+    for module in (runs, series, datasets, experiments, recommendations, uploads, status_ws, operations, health):
         app.include_router(module.router)
     if os.environ.get("LABFLOW_BENCH") == "1":
         app.add_api_route(f"{API_PREFIX}/_baseline", _baseline, include_in_schema=False)

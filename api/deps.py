@@ -40,24 +40,25 @@ class Lab:
                    MaterializedReader(settings, gateway), ApiMetrics())
 
 
-def get_lab(request: Request) -> Lab:
+# Dependencies that do no I/O are ``async``: FastAPI runs them on the event loop, not in a worker thread.
+async def get_lab(request: Request) -> Lab:
     """The app's :class:`Lab`."""
     return request.app.state.lab
 
 
-def get_settings(lab: Annotated[Lab, Depends(get_lab)]) -> Settings:
+async def get_settings(lab: Annotated[Lab, Depends(get_lab)]) -> Settings:
     return lab.settings
 
 
-def get_catalog(lab: Annotated[Lab, Depends(get_lab)]) -> Catalog:
+async def get_catalog(lab: Annotated[Lab, Depends(get_lab)]) -> Catalog:
     return lab.catalog
 
 
-def get_reviews(lab: Annotated[Lab, Depends(get_lab)]) -> ReviewStore:
+async def get_reviews(lab: Annotated[Lab, Depends(get_lab)]) -> ReviewStore:
     return lab.reviews
 
 
-def get_gateway(lab: Annotated[Lab, Depends(get_lab)]) -> DagsterGateway:
+async def get_gateway(lab: Annotated[Lab, Depends(get_lab)]) -> DagsterGateway:
     return lab.gateway
 
 

@@ -68,8 +68,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def invalid_request(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, RequestValidationError)
-        fields = [FieldProblem(loc=[str(part) for part in e.get("loc", ())], msg=str(e.get("msg", "")))
-                  for e in error.errors()]
+        fields = [FieldProblem(loc=[str(part) for part in e.get("loc", ())], msg=_message(e)) for e in error.errors()]
         detail = "; ".join(f"{'.'.join(f.loc)}: {f.msg}" for f in fields) or "the request is not valid"
         return problem_response(request, 422, detail, errors=fields)
 
@@ -100,6 +99,12 @@ def use_problem_media_type(schema: dict[str, Any]) -> dict[str, Any]:
                 if json_schema.get("$ref", "").endswith("/Problem"):
                     content[PROBLEM_JSON] = content.pop("application/json")
     return schema
+
+
+def _message(error: dict[str, Any]) -> str:
+    if error.get("type") == "json_invalid":
+        return f"not valid JSON: {error.get('ctx', {}).get('error', 'cannot be decoded')}"
+    return str(error.get("msg", ""))
 
 
 def _phrase(status: int) -> str:

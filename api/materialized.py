@@ -3,12 +3,17 @@
 Nothing is recomputed here. When a run's output is missing, a Dagster run already producing it is
 reported; in lazy mode one is requested (:class:`MaterializationRequested` becomes ``202 Accepted``);
 otherwise the answer says why the output is not there.
+
+Looking a materialization up in the Dagster instance costs a few milliseconds, so a found one is
+reused for :data:`FRESH_FOR_S`: a new materialization shows within that time. A missing one is
+looked up again on every request (so nothing is requested twice because of a stale answer).
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from pathlib import Path
@@ -24,6 +29,9 @@ from labflow.storage import OutputStore
 from resources.dagster_gateway import DagsterGateway, Materialization
 
 T = TypeVar("T")
+FRESH_FOR_S = 1.0
+FRAME_CACHE_BYTES = 512 * 2**20
+RESPONSE_CACHE_BYTES = 128 * 2**20
 
 
 class MaterializationRequested(Exception):
@@ -36,39 +44,82 @@ class MaterializationRequested(Exception):
 
 
 class LruCache:
-    """A small thread-safe least-recently-used cache."""
+    """A thread-safe least-recently-used cache bounded by item count and by total weight (e.g. bytes).
 
-    def __init__(self, size: int):
+    A value heavier than the whole budget is returned but not kept.
+    """
+
+    def __init__(self, size: int, *, max_weight: float = float("inf"), weigh: Callable[[Any], float] = lambda _: 0):
         self.size = size
-        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self.max_weight = max_weight
+        self.weigh = weigh
+        self._items: OrderedDict[Hashable, tuple[Any, float]] = OrderedDict()
+        self._weight = 0.0
         self._lock = threading.Lock()
+        self._pending: dict[Hashable, threading.Lock] = {}
 
     def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """The cached value, or ``compute()`` stored under ``key``; concurrent misses compute it once."""
+        found = self.find(key)
+        if found is not None:
+            return found
+        with self._lock:
+            pending = self._pending.setdefault(key, threading.Lock())
+        with pending:
+            found = self.find(key)
+            if found is None:
+                found = compute()
+                self.put(key, found)
+        with self._lock:
+            self._pending.pop(key, None)
+        return found
+
+    def find(self, key: Hashable) -> Any:
+        """The cached value or ``None``."""
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key][0]
+
+    def put(self, key: Hashable, value: Any) -> None:
+        weight = self.weigh(value)
+        if weight > self.max_weight:
+            return
         with self._lock:
             if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        value = compute()
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return value
+                self._weight -= self._items.pop(key)[1]
+            self._items[key] = (value, weight)
+            self._weight += weight
+            while len(self._items) > self.size or self._weight > self.max_weight:
+                self._weight -= self._items.popitem(last=False)[1][1]
 
 
 class MaterializedReader:
     """Latest materializations of a run's assets and their stored files (frames cached by file version)."""
 
-    def __init__(self, settings: Settings, gateway: DagsterGateway):
+    def __init__(self, settings: Settings, gateway: DagsterGateway, *, fresh_for_s: float = FRESH_FOR_S):
         self.settings = settings
         self.gateway = gateway
+        self.fresh_for_s = fresh_for_s
         self.outputs = OutputStore(settings.storage)
-        self.frames = LruCache(8)
-        self.responses = LruCache(256)
+        self.frames = LruCache(8, max_weight=FRAME_CACHE_BYTES, weigh=lambda frame: frame.estimated_size())
+        self.responses = LruCache(256, max_weight=RESPONSE_CACHE_BYTES, weigh=_body_size)
+        self._found = LruCache(1024)  # (asset, partition) -> (when looked up, materialization)
+
+    def latest(self, asset: str, partition: str | None = None) -> Materialization | None:
+        """The newest materialization of ``asset`` (of one partition), at most :attr:`fresh_for_s` old."""
+        found = self._found.find((asset, partition))
+        if found is not None and time.monotonic() - found[0] < self.fresh_for_s:
+            return found[1]
+        materialization = self.gateway.latest(asset, partition)
+        if materialization is not None:
+            self._found.put((asset, partition), (time.monotonic(), materialization))
+        return materialization
 
     def locate(self, run: RunRecord, asset: str, ext: str = "parquet") -> Path:
         """The file of the run's latest ``asset`` materialization, or the reason it is not there."""
-        materialization = self.gateway.latest(asset, run.run_key)
+        materialization = self.latest(asset, run.run_key)
         if materialization is None:
             self._missing(run, asset)
         return self.path_of(materialization, asset, ext)
@@ -95,7 +146,7 @@ class MaterializedReader:
             raise ApiProblem(409, f"run {run.run_key} failed, so it has no {asset}: {run.error or 'no reason recorded'}"
                                   ". Fix the file and drop it into the inbox again")
         wanted = STEPS.index(asset) + 1
-        missing = [step for step in STEPS[:wanted] if self.gateway.latest(step, run.run_key) is None]
+        missing = [step for step in STEPS[:wanted] if self.latest(step, run.run_key) is None]
         chain = list(STEPS[STEPS.index(missing[0]):wanted])
         active = self.gateway.active_run(run.run_key, chain)
         if active is not None:
@@ -106,6 +157,11 @@ class MaterializedReader:
                                                 f"requested {', '.join(chain)}")
         raise ApiProblem(404, f"{asset} of run {run.run_key} is not materialized yet (run status {run.status}); "
                               "the pipeline materializes it when it processes the run")
+
+
+def _body_size(value: Any) -> float:
+    """Bytes of a cached answer: a body, or a ``(body, media type, headers)`` tuple."""
+    return len(value[0]) if isinstance(value, tuple) else len(value)
 
 
 def file_version(path: Path) -> tuple[str, int, int]:

@@ -10,12 +10,23 @@ from sensors.alerts import build_alert_sensors
 from sensors.confirmations import build_confirmations_sensor, build_review_automation_sensor
 from sensors.inbox import build_inbox_sensor
 
+
+def build_sensors(settings: Settings) -> list[dg.SensorDefinition]:
+    """Folder inbox, confirmations, review automation and alerts; the S3 sensor when sources are set."""
+    sensors = [build_inbox_sensor(settings), build_confirmations_sensor(settings),
+               build_review_automation_sensor(settings), *build_alert_sensors()]
+    if settings.s3_sources:  # dagster-aws/boto3 imports only when S3 is watched
+        from sensors.s3 import build_s3_sensor
+
+        sensors.append(build_s3_sensor(settings))
+    return sensors
+
+
 settings = Settings.from_env()
 
 defs = dg.Definitions(
     assets=[run_etl, annotations, confirmed_dataset],
-    sensors=[build_inbox_sensor(settings), build_confirmations_sensor(settings),
-             build_review_automation_sensor(settings), *build_alert_sensors()],
+    sensors=build_sensors(settings),
     resources=build_resources(settings),
     # Each run processes a batch of files in one process: no per-step subprocess cost.
     executor=dg.in_process_executor,

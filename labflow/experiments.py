@@ -344,6 +344,30 @@ def point_rows(status: CampaignStatus) -> list[dict[str, Any]]:
     } for p in status.points]
 
 
+def chart_points(status: CampaignStatus) -> tuple[str, list[dict[str, Any]]]:
+    """The x-axis label and one ``{x, mean, uncertainty, state, phase}`` per recommended point.
+
+    With a single numeric parameter the x axis is that parameter; otherwise it is the point's number.
+    """
+    axis = _single_numeric_parameter([p.recommendation for p in status.points])
+    rows = []
+    for number, point in enumerate(status.points, start=1):
+        recommendation = point.recommendation
+        rows.append({"x": float(recommendation.parameters[axis]) if axis else float(number),
+                     "mean": recommendation.mean, "uncertainty": recommendation.uncertainty, "state": point.state,
+                     "phase": recommendation.phase})
+    return axis or "recommended point", rows
+
+
+def _single_numeric_parameter(points: Sequence[Recommendation]) -> str | None:
+    names = {name for point in points for name in point.parameters}
+    if len(names) != 1:
+        return None
+    (name,) = names
+    values = [point.parameters[name] for point in points]
+    return name if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values) else None
+
+
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b

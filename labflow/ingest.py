@@ -43,36 +43,37 @@ def ingest_file(
     now: datetime,
     source_prefix: str = "inbox",
 ) -> IngestOutcome:
-    """Stage one complete file in the object store and record it in the catalog.
-
-    The same bytes seen again (under any name) are recorded as a duplicate of the existing run
-    and never processed twice. ``is_known_run`` tells whether a run key already has a partition;
-    a run registered in the catalog whose partition was never created is registered again.
-    """
+    """Stage one complete file (and its sidecar) from a folder inbox; see :func:`register_bytes`."""
     path = inbox / relative_path
     try:
         data = path.read_bytes()
     except OSError as error:
         return IngestOutcome(relative_path, "unreadable", detail=str(error))
-    source = f"{source_prefix}:{relative_path}"
-    name = PurePosixPath(relative_path).name
+    sidecar_path = find_sidecar(path)
+    sidecar = (sidecar_path.name, sidecar_path.read_bytes().decode("utf-8", errors="replace")) if sidecar_path else None
+    return register_bytes(data, relative=relative_path, source=f"{source_prefix}:{relative_path}", sidecar=sidecar,
+                          objects_dir=objects_dir, catalog=catalog, is_known_run=is_known_run, now=now)
+
+
+def register_bytes(data: bytes, *, relative: str, source: str, sidecar: tuple[str, str] | None,
+                   objects_dir: Path, catalog: Catalog, is_known_run: Callable[[str], bool],
+                   now: datetime) -> IngestOutcome:
+    """Stage bytes in the object store and record them in the catalog as a run.
+
+    ``relative`` is the path below the inbox (its last part is the file name), ``source`` the catalog's
+    ``<inbox>:<relative>``, ``sidecar`` ``(name, text)`` or ``None``. The same bytes seen again (under
+    any name, from any inbox) are recorded as a duplicate of the existing run and never processed
+    twice. ``is_known_run`` tells whether a run key already has a partition; a run registered in the
+    catalog whose partition was never created is registered again.
+    """
+    name = PurePosixPath(relative).name
     sha256, stored = store_object(objects_dir, data, name)
     existing = catalog.find_run_by_sha256(sha256)
     if existing is not None and is_known_run(existing.run_key):
         catalog.record_duplicate(run_key=existing.run_key, source=source, detected_at=now)
-        return IngestOutcome(relative_path, "duplicate", existing.run_key)
+        return IngestOutcome(relative, "duplicate", existing.run_key)
     run_key = existing.run_key if existing else make_run_key(name, sha256)
-    sidecar = find_sidecar(path)
-    sidecar_text = sidecar.read_bytes().decode("utf-8", errors="replace") if sidecar else None
-    catalog.register_file(
-        run_key=run_key,
-        sha256=sha256,
-        size_bytes=len(data),
-        original_name=name,
-        source=source,
-        object_path=str(stored),
-        sidecar_name=sidecar.name if sidecar else None,
-        sidecar_text=sidecar_text,
-        detected_at=now,
-    )
-    return IngestOutcome(relative_path, "new", run_key)
+    catalog.register_file(run_key=run_key, sha256=sha256, size_bytes=len(data), original_name=name, source=source,
+                          object_path=str(stored), sidecar_name=sidecar[0] if sidecar else None,
+                          sidecar_text=sidecar[1] if sidecar else None, detected_at=now)
+    return IngestOutcome(relative, "new", run_key)

@@ -35,6 +35,8 @@ from labflow.smoothing import clean_series
 # Smoothing/peak parameters a person may change in a preview (dotted recipe paths).
 PREVIEW_PARAMETERS = ("smoothing.window", "smoothing.baseline", "peaks.channel", "peaks.mode",
                       "peaks.min_prominence", "peaks.min_height", "peaks.min_distance_s")
+NUMERIC_PARAMETERS: dict[str, type] = {"smoothing.window": int, "peaks.min_prominence": float,
+                                       "peaks.min_height": float, "peaks.min_distance_s": float}
 # A peak picked from a list is found again within this fraction of the run's duration.
 PICK_TOLERANCE = 1e-6
 
@@ -171,14 +173,13 @@ def move_peak_to(annotation: Annotation, from_s: float | None, to_s: float | Non
     return move_peak(annotation, from_s, to_s, tolerance_s=span.tolerance_s)
 
 
-def remove_peak_at(annotation: Annotation, time_s: float | None) -> Annotation:
+def remove_peak_at(annotation: Annotation, time_s: float | None, span: RunSpan) -> Annotation:
     """The annotation without the peak at ``time_s``."""
     if time_s is None:
         raise ReviewError("select the peak to remove first")
-    tolerance = max(abs(time_s) * PICK_TOLERANCE, 1e-9)
-    if nearest_peak(annotation, time_s, tolerance_s=tolerance) is None:
+    if nearest_peak(annotation, time_s, tolerance_s=span.tolerance_s) is None:
         raise ReviewError(f"there is no peak at {time_s:g} s to remove")
-    return remove_peak(annotation, time_s, tolerance_s=tolerance)
+    return remove_peak(annotation, time_s, tolerance_s=span.tolerance_s)
 
 
 def edit_peak_times(annotation: Annotation, shown: Sequence[float], edited: Sequence[float | None],
@@ -228,14 +229,14 @@ def remove_interval(annotation: Annotation, index: int | None) -> Annotation:
 
 # -- previews with other parameters ---------------------------------------------------------------
 def parse_overrides(values: Mapping[str, Any], recipe: Recipe) -> dict[str, Any]:
-    """The parameters a person changed (empty fields dropped), validated against the recipe.
+    """The parameters a person changed (empty fields dropped, numbers read from text), checked against the recipe.
 
     Raises :class:`ReviewError` naming the bad parameter.
     """
     unknown = [k for k in values if k not in PREVIEW_PARAMETERS]
     if unknown:
         raise ReviewError(f"unknown parameter(s) {', '.join(unknown)}")
-    overrides = {k: _plain_number(v) for k, v in values.items() if v not in (None, "")}
+    overrides = {k: _typed(k, v) for k, v in values.items() if v is not None and str(v).strip() != ""}
     try:
         recipe.with_overrides(overrides)
     except RecipeError as error:
@@ -243,11 +244,20 @@ def parse_overrides(values: Mapping[str, Any], recipe: Recipe) -> dict[str, Any]
     return overrides
 
 
-def _plain_number(value: Any) -> Any:
-    """Whole floats from number boxes as ints (a window of 21.0 samples is 21)."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
+def _typed(name: str, value: Any) -> Any:
+    """A parameter's value as the recipe wants it: whole numbers for windows, numbers for thresholds."""
+    kind = NUMERIC_PARAMETERS.get(name)
+    if kind is None:
+        return value.strip() if isinstance(value, str) else value
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ReviewError(f"{name} must be a number, got {value!r}") from None
+    if kind is int:
+        if not number.is_integer():
+            raise ReviewError(f"{name} must be a whole number of samples, got {value!r}")
+        return int(number)
+    return number
 
 
 def preview_processing(raw: pl.DataFrame, recipe: Recipe, overrides: Mapping[str, Any]) -> Preview:
@@ -305,7 +315,7 @@ def conflict_report(conflict: ConfirmConflict, mine: Annotation) -> str:
     differences = describe_changes(conflict.head.annotation, mine)
     yours = "; ".join(differences) if differences else "none (you agree with them)"
     return (f"{conflict}\nYour annotation compared with version {conflict.head.version}: {yours}.\n"
-            f"Use 'Continue from version {conflict.head.version}' to keep your edits on top of it, "
+            "Use 'Continue from the newest version' to keep your edits on top of it, "
             "or discard your draft to take theirs.")
 
 

@@ -32,10 +32,8 @@ from typing import Any
 
 from labflow.catalog import Catalog
 from labflow.inbox import is_ignored
-from labflow.ingest import IngestOutcome
-from labflow.keys import make_run_key
+from labflow.ingest import IngestOutcome, register_bytes
 from labflow.metadata import sidecar_candidates
-from labflow.objects import store_object
 
 PAGE_SIZE = 1000
 _SESSION_LOCK = threading.Lock()
@@ -192,26 +190,6 @@ def is_data_key(relative: str) -> bool:
     return not any(is_ignored(part) for part in relative.split("/"))
 
 
-def register_bytes(data: bytes, *, name: str, source: str, sidecar: tuple[str, str] | None, objects_dir: Path,
-                   catalog: Catalog, is_known_run: Callable[[str], bool], now: datetime) -> IngestOutcome:
-    """Stage bytes in the object store and record them in the catalog, as ``ingest_file`` does for a path.
-
-    ``sidecar`` is ``(name, text)`` or ``None``. The same bytes seen before (under any name, from
-    any inbox) are recorded as a duplicate of the existing run.
-    """
-    relative = source.split(":", 1)[1]
-    sha256, stored = store_object(objects_dir, data, name)
-    existing = catalog.find_run_by_sha256(sha256)
-    if existing is not None and is_known_run(existing.run_key):
-        catalog.record_duplicate(run_key=existing.run_key, source=source, detected_at=now)
-        return IngestOutcome(relative, "duplicate", existing.run_key)
-    run_key = existing.run_key if existing else make_run_key(name, sha256)
-    catalog.register_file(run_key=run_key, sha256=sha256, size_bytes=len(data), original_name=name, source=source,
-                          object_path=str(stored), sidecar_name=sidecar[0] if sidecar else None,
-                          sidecar_text=sidecar[1] if sidecar else None, detected_at=now)
-    return IngestOutcome(relative, "new", run_key)
-
-
 class S3Inbox:
     """Polls S3 sources page by page and registers new objects as runs (client passed in)."""
 
@@ -222,6 +200,7 @@ class S3Inbox:
         self.catalog = catalog
         self.is_known_run = is_known_run
         self.page_size = page_size
+        self._new_run_keys: set[str] = set()
 
     def poll(self, cursor: S3Cursor, sources: list[S3Source], *, max_objects: int, deadline: float,
              now: datetime) -> PollResult:
@@ -232,7 +211,7 @@ class S3Inbox:
         object handled; a missing bucket or denied access raises :class:`S3SourceError`.
         """
         result = PollResult()
-        self._new_run_keys: set[str] = set()
+        self._new_run_keys = set()
         cursor.keep_only(sources)
         share = max(1, max_objects // max(1, len(sources)))
         for source in sources:
@@ -325,7 +304,7 @@ class S3Inbox:
         except Exception as error:  # deleted meanwhile, denied, a server error: tried again on the next pass
             return IngestOutcome(relative, "unreadable", detail=f"{source.key(relative)}: {error}"), ""
         named_sidecar = (PurePosixPath(sidecar).name, sidecar_text or "") if sidecar else None
-        outcome = register_bytes(data, name=PurePosixPath(relative).name, source=catalog_source,
+        outcome = register_bytes(data, relative=relative, source=catalog_source,
                                  sidecar=named_sidecar, objects_dir=self.objects_dir, catalog=self.catalog,
                                  is_known_run=self._is_known_run, now=now)
         if outcome.kind == "new":

@@ -66,6 +66,8 @@ class Settings:
     ui_port: int = 7860
     auth_required: bool = False
     upload_max_bytes: int = 200 * 1024 * 1024
+    s3_sources: tuple[str, ...] = ()
+    s3_endpoint_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -89,6 +91,8 @@ class Settings:
             ui_port=_positive_int(env, "LABFLOW_UI_PORT", 7860),
             auth_required=_flag(env, "LABFLOW_AUTH", False),
             upload_max_bytes=_positive_int(env, "LABFLOW_UPLOAD_MAX_MB", 200) * 1024 * 1024,
+            s3_sources=tuple(p.strip() for p in (env.get("LABFLOW_S3_SOURCES") or "").split(",") if p.strip()),
+            s3_endpoint_url=env.get("LABFLOW_S3_ENDPOINT_URL") or None,
         )
 
     @property

@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlparse
@@ -24,7 +24,8 @@ from urllib.parse import urlparse
 import dagster as dg
 import polars as pl
 
-from labflow.stats import CHECKS_SCHEMA, DAGSTER_RUNS_SCHEMA
+from labflow.catalog import Catalog
+from labflow.stats import CHECKS_SCHEMA, DAGSTER_RUNS_SCHEMA, OpsData, load_catalog_data
 
 ACTIVE_STATUSES = (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
                    dg.DagsterRunStatus.STARTED)
@@ -137,6 +138,11 @@ class DagsterGateway:
                              datetime.fromtimestamp(record.timestamp, timezone.utc), evaluation.check_name,
                              bool(evaluation.passed)))
         return pl.DataFrame(rows, schema=CHECKS_SCHEMA, orient="row")
+
+    def ops_data(self, catalog: Catalog, since: datetime) -> OpsData:
+        """Catalog tables and this instance's ETL runs and check evaluations, from ``since`` on."""
+        return replace(load_catalog_data(catalog, since), dagster_runs=self.etl_runs(since),
+                       checks=self.check_evaluations(since))
 
     # -- requesting ----------------------------------------------------------------------------
     def request(self, assets: Sequence[str], partition: str, *, tags: Mapping[str, str] | None = None) -> str:

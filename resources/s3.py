@@ -43,12 +43,6 @@ class S3InboxResource(S3Resource):
         return [S3Source.parse(url) for url in self.sources]
 
 
-def s3_sources_configured(env: Mapping[str, str] | None = None) -> bool:
-    """Whether ``LABFLOW_S3_SOURCES`` names at least one source."""
-    env = os.environ if env is None else env
-    return bool(parse_sources(env.get(SOURCES_ENV, "")))
-
-
 def build_s3_resource(env: Mapping[str, str] | None = None) -> S3InboxResource:
     """The ``s3`` resource from ``LABFLOW_S3_SOURCES`` and ``LABFLOW_S3_ENDPOINT_URL``."""
     env = os.environ if env is None else env

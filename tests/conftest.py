@@ -57,4 +57,4 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
     return request.getfixturevalue("postgres_url")
 
 
-pytest_plugins = ["tests.lab_fixtures"]
+pytest_plugins = ["tests.lab_fixtures", "tests.s3_fixtures"]

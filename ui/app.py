@@ -45,11 +45,15 @@ CSS = """
 
 
 def default_gateway(settings: Settings) -> DagsterGateway:
-    """The Dagster instance of ``DAGSTER_HOME`` (set by the launcher), else of the data directory."""
+    """The Dagster instance of ``DAGSTER_HOME`` (set by the launcher), else the data directory's own."""
     import dagster as dg
 
-    instance = (dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME")
-                else dg.DagsterInstance.from_config(str(settings.dagster_home)))
+    from labflow.devserver import prepare_dagster_home
+
+    if os.environ.get("DAGSTER_HOME"):
+        instance = dg.DagsterInstance.get()
+    else:
+        instance = dg.DagsterInstance.from_config(str(prepare_dagster_home(settings)))
     return DagsterGateway(instance, webserver_url=settings.dagster_url)
 
 

@@ -1,10 +1,10 @@
 """Chart data for the run view: downsampled channels on a shared time axis, peak and interval markers,
 and a histogram of values. Plain functions returning pandas frames for Gradio's native plots.
 
-Gradio's ``LinePlot`` thins data of 1,000 rows or more in the browser (min/max of 250 buckets per
-series), which would cut the marker segments apart; the server therefore sends at most
+Gradio's ``LinePlot`` (6.31) thins data of 1,000 rows or more in the browser (min/max of 250 buckets
+per series), which would cut the marker segments apart; the server therefore sends at most
 :data:`MAX_CHART_ROWS` rows, chosen by min/max downsampling of the visible window only. Zooming
-asks for the new window, so detail comes back as you zoom in.
+asks for the new window, so detail comes back as you zoom in; the x axis follows the data sent.
 
 Markers are short vertical segments in their own series, separated by empty (null) rows so that
 the line breaks between them: peaks a little above the signal, anomaly intervals as bars above it.
@@ -41,11 +41,10 @@ _IDENTITY = (0.0, 1.0)  # (offset, span) of an unscaled line
 
 @dataclass(frozen=True)
 class ChartData:
-    """What the line chart shows: long rows (time_s, value, series), colours and the visible window."""
+    """What the line chart shows: long rows (time_s, value, series) of the visible window, and colours."""
 
     frame: pd.DataFrame
     color_map: dict[str, str]
-    x_lim: list[float] | None
     caption: str
 
 
@@ -118,29 +117,27 @@ def build_chart(frame: pl.DataFrame, channels: Sequence[str], *, show_raw: bool 
         caption += f" · {marker_count} peaks in view: zoom in to see their markers"
     if normalise:
         caption += " · each line scaled to 0–1"
-    x_lim = None if window is None else [start, end]
-    return ChartData(pd.concat(parts, ignore_index=True), colors, x_lim, caption)
+    return ChartData(pd.concat(parts, ignore_index=True), colors, caption)
 
 
 def histogram(frame: pl.DataFrame, column: str, *, window: tuple[float, float] | None = None,
-              bins: int = HISTOGRAM_BINS) -> tuple[pd.DataFrame, float]:
-    """Counts of ``column``'s values in ``window`` in ``bins`` equal bins: rows (value, count) and the bin width.
+              bins: int = HISTOGRAM_BINS) -> pd.DataFrame:
+    """Counts of ``column``'s values in ``window`` in ``bins`` equal bins, as the outline of the bars.
 
-    Bin edges are multiples of the width, so a chart binning with the same step puts each row in its own bar.
+    Rows (value, count) trace each bar's left edge, top and right edge, so a line chart draws a
+    histogram (Gradio's bar chart would need a new bin width on every zoom, which it cannot update).
     """
     time_s = frame["time_s"].cast(pl.Float64).to_numpy()
     start, end = _window(time_s, window)
-    lo_i, hi_i = np.searchsorted(time_s, start, side="left"), np.searchsorted(time_s, end, side="right")
-    values = frame[column].cast(pl.Float64).to_numpy()[lo_i:hi_i]
+    lo, hi = np.searchsorted(time_s, start, side="left"), np.searchsorted(time_s, end, side="right")
+    values = frame[column].cast(pl.Float64).to_numpy()[lo:hi]
     values = values[np.isfinite(values)]
     if values.size == 0:
-        return pd.DataFrame({"value": np.array([], dtype=float), "count": np.array([], dtype=np.int64)}), 1.0
-    low, high = float(values.min()), float(values.max())
-    width = (high - low) / bins if high > low else 1.0
-    first = np.floor(low / width) * width
-    edges = first + width * np.arange(int(np.ceil((high - first) / width)) + 2)
-    counts, _ = np.histogram(values, edges)
-    return pd.DataFrame({"value": edges[:-1] + width / 2, "count": counts}), float(width)
+        return pd.DataFrame({"value": np.array([], dtype=float), "count": np.array([], dtype=np.int64)})
+    counts, edges = np.histogram(values, bins=bins)
+    x = np.repeat(edges, 2)
+    y = np.concatenate([[0], np.repeat(counts, 2), [0]])
+    return pd.DataFrame({"value": x, "count": y})
 
 
 def _window(time_s: np.ndarray, window: tuple[float, float] | None) -> tuple[float, float]:

@@ -63,8 +63,7 @@ class RunView:
     shown_channels: list[str] = field(default_factory=list)
     chart: ChartData | None = None
     histogram: pd.DataFrame | None = None
-    histogram_bin: float = 1.0
-    histogram_label: str = ""
+    histogram_caption: str = ""
     peak_table: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(PEAK_TABLE_COLUMNS)))
     peak_choices: list[tuple[str, float]] = field(default_factory=list)
     objective: str = ""
@@ -92,7 +91,7 @@ def open_run(ctx: AppContext, run_key: str, author: str) -> ViewState:
     if progress is not None:
         return ViewState(run_key=run_key, pending_run=progress.run_id, notice=progress.message)
     state = ViewState(run_key=run_key)
-    return _with_session(ctx, state, author) if author.strip() else state
+    return _with_session(ctx, state, author) if (author or "").strip() else state
 
 
 def follow_request(ctx: AppContext, state: ViewState, author: str) -> tuple[ViewState, Progress | None]:
@@ -104,7 +103,7 @@ def follow_request(ctx: AppContext, state: ViewState, author: str) -> tuple[View
         return replace(state, notice=progress.message), progress
     if progress.ok and not missing_outputs(ctx.outputs, state.run_key):
         opened = replace(state, pending_run=None, notice="")
-        return (_with_session(ctx, opened, author) if author.strip() else opened), progress
+        return (_with_session(ctx, opened, author) if (author or "").strip() else opened), progress
     error = _run(ctx, state.run_key).error
     return replace(state, pending_run=None, notice=progress.message + (f" {error}" if error else "")), progress
 
@@ -116,7 +115,11 @@ def _with_session(ctx: AppContext, state: ViewState, author: str) -> ViewState:
 
 
 def require_session(ctx: AppContext, state: ViewState, author: str) -> ViewState:
-    """The state with a review session of ``author`` (their draft), or a :class:`ReviewError`."""
+    """The state with ``author``'s review session, its draft as stored now, or a :class:`ReviewError`.
+
+    The stored draft, not the browser's copy, is what an edit starts from: an edit never undoes
+    another one that finished while this page was behind.
+    """
     author = (author or "").strip()
     if not author:
         raise ReviewError(NO_NAME)
@@ -125,8 +128,19 @@ def require_session(ctx: AppContext, state: ViewState, author: str) -> ViewState
     if state.pending_run is not None or missing_outputs(ctx.outputs, state.run_key):
         raise ReviewError("the run's cleaned series and peaks are not there yet; wait for them")
     if state.session is not None and state.session.author == author:
-        return state
+        return replace(state, session=_stored(ctx, state.session))
     return _with_session(ctx, state, author)
+
+
+def _stored(ctx: AppContext, session: ReviewSession) -> ReviewSession:
+    """The session with the draft as stored (kept when there is none: just confirmed or discarded), and
+    the newest confirmed version, which tells whether confirming would be refused."""
+    head = ctx.store.latest_version(session.run_key)
+    session = replace(session, head_version=head.version if head else 0)
+    draft = ctx.store.get_draft(session.run_key, session.author)
+    if draft is None:
+        return session
+    return replace(session, annotation=draft.annotation, base_version=draft.base_version, source="your draft")
 
 
 # -- chart ---------------------------------------------------------------------------------------
@@ -210,7 +224,7 @@ def move_peak(ctx: AppContext, state: ViewState, author: str, from_s: float | No
 
 def remove_peak(ctx: AppContext, state: ViewState, author: str, time_s: float | None) -> ViewState:
     state = require_session(ctx, state, author)
-    annotation = remove_peak_at(_session(state).annotation, time_s)
+    annotation = remove_peak_at(_session(state).annotation, time_s, _span(ctx, state))
     return _saved(ctx, state, annotation, "edit_peaks", f"peak removed at {time_s:g} s")
 
 
@@ -313,7 +327,7 @@ def render(ctx: AppContext, state: ViewState) -> RunView:
     if state.pending_run is not None or missing_outputs(ctx.outputs, run.run_key):
         status = state.notice or f"Processing status: **{run.status}**" + (f" — {run.error}" if run.error else "")
         return replace(base, status=status, polling=state.pending_run is not None)
-    session = state.session or _viewing(ctx, run.run_key)
+    session = _stored(ctx, state.session) if state.session else _viewing(ctx, run.run_key)
     annotation = session.annotation
     channels = value_channels(ctx.series.columns("clean_series", run.run_key))
     peak_channel = _peak_channel(ctx, state)
@@ -323,14 +337,14 @@ def render(ctx: AppContext, state: ViewState) -> RunView:
     chart = build_chart(frame, shown, show_raw=state.show_raw, normalise=state.normalise, window=state.window,
                         marker_channel=peak_channel, peaks=[p.time_s for p in annotation.peaks],
                         intervals=annotation.intervals, preview=current_preview(ctx, state))
-    counts, width = histogram(frame, peak_channel, window=state.window)
+    counts = histogram(frame, peak_channel, window=state.window)
     objective, measured = draft_objective(run, _objective_recipe(ctx, run, annotation),
                                           _objective_series(ctx, run, annotation, peak_channel), session)
     span = RunSpan.of(frame["time_s"].to_numpy())
     in_view = _peaks_in_view(annotation, span, state.window)
     return replace(
         base, status=_status_line(run, state), channels=channels, shown_channels=shown, chart=chart,
-        histogram=counts, histogram_bin=width, histogram_label=f"Values of {peak_channel} (raw) in view",
+        histogram=counts, histogram_caption=f"Distribution of {peak_channel} (raw) in view",
         peak_table=_peak_table(annotation, in_view, measured), peak_choices=[(f"{t:g} s", t) for t in in_view],
         objective=_objective_text(objective, annotation, ctx.recipe_for(run).id),
         preview=_preview_text(current_preview(ctx, state), annotation),
@@ -454,8 +468,10 @@ def _preview_text(result: Preview | None, annotation: Annotation) -> str:
     if result is None:
         return "No preview. Change parameters and press Preview; nothing is written until you keep it."
     described = ", ".join(f"`{k}={v}`" for k, v in result.overrides.items())
-    return (f"**Preview** on {result.channel} with {described}: **{result.peaks.height} peaks** "
-            f"(your draft has {len(annotation.peaks)}). *Keep* puts them and these parameters into your draft.")
+    prominence = result.thresholds.get("prominence")
+    used = f" (prominence threshold {prominence:.3g})" if isinstance(prominence, float) else ""
+    return (f"**Preview** on {result.channel} with {described}: **{result.peaks.height} peaks**{used}; "
+            f"your draft has {len(annotation.peaks)}. *Keep* puts them and these parameters into your draft.")
 
 
 def _draft_text(session: ReviewSession, editing: bool) -> str:
@@ -488,8 +504,8 @@ def _metadata(ctx: AppContext, run: RunRecord) -> str:
               "size": f"{run.size_bytes:,} bytes", "detected": f"{run.detected_at:%Y-%m-%d %H:%M:%S} UTC",
               "started": f"{run.started_at:%Y-%m-%d %H:%M:%S} UTC" if run.started_at else "",
               "instrument": run.instrument, "operator": run.operator, "material": run.material,
-              "experiment": run.experiment_id, "recipe": f"{run.recipe_id} ({run.recipe_hash})" if run.recipe_id else "",
-              "status": run.status, "error": run.error}
+              "experiment": run.experiment_id, "status": run.status, "error": run.error,
+              "recipe": f"{run.recipe_id} ({run.recipe_hash})" if run.recipe_id else ""}
     fields.update({f"params.{k}": json.dumps(v) if not isinstance(v, str) else v for k, v in run.params.items()})
     lines += [f"| {k} | {_cell(v)} |" for k, v in fields.items() if v not in (None, "")]
     try:

@@ -42,9 +42,6 @@ class LruCache:
             while len(self._items) > self.capacity:
                 self._items.popitem(last=False)
 
-    def __len__(self) -> int:
-        return len(self._items)
-
 
 class SeriesCache:
     """Columns of a run's stored series (``clean_series``, ``raw_series``), read once per file version."""

@@ -8,6 +8,7 @@ and the message line under the Confirm button).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
@@ -15,7 +16,7 @@ import gradio as gr
 from labflow.annotations import REASONS
 from labflow.catalog import RunNotFound
 from labflow.recipes import RecipeError
-from labflow.review_session import ReviewError
+from labflow.review_session import PREVIEW_PARAMETERS, ReviewError
 from labflow.storage import MissingOutputError
 from ui import review_logic as logic
 from ui.context import AppContext
@@ -30,11 +31,90 @@ Outcome = tuple[ViewState, str]
 KEEP = object()  # leave the picked peak as it is
 
 
+@dataclass
+class ChartArea:
+    """The chart with its controls, the histogram, the objective and the peak table."""
+
+    channels: gr.CheckboxGroup
+    show_raw: gr.Checkbox
+    normalise: gr.Checkbox
+    drag_mode: gr.Radio
+    reset: gr.Button
+    chart: gr.LinePlot
+    histogram: gr.LinePlot
+    histogram_caption: gr.Markdown
+    objective: gr.Markdown
+    peak_table: gr.Dataframe
+
+
+@dataclass
+class CorrectPanel:
+    """Verdict, reasons and note; peak and interval editing; previews with other parameters."""
+
+    draft: gr.Markdown
+    verdict: gr.Radio
+    reasons: gr.CheckboxGroup
+    note: gr.Textbox
+    peak_pick: gr.Dropdown
+    peak_time: gr.Textbox
+    add_peak: gr.Button
+    move_peak: gr.Button
+    remove_peak: gr.Button
+    interval_start: gr.Textbox
+    interval_end: gr.Textbox
+    interval_label: gr.Textbox
+    add_interval: gr.Button
+    interval_pick: gr.Dropdown
+    remove_interval: gr.Button
+    intervals: gr.Dataframe
+    parameters: list[gr.components.Component]  # in the order of PREVIEW_PARAMETERS
+    peak_channel: gr.Dropdown
+    preview: gr.Button
+    keep: gr.Button
+    drop: gr.Button
+    preview_text: gr.Markdown
+
+
+@dataclass
+class InfoTabs:
+    """Metadata and quality, history, downloads."""
+
+    metadata: gr.Markdown
+    versions: gr.Dataframe
+    audit: gr.Dataframe
+    prepare_download: gr.Button
+    files: gr.File
+
+
+@dataclass
+class ConfirmBar:
+    confirm: gr.Button
+    rebase: gr.Button
+    discard: gr.Button
+    message: gr.Markdown
+
+
 def build_run_view(ctx: AppContext, author: gr.Textbox, run_list: RunList) -> None:
     """Lay out the run view and wire it to the run list and the author box."""
     state = gr.State(ViewState())
     title = gr.Markdown(RunView().title, elem_id="run-title")
     status = gr.Markdown(elem_id="run-status")
+    area = _chart_area()
+    with gr.Tabs():
+        with gr.Tab("Correct", id="correct"):
+            panel = _correct_panel()
+        info = _info_tabs()
+    bar = _confirm_bar()
+    wiring = _Wiring(ctx, author, state, title, status, area, panel, info, bar)
+    wiring.opening(run_list)
+    wiring.chart()
+    wiring.edits()
+    wiring.previews()
+    wiring.confirmation(run_list)
+    info.prepare_download.click(wiring.downloads, [state], [info.files])
+
+
+def _chart_area() -> ChartArea:
     with gr.Row(equal_height=True):
         channels = gr.CheckboxGroup([], label="Channels (overlaid on a shared time axis)", scale=4,
                                     elem_id="channels")
@@ -44,248 +124,316 @@ def build_run_view(ctx: AppContext, author: gr.Textbox, run_list: RunList) -> No
         drag_mode = gr.Radio([(label, key) for key, label in DRAG_MODES.items()], value="zoom", scale=5,
                              label="Dragging across the chart will…", elem_id="drag-mode")
         reset = gr.Button("Reset zoom", size="sm", scale=0, min_width=110, elem_id="reset-zoom")
+    # No fixed height: Gradio 6.31 clips the caption (which says what is drawn) of a fixed-height plot.
     chart = gr.LinePlot(x="time_s", y="value", color="series", x_title="time (s)", y_title="value",
-                        height=380, show_label=False, elem_id="run-chart", color_title="")
-    caption = gr.Markdown(elem_id="chart-caption")
+                        show_label=False, elem_id="run-chart", color_title="")
     with gr.Row():
         with gr.Column(scale=2, min_width=260):
-            hist = gr.BarPlot(x="value", y="count", height=250, label="Histogram of values", elem_id="histogram",
-                              x_title="value", y_title="samples")
+            histogram = gr.LinePlot(x="value", y="count", height=250, label="Histogram of values",
+                                    elem_id="histogram", x_title="value", y_title="samples")
+            histogram_caption = gr.Markdown(elem_id="histogram-caption")
         with gr.Column(scale=3):
             objective = gr.Markdown(elem_id="objective")
             peak_table = gr.Dataframe(headers=list(PEAK_TABLE_COLUMNS), interactive=True, max_height=260,
                                       static_columns=list(range(1, len(PEAK_TABLE_COLUMNS))),
                                       label="Peaks in view — edit a time to move the peak, clear it to remove it",
                                       elem_id="peak-table", datatype=["number", "str", *["number"] * 5])
-    with gr.Tabs():
-        with gr.Tab("Correct", id="correct"):
-            draft = gr.Markdown(elem_id="draft-status")
-            with gr.Row():
-                verdict = gr.Radio([(label, key) for key, label in VERDICT_LABELS.items()], value="valid",
-                                   label="Verdict", elem_id="verdict", scale=2)
-                reasons = gr.CheckboxGroup([(label, key) for key, label in REASONS.items()], label="Reasons",
-                                           elem_id="reasons", scale=3)
-            note = gr.Textbox(label="Note", lines=2, placeholder="What is wrong, what you changed and why",
-                              elem_id="note")
-            gr.Markdown("**Peaks** — pick a peak, type a time, or drag across the chart in an editing mode.")
-            with gr.Row(elem_classes=["tool-row"]):
-                peak_pick = gr.Dropdown([], label="Peak", allow_custom_value=True, elem_id="peak-pick",
-                                        min_width=140)
-                peak_time = gr.Number(None, label="time (s)", elem_id="peak-time", min_width=120)
-                add_button = gr.Button("Add at time", size="sm", scale=0, min_width=100, elem_id="add-peak")
-                move_button = gr.Button("Move selected to time", size="sm", scale=0, min_width=160,
-                                        elem_id="move-peak")
-                remove_button = gr.Button("Remove selected", size="sm", variant="stop", scale=0, min_width=130,
-                                          elem_id="remove-peak")
-            gr.Markdown("**Anomaly intervals**")
-            with gr.Row(elem_classes=["tool-row"]):
-                interval_start = gr.Number(None, label="start (s)", elem_id="interval-start", min_width=110)
-                interval_end = gr.Number(None, label="end (s)", elem_id="interval-end", min_width=110)
-                interval_label = gr.Textbox(label="label", value="anomaly", elem_id="interval-label", min_width=140)
-                interval_add = gr.Button("Mark interval", size="sm", scale=0, min_width=120, elem_id="add-interval")
-            with gr.Row(elem_classes=["tool-row"]):
-                interval_pick = gr.Dropdown([], label="Interval", type="value", elem_id="interval-pick",
-                                            allow_custom_value=True, scale=3)
-                interval_remove = gr.Button("Remove interval", size="sm", variant="stop", scale=0, min_width=130)
-            intervals = gr.Dataframe(headers=["start (s)", "end (s)", "label"], interactive=False, max_height=160,
-                                     label="Marked intervals")
-            with gr.Accordion("Re-run smoothing and peak detection with other parameters (preview)", open=False,
-                              elem_id="preview-panel"):
-                with gr.Row():
-                    window = gr.Number(None, label="smoothing window (samples)", precision=0, elem_id="param-window")
-                    baseline = gr.Dropdown(["", "none", "linear", "rolling_min"], value="", label="baseline")
-                    peak_channel = gr.Dropdown([], label="peak channel", allow_custom_value=True,
-                                               elem_id="param-channel")
-                    mode = gr.Dropdown(["", "auto", "all", "dominant"], value="", label="peak mode")
-                with gr.Row():
-                    prominence = gr.Number(None, label="min prominence", elem_id="param-prominence")
-                    height = gr.Number(None, label="min height")
-                    distance = gr.Number(None, label="min distance (s)")
-                with gr.Row(elem_classes=["tool-row"]):
-                    preview_button = gr.Button("Preview", size="sm", scale=0, min_width=110, elem_id="preview")
-                    keep_button = gr.Button("Keep previewed peaks", size="sm", scale=0, min_width=170,
-                                            elem_id="keep-preview")
-                    drop_button = gr.Button("Drop preview", size="sm", scale=0, min_width=120)
-                preview_text = gr.Markdown(elem_id="preview-text")
-        with gr.Tab("Metadata & quality", id="metadata"):
-            metadata = gr.Markdown(elem_id="run-metadata")
-        with gr.Tab("History", id="history"):
-            versions = gr.Dataframe(interactive=False, label="Confirmed versions (newest first)", wrap=True,
-                                    elem_id="versions")
-            audit = gr.Dataframe(interactive=False, label="Audit trail (newest first)", wrap=True, max_height=320,
-                                 elem_id="audit")
-        with gr.Tab("Download", id="download"):
-            download_button = gr.Button("Prepare the cleaned series (CSV and Parquet)", elem_id="download-series")
-            files = gr.File(file_count="multiple", label="Cleaned series", interactive=False)
+    return ChartArea(channels, show_raw, normalise, drag_mode, reset, chart, histogram, histogram_caption,
+                     objective, peak_table)
+
+
+def _correct_panel() -> CorrectPanel:
+    draft = gr.Markdown(elem_id="draft-status")
+    with gr.Row():
+        verdict = gr.Radio([(label, key) for key, label in VERDICT_LABELS.items()], value="valid",
+                           label="Verdict", elem_id="verdict", scale=2)
+        reasons = gr.CheckboxGroup([(label, key) for key, label in REASONS.items()], label="Reasons",
+                                   elem_id="reasons", scale=3)
+    note = gr.Textbox(label="Note", lines=2, placeholder="What is wrong, what you changed and why", elem_id="note")
+    gr.Markdown("**Peaks** — pick a peak, type a time, or drag across the chart in an editing mode.")
     with gr.Row(elem_classes=["tool-row"]):
-        confirm_button = gr.Button("Confirm annotation", variant="primary", scale=2, elem_id="confirm")
-        rebase_button = gr.Button("Continue from the newest version", scale=0, min_width=240, elem_id="rebase")
-        discard_button = gr.Button("Discard my draft", variant="stop", scale=0, min_width=150, elem_id="discard")
-    message = gr.Markdown(elem_id="review-message")
-    timer = gr.Timer(1.0, active=False)
+        peak_pick = gr.Dropdown([], label="Peak", allow_custom_value=True, elem_id="peak-pick", min_width=140)
+        peak_time = gr.Textbox(label="time (s)", placeholder="seconds", max_lines=1, elem_id="peak-time",
+                               min_width=120)
+        add_peak = gr.Button("Add at time", size="sm", scale=0, min_width=100, elem_id="add-peak")
+        move_peak = gr.Button("Move selected to time", size="sm", scale=0, min_width=160, elem_id="move-peak")
+        remove_peak = gr.Button("Remove selected", size="sm", variant="stop", scale=0, min_width=130,
+                                elem_id="remove-peak")
+    gr.Markdown("**Anomaly intervals**")
+    with gr.Row(elem_classes=["tool-row"]):
+        start = gr.Textbox(label="start (s)", placeholder="seconds", max_lines=1, elem_id="interval-start",
+                           min_width=110)
+        end = gr.Textbox(label="end (s)", placeholder="seconds", max_lines=1, elem_id="interval-end", min_width=110)
+        label = gr.Textbox(label="label", value="anomaly", max_lines=1, elem_id="interval-label", min_width=140)
+        add_interval = gr.Button("Mark interval", size="sm", scale=0, min_width=120, elem_id="add-interval")
+    with gr.Row(elem_classes=["tool-row"]):
+        interval_pick = gr.Dropdown([], label="Interval", allow_custom_value=True, elem_id="interval-pick", scale=3)
+        remove_interval = gr.Button("Remove interval", size="sm", variant="stop", scale=0, min_width=130)
+    intervals = gr.Dataframe(headers=["start (s)", "end (s)", "label"], interactive=False, max_height=160,
+                             label="Marked intervals")
+    with gr.Accordion("Re-run smoothing and peak detection with other parameters (preview)", open=False,
+                      elem_id="preview-panel"):
+        with gr.Row():
+            window = gr.Textbox(label="smoothing window (samples)", placeholder="recipe's", max_lines=1,
+                                elem_id="param-window")
+            baseline = gr.Dropdown(["", "none", "linear", "rolling_min"], value="", label="baseline")
+            peak_channel = gr.Dropdown([], label="peak channel", allow_custom_value=True, elem_id="param-channel")
+            mode = gr.Dropdown(["", "auto", "all", "dominant"], value="", label="peak mode")
+        with gr.Row():
+            # Text, not number boxes: an empty Gradio number box sends 0, and empty must mean "the recipe's".
+            prominence = gr.Textbox(label="min prominence", placeholder="automatic", max_lines=1,
+                                    elem_id="param-prominence")
+            height = gr.Textbox(label="min height", placeholder="automatic", max_lines=1)
+            distance = gr.Textbox(label="min distance (s)", placeholder="automatic", max_lines=1)
+        with gr.Row(elem_classes=["tool-row"]):
+            preview = gr.Button("Preview", size="sm", scale=0, min_width=110, elem_id="preview")
+            keep = gr.Button("Keep previewed peaks", size="sm", scale=0, min_width=170, elem_id="keep-preview")
+            drop = gr.Button("Drop preview", size="sm", scale=0, min_width=120)
+        preview_text = gr.Markdown(elem_id="preview-text")
+    return CorrectPanel(draft, verdict, reasons, note, peak_pick, peak_time, add_peak, move_peak, remove_peak,
+                        start, end, label, add_interval, interval_pick, remove_interval, intervals,
+                        [window, baseline, peak_channel, mode, prominence, height, distance], peak_channel,
+                        preview, keep, drop, preview_text)
 
-    view = [state, title, status, metadata, channels, chart, caption, hist, objective, peak_table, peak_pick,
-            draft, verdict, reasons, note, intervals, interval_pick, preview_text, peak_channel, versions, audit,
-            timer]
-    outputs = [*view, message]
 
-    def respond(compute: Callable[[], Outcome], selected: Any = KEEP) -> list[Any]:
+def _info_tabs() -> InfoTabs:
+    with gr.Tab("Metadata & quality", id="metadata"):
+        metadata = gr.Markdown(elem_id="run-metadata")
+    with gr.Tab("History", id="history"):
+        versions = gr.Dataframe(interactive=False, label="Confirmed versions (newest first)", wrap=True,
+                                elem_id="versions")
+        audit = gr.Dataframe(interactive=False, label="Audit trail (newest first)", wrap=True, max_height=320,
+                             elem_id="audit")
+    with gr.Tab("Download", id="download"):
+        prepare = gr.Button("Prepare the cleaned series (CSV and Parquet)", elem_id="download-series")
+        files = gr.File(file_count="multiple", label="Cleaned series", interactive=False)
+    return InfoTabs(metadata, versions, audit, prepare, files)
+
+
+def _confirm_bar() -> ConfirmBar:
+    with gr.Row(elem_classes=["tool-row"]):
+        confirm = gr.Button("Confirm annotation", variant="primary", scale=2, elem_id="confirm")
+        rebase = gr.Button("Continue from the newest version", scale=0, min_width=240, elem_id="rebase")
+        discard = gr.Button("Discard my draft", variant="stop", scale=0, min_width=150, elem_id="discard")
+    return ConfirmBar(confirm, rebase, discard, gr.Markdown(elem_id="review-message"))
+
+
+class _Wiring:
+    """The run view's event handlers: each runs one action of :mod:`ui.review_logic` and redraws."""
+
+    def __init__(self, ctx: AppContext, author: gr.Textbox, state: gr.State, title: gr.Markdown,
+                 status: gr.Markdown, area: ChartArea, panel: CorrectPanel, info: InfoTabs, bar: ConfirmBar):
+        self.ctx, self.author, self.state = ctx, author, state
+        self.area, self.panel, self.bar = area, panel, bar
+        self.timer = gr.Timer(1.0, active=False)
+        self.style = gr.State({})
+        self.view = [state, title, status, info.metadata, area.channels, area.show_raw, area.normalise, area.chart,
+                     self.style, area.histogram,
+                     area.histogram_caption, area.objective, area.peak_table, panel.peak_pick, panel.draft,
+                     panel.verdict, panel.reasons, panel.note, panel.intervals, panel.interval_pick,
+                     panel.preview_text, panel.peak_channel, info.versions, info.audit, self.timer]
+        self.outputs = [*self.view, bar.message]
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def listen(self, trigger: Any, handler: Callable[..., list[Any]], inputs: list[Any],
+               extra: tuple[Any, ...] = (), **options: Any) -> Any:
+        """Run ``handler`` on ``trigger``, then give the chart its colours and caption (see :func:`_restyle`).
+
+        Actions run one at a time (one queue for all of them), so two quick edits, say a note saved
+        on leaving its box and the click that left it, apply in order, each to the stored draft.
+        """
+        options.setdefault("concurrency_id", "run-view")
+        options.setdefault("concurrency_limit", 1)
+        return trigger(handler, inputs, [*self.outputs, *extra], **options).then(
+            _restyle, [self.style], [self.area.chart], show_progress="hidden")
+
+    def respond(self, compute: Callable[[], Outcome], selected: Any = KEEP,
+                fallback: ViewState | None = None) -> list[Any]:
+        """Updates for the state ``compute`` returns. On bad input nothing changes (or the ``fallback``
+        state is shown again, to put widgets back) and the reason is shown."""
         try:
             current, text = compute()
-            shown = logic.render(ctx, current)
+            shown = logic.render(self.ctx, current)
         except BAD_INPUT as error:
-            reason = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
-            gr.Warning(str(reason))
-            return [gr.skip()] * len(view) + [f"⚠ {reason}"]
+            reason = str(error.args[0] if isinstance(error, KeyError) and error.args else error)
+            gr.Warning(reason)
+            if fallback is not None:
+                return [*_updates(fallback, logic.render(self.ctx, fallback), KEEP), f"⚠ {reason}"]
+            return [gr.skip()] * len(self.view) + [f"⚠ {reason}"]
         return [*_updates(current, shown, selected() if callable(selected) else selected), text]
 
-    def edit(action: Callable[..., ViewState], text: Callable[..., str]) -> Callable[..., list[Any]]:
-        """A handler for an action taking (ctx, state, author, *values)."""
+    def edit(self, action: Callable[..., ViewState], text: Callable[..., str]) -> Callable[..., list[Any]]:
+        """A handler of (state, author, *values) for an action taking (ctx, state, author, *values)."""
         def handler(current: ViewState, name: str, *values: Any) -> list[Any]:
-            return respond(lambda: (action(ctx, current, name, *values), text(*values)))
+            return self.respond(lambda: (action(self.ctx, current, name, *values), text(*values)))
         return handler
 
-    # -- opening ------------------------------------------------------------------------------
-    def open_key(run_key: str, name: str) -> list[Any]:
-        key = (run_key or "").strip()
-        return respond(lambda: (logic.open_run(ctx, key, name), f"Opened {key}."), None)
+    # -- opening --------------------------------------------------------------------------------
+    def opening(self, run_list: RunList) -> None:
+        ctx = self.ctx
 
-    def open_row(name: str, event: gr.SelectData) -> list[Any]:
-        return open_key(str(event.row_value[0]) if event.row_value else "", name)
+        def open_key(run_key: str, name: str) -> list[Any]:
+            key = (run_key or "").strip()
+            return self.respond(lambda: (logic.open_run(ctx, key, name), f"Opened {key}."), None)
 
-    run_list.table.select(open_row, [author], outputs)
-    run_list.open_button.click(open_key, [run_list.run_key, author], outputs)
-    run_list.run_key.submit(open_key, [run_list.run_key, author], outputs)
+        def open_row(name: str, event: gr.SelectData) -> list[Any]:
+            return open_key(str(event.row_value[0]) if event.row_value else "", name)
 
-    def follow(current: ViewState, name: str) -> list[Any]:
-        def compute() -> Outcome:
-            followed, progress = logic.follow_request(ctx, current, name)
-            return followed, "" if progress is None else progress.message
-        return respond(compute)
+        def follow(current: ViewState, name: str) -> list[Any]:
+            def compute() -> Outcome:
+                followed, progress = logic.follow_request(ctx, current, name)
+                return followed, "" if progress is None else progress.message
+            return self.respond(compute)
 
-    timer.tick(follow, [state, author], outputs, show_progress="hidden")
+        def start_review(current: ViewState, name: str) -> list[Any]:
+            """A name typed while a run is open starts (or switches) the review of that person."""
+            name = (name or "").strip()
+            reviewing = current.session is not None and current.session.author == name
+            if current.run_key is None or not name or current.pending_run is not None or reviewing:
+                return [gr.skip()] * len(self.outputs)
+            return self.respond(lambda: (logic.require_session(ctx, current, name), f"Reviewing as {name}."))
 
-    def start_review(current: ViewState, name: str) -> list[Any]:
-        if current.run_key is None or not (name or "").strip() or current.pending_run is not None:
-            return [gr.skip()] * len(outputs)
-        return respond(lambda: (logic.require_session(ctx, current, name), f"Reviewing as {name.strip()}."))
-
-    author.submit(start_review, [state, author], outputs)
-    author.blur(start_review, [state, author], outputs)
+        self.listen(run_list.table.select, open_row, [self.author])
+        self.listen(run_list.open_button.click, open_key, [run_list.run_key, self.author])
+        self.listen(run_list.run_key.submit, open_key, [run_list.run_key, self.author])
+        self.listen(self.timer.tick, follow, [self.state, self.author], show_progress="hidden",
+                    concurrency_id="run-view-polling", concurrency_limit=None)
+        self.listen(self.author.submit, start_review, [self.state, self.author])
+        self.listen(self.author.blur, start_review, [self.state, self.author])
 
     # -- chart ----------------------------------------------------------------------------------
-    def set_lines(current: ViewState, shown: list[str], raw: bool, scaled: bool) -> list[Any]:
-        return respond(lambda: (logic.set_channels(ctx, current, shown, raw, scaled), ""))
+    def chart(self) -> None:
+        ctx, area, panel = self.ctx, self.area, self.panel
 
-    for widget in (channels, show_raw, normalise):
-        widget.input(set_lines, [state, channels, show_raw, normalise], outputs)
+        def set_lines(current: ViewState, shown: list[str], raw: bool, scaled: bool) -> list[Any]:
+            return self.respond(lambda: (logic.set_channels(ctx, current, shown, raw, scaled), ""), fallback=current)
 
-    def on_drag(current: ViewState, name: str, how: str, picked: Any, event: gr.SelectData) -> list[Any]:
-        start, end = (float(v) for v in event.index)
-        bounds: list[Any] = [gr.skip(), gr.skip()]
-        placed: list[Any] = [KEEP]
+        def on_drag(current: ViewState, name: str, how: str, picked: Any, event: gr.SelectData) -> list[Any]:
+            start, end = (float(v) for v in event.index)
+            bounds: list[Any] = [gr.skip(), gr.skip()]
+            placed: list[Any] = [KEEP]
 
-        def compute() -> Outcome:
-            dragged, interval = logic.drag(ctx, current, name, how, start, end, _time(picked))
-            if interval is not None:
-                bounds[:] = [round(interval[0], 6), round(interval[1], 6)]
-                return dragged, f"Interval {interval[0]:g}–{interval[1]:g} s: give it a label and mark it."
-            if how == "zoom":
-                return dragged, f"Zoomed to {start:g}–{end:g} s."
-            placed[0] = logic.apex_time(ctx, current, start, end)
-            return dragged, f"Peak placed at the apex, {placed[0]:g} s."
+            def compute() -> Outcome:
+                dragged, interval = logic.drag(ctx, current, name, how, start, end, _time(picked))
+                if interval is not None:
+                    bounds[:] = [f"{interval[0]:.6g}", f"{interval[1]:.6g}"]
+                    return dragged, f"Interval {interval[0]:g}–{interval[1]:g} s: give it a label and mark it."
+                if how == "zoom":
+                    return dragged, f"Zoomed to {start:g}–{end:g} s."
+                placed[0] = logic.apex_time(ctx, current, start, end)
+                return dragged, f"Peak placed at the apex, {placed[0]:g} s."
 
-        return [*respond(compute, lambda: placed[0]), *bounds]
+            updates = self.respond(compute, lambda: placed[0])
+            drawn = updates[self.view.index(self.style)]
+            if isinstance(drawn, dict) and drawn.get("caption") and how != "zoom":
+                drawn["caption"] += f" · last drag: {updates[-1]}"  # a new caption redraws: the selection goes
+            return [*updates, *bounds]
 
-    chart.select(on_drag, [state, author, drag_mode, peak_pick], [*outputs, interval_start, interval_end])
-    reset_action = edit(lambda c, s, n: logic.reset_zoom(s), lambda: "Showing the whole run.")
-    reset.click(reset_action, [state, author], outputs)
-    chart.double_click(reset_action, [state, author], outputs)
+        lines = [self.state, area.channels, area.show_raw, area.normalise]
+        for widget in (area.channels, area.show_raw, area.normalise):
+            self.listen(widget.input, set_lines, lines)
+        self.listen(area.chart.select, on_drag, [self.state, self.author, area.drag_mode, panel.peak_pick],
+                    (panel.interval_start, panel.interval_end))
+        reset = self.edit(lambda c, s, n: logic.reset_zoom(s), lambda: "Showing the whole run.")
+        self.listen(area.reset.click, reset, [self.state, self.author])
+        self.listen(area.chart.double_click, reset, [self.state, self.author])
 
-    # -- marking, peaks, intervals -----------------------------------------------------------------
-    marking = edit(logic.mark, lambda v, r, n: f"Draft saved: {VERDICT_LABELS.get(v, v)}.")
-    verdict.input(marking, [state, author, verdict, reasons, note], outputs)
-    reasons.input(marking, [state, author, verdict, reasons, note], outputs)
-    note.blur(marking, [state, author, verdict, reasons, note], outputs)
+    # -- marking, peaks, intervals --------------------------------------------------------------
+    def edits(self) -> None:
+        ctx, panel, state, author = self.ctx, self.panel, self.state, self.author
 
-    add_button.click(edit(lambda c, s, n, t: logic.add_peak(c, s, n, t), lambda t: f"Peak added at {t:g} s."),
-                     [state, author, peak_time], outputs)
+        def move(current: ViewState, name: str, picked: Any, to_text: str) -> list[Any]:
+            def compute() -> Outcome:
+                to_s = _time(to_text)
+                return logic.move_peak(ctx, current, name, _time(picked), to_s), f"Peak moved to {to_s:g} s."
+            return self.respond(compute, lambda: _time(to_text))
 
-    def move(current: ViewState, name: str, picked: Any, to_s: float | None) -> list[Any]:
-        return respond(lambda: (logic.move_peak(ctx, current, name, _time(picked), to_s),
-                                f"Peak moved to {to_s:g} s."), to_s)
+        def remove(current: ViewState, name: str, picked: Any) -> list[Any]:
+            return self.respond(lambda: (logic.remove_peak(ctx, current, name, _time(picked)), "Peak removed."),
+                                None)
 
-    move_button.click(move, [state, author, peak_pick, peak_time], outputs)
+        marking = self.edit(logic.mark, lambda v, r, n: f"Draft saved: {VERDICT_LABELS.get(v, v)}.")
+        for trigger in (panel.verdict.input, panel.reasons.input, panel.note.blur):
+            self.listen(trigger, marking, [state, author, panel.verdict, panel.reasons, panel.note])
+        self.listen(panel.add_peak.click,
+                    self.edit(lambda c, s, n, t: logic.add_peak(c, s, n, _time(t)), lambda t: f"Peak added at {t} s."),
+                    [state, author, panel.peak_time])
+        self.listen(panel.move_peak.click, move, [state, author, panel.peak_pick, panel.peak_time])
+        self.listen(panel.remove_peak.click, remove, [state, author, panel.peak_pick])
+        self.listen(self.area.peak_table.input, self.edit(logic.edit_table, lambda table: "Peak table applied."),
+                    [state, author, self.area.peak_table])
+        panel.peak_pick.input(lambda picked: "" if _time_or_none(picked) is None else f"{_time(picked):g}",
+                              [panel.peak_pick], [panel.peak_time])
+        self.listen(panel.add_interval.click,
+                    self.edit(lambda c, s, n, a, b, label: logic.mark_interval(c, s, n, _time(a), _time(b), label),
+                              lambda a, b, label: f"Interval {a}–{b} s marked."),
+                    [state, author, panel.interval_start, panel.interval_end, panel.interval_label])
+        self.listen(panel.remove_interval.click,
+                    self.edit(lambda c, s, n, i: logic.unmark_interval(c, s, n, _index(i)),
+                              lambda i: "Interval removed."), [state, author, panel.interval_pick])
 
-    def remove(current: ViewState, name: str, picked: Any) -> list[Any]:
-        return respond(lambda: (logic.remove_peak(ctx, current, name, _time(picked)), "Peak removed."), None)
+    # -- previews -------------------------------------------------------------------------------
+    def previews(self) -> None:
+        ctx, panel = self.ctx, self.panel
 
-    remove_button.click(remove, [state, author, peak_pick], outputs)
-    peak_table.input(edit(logic.edit_table, lambda table: "Peak table applied."), [state, author, peak_table],
-                     outputs)
-    peak_pick.input(lambda picked: gr.Number(value=_time_or_none(picked)), [peak_pick], [peak_time])
+        def run_preview(current: ViewState, name: str, *values: Any) -> list[Any]:
+            return self.respond(lambda: (logic.preview(ctx, current, name, dict(zip(PREVIEW_PARAMETERS, values))),
+                                         "Preview ready: compare it with your draft."))
 
-    interval_add.click(edit(logic.mark_interval, lambda a, b, label: f"Interval {a:g}–{b:g} s marked."),
-                       [state, author, interval_start, interval_end, interval_label], outputs)
-    interval_remove.click(edit(lambda c, s, n, i: logic.unmark_interval(c, s, n, _index(i)),
-                               lambda i: "Interval removed."), [state, author, interval_pick], outputs)
-
-    # -- preview --------------------------------------------------------------------------------
-    def run_preview(current: ViewState, name: str, *values: Any) -> list[Any]:
-        keys = ("smoothing.window", "smoothing.baseline", "peaks.channel", "peaks.mode", "peaks.min_prominence",
-                "peaks.min_height", "peaks.min_distance_s")
-        return respond(lambda: (logic.preview(ctx, current, name, dict(zip(keys, values))),
-                                "Preview ready: compare it with your draft."))
-
-    preview_button.click(run_preview, [state, author, window, baseline, peak_channel, mode, prominence, height,
-                                       distance], outputs)
-    keep_button.click(edit(lambda c, s, n: logic.keep(c, s, n), lambda: "Previewed peaks kept in your draft."),
-                      [state, author], outputs)
-    drop_button.click(edit(lambda c, s, n: logic.drop_preview(s), lambda: "Preview dropped."), [state, author],
-                      outputs)
+        self.listen(panel.preview.click, run_preview, [self.state, self.author, *panel.parameters])
+        self.listen(panel.keep.click, self.edit(logic.keep, lambda: "Previewed peaks kept in your draft."),
+                    [self.state, self.author])
+        self.listen(panel.drop.click, self.edit(lambda c, s, n: logic.drop_preview(s), lambda: "Preview dropped."),
+                    [self.state, self.author])
 
     # -- confirming -----------------------------------------------------------------------------
-    def confirm(current: ViewState, name: str, chosen: str, why: list[str], text: str) -> list[Any]:
-        def compute() -> Outcome:
-            confirmed, result, counted = logic.confirm_draft(ctx, current, name, chosen, why, text)
-            (gr.Info if counted else gr.Warning)(result.splitlines()[0])
-            return confirmed, ("✅ " if counted else "⚠ Conflict: ") + result.replace("\n", "  \n")
-        return respond(compute)
+    def confirmation(self, run_list: RunList) -> None:
+        ctx, panel, bar = self.ctx, self.panel, self.bar
 
-    confirm_button.click(confirm, [state, author, verdict, reasons, note], outputs).then(
-        run_list.refresh, run_list.inputs, run_list.outputs)
-    rebase_button.click(edit(lambda c, s, n: logic.continue_from_newest(c, s, n),
-                             lambda: "Your edits now start from the newest version: review them and confirm."),
-                        [state, author], outputs)
-    discard_button.click(edit(lambda c, s, n: logic.discard_draft(c, s, n), lambda: "Draft discarded."),
-                         [state, author], outputs).then(run_list.refresh, run_list.inputs, run_list.outputs)
+        def confirm(current: ViewState, name: str, chosen: str, why: list[str], text: str) -> list[Any]:
+            def compute() -> Outcome:
+                confirmed, result, counted = logic.confirm_draft(ctx, current, name, chosen, why, text)
+                (gr.Info if counted else gr.Warning)(result.splitlines()[0])
+                return confirmed, ("✅ " if counted else "⚠ Conflict: ") + result.replace("\n", "  \n")
+            return self.respond(compute)
 
-    def prepare_downloads(current: ViewState) -> Any:
+        marking = [self.state, self.author, panel.verdict, panel.reasons, panel.note]
+        self.listen(bar.confirm.click, confirm, marking).then(run_list.refresh, run_list.inputs, run_list.outputs)
+        self.listen(bar.rebase.click,
+                    self.edit(logic.continue_from_newest,
+                              lambda: "Your edits now start from the newest version: review them and confirm."),
+                    [self.state, self.author])
+        self.listen(bar.discard.click, self.edit(logic.discard_draft, lambda: "Draft discarded."),
+                    [self.state, self.author]).then(run_list.refresh, run_list.inputs, run_list.outputs)
+
+    def downloads(self, current: ViewState) -> Any:
+        """The cleaned series of the open run as CSV and Parquet files."""
         if current.run_key is None:
             gr.Warning("open a run first")
             return gr.skip()
         try:
-            return cleaned_series_files(ctx.outputs, current.run_key, ctx.downloads_dir)
+            return cleaned_series_files(self.ctx.outputs, current.run_key, self.ctx.downloads_dir)
         except MissingOutputError as error:
             gr.Warning(str(error))
             return gr.skip()
 
-    download_button.click(prepare_downloads, [state], [files])
-
 
 def _updates(state: ViewState, view: RunView, selected: Any) -> list[Any]:
-    """Component updates for ``view``, in the order of the ``view`` output list."""
+    """Component updates for ``view``, in the order of :attr:`_Wiring.view`.
+
+    Plots get their data only (Gradio 6.31 drops a plot's new data when other properties change in
+    the same update, and draws a new line only after its colours change); :func:`_restyle` sends
+    colours and caption in a second step.
+    """
     chart = view.chart
-    plot = (gr.LinePlot(value=None) if chart is None else
-            gr.LinePlot(value=chart.frame, color_map=chart.color_map, x_lim=chart.x_lim))
-    histogram = (gr.BarPlot(value=None) if view.histogram is None else
-                 gr.BarPlot(value=view.histogram, x_bin=view.histogram_bin, label=view.histogram_label))
     pick = (gr.Dropdown(choices=view.peak_choices) if selected is KEEP else
             gr.Dropdown(choices=view.peak_choices, value=selected))
     return [
         state, view.title, view.status, view.metadata,
-        gr.CheckboxGroup(choices=view.channels, value=view.shown_channels), plot,
-        chart.caption if chart else "", histogram, view.objective,
+        gr.CheckboxGroup(choices=view.channels, value=view.shown_channels), state.show_raw, state.normalise,
+        None if chart is None else chart.frame,
+        {} if chart is None else {"color_map": chart.color_map, "caption": chart.caption},
+        view.histogram, view.histogram_caption, view.objective,
         gr.Dataframe(value=view.peak_table), pick, view.draft, view.verdict, view.reasons, view.note,
         gr.Dataframe(value=view.interval_table), gr.Dropdown(choices=view.interval_choices, value=None),
         view.preview, gr.Dropdown(choices=view.channels), gr.Dataframe(value=view.versions),
@@ -293,8 +441,14 @@ def _updates(state: ViewState, view: RunView, selected: Any) -> list[Any]:
     ]
 
 
+def _restyle(style: dict[str, Any]) -> Any:
+    """The chart's colours and caption. The plot redraws only when they changed: when lines or markers
+    appear or go, or the window changes (which also clears the zoom selection)."""
+    return gr.LinePlot(**style) if style else gr.skip()
+
+
 def _time(value: Any) -> float | None:
-    """A peak picked in the dropdown (a number, or text typed into it) as seconds."""
+    """Seconds from a picked peak or a typed time (``None`` when empty)."""
     if value is None or value == "":
         return None
     try:

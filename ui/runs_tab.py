@@ -39,8 +39,8 @@ def build_run_list(ctx: AppContext) -> RunList:
         review = gr.Dropdown([ANY, *REVIEW_LABELS.values()], value=ANY, label="Review", min_width=120,
                              elem_id="filter-review")
         status = gr.Dropdown([ANY, *RUN_STATUSES], value=ANY, label="Processing", min_width=120)
-        since = gr.Textbox(label="From (YYYY-MM-DD)", placeholder="2024-03-01", min_width=120)
-        until = gr.Textbox(label="Until (YYYY-MM-DD)", placeholder="2024-03-31", min_width=120)
+        since = gr.Textbox(label="From (YYYY-MM-DD)", placeholder="2024-03-01", max_lines=1, min_width=120)
+        until = gr.Textbox(label="Until (YYYY-MM-DD)", placeholder="2024-03-31", max_lines=1, min_width=120)
     with gr.Row(elem_classes=["tool-row"]):
         sort = gr.Dropdown(list(RUN_SORTS), value="time", label="Sort by", min_width=110)
         descending = gr.Checkbox(True, label="Newest / highest first", min_width=110)
@@ -50,7 +50,7 @@ def build_run_list(ctx: AppContext) -> RunList:
     table = gr.Dataframe(interactive=False, wrap=False, max_height=560, elem_id="runs-table",
                          label="Runs — click a row to open it", show_row_numbers=False)
     with gr.Row(elem_classes=["tool-row"]):
-        run_key = gr.Textbox(label="Open run by key", placeholder="run_003-3fa9c1d2e4", scale=4,
+        run_key = gr.Textbox(label="Open run by key", placeholder="run_003-3fa9c1d2e4", scale=4, max_lines=1,
                              elem_id="open-run-key")
         open_button = gr.Button("Open", scale=0, min_width=90, elem_id="open-run")
     page = gr.State(1)
@@ -68,8 +68,9 @@ def build_run_list(ctx: AppContext) -> RunList:
         return [found.page, page_table(found), found.summary, *dropdowns]
 
     outputs = [page, table, summary, *exact]
-    for widget in filters:
-        widget.change(lambda *v: show(1, *v), filters, outputs, show_progress="hidden")
+    first_page = [widget.input for widget in [*exact, review, status, sort, descending]]
+    first_page += [box.submit for box in (since, until)] + [box.blur for box in (since, until)]
+    gr.on(first_page, lambda *v: show(1, *v), filters, outputs, show_progress="hidden")
     previous.click(lambda p, *v: show(p - 1, *v), [page, *filters], outputs)
     following.click(lambda p, *v: show(p + 1, *v), [page, *filters], outputs)
     return RunList(table, run_key, open_button, [page, *filters], outputs, show)

@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import polars as pl
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import TypeAdapter
 
 from api.auth import read_key
 from api.deps import API_PREFIX, LabDep
+from api.encoding import Rendered, cached_response, gzip_etag
 from api.errors import ApiProblem, problems
 from api.materialized import file_version
 from api.models import ExperimentPoint, Identifier, Strict, UtcDateTime
@@ -35,7 +36,7 @@ class DatasetQuery(Strict):
 @router.get("/datasets/confirmed", response_model=list[ExperimentPoint], summary="Confirmed dataset",
             responses={200: {**TABLE_CONTENT[200], "headers": _ETAG},
                        304: {"description": "Not modified since the ETag sent in If-None-Match", "headers": _ETAG}})
-def confirmed_dataset(lab: LabDep, query: Annotated[DatasetQuery, Query()],
+def confirmed_dataset(request: Request, lab: LabDep, query: Annotated[DatasetQuery, Query()],
                       if_none_match: Annotated[str | None, Header(max_length=1000)] = None) -> Response:
     """Confirmed experiments ``{experiment_id, inputs, objective, run_ids, confirmed_at, provenance}``.
 
@@ -44,19 +45,26 @@ def confirmed_dataset(lab: LabDep, query: Annotated[DatasetQuery, Query()],
     since, until = query.since, query.until
     if since and until and since >= until:
         raise ApiProblem(422, "since must be before until")
-    latest = lab.gateway.latest(DATASET_ASSET)
+    latest = lab.reader.latest(DATASET_ASSET)
     path = lab.reader.path_of(latest, DATASET_ASSET) if latest else None
     version = str(latest.metadata.get("digest") or file_version(path)) if latest and path else "empty"
     etag = '"' + hashlib.sha256(repr((version, query.model_dump(mode="json"))).encode()).hexdigest()[:24] + '"'
-    if if_none_match and (if_none_match.strip() == "*" or etag in [t.strip() for t in if_none_match.split(",")]):
+    if if_none_match and _matches(if_none_match, etag):
         return Response(status_code=304, headers={"ETag": etag})
-    body, media_type, headers = lab.reader.responses.get(
-        ("dataset", etag), lambda: _render(lab.reader.frame(path) if path else None, query, since, until))
-    return Response(body, media_type=media_type, headers={**headers, "ETag": etag, "Cache-Control": "no-cache"})
+    response = cached_response(request, lab.reader.responses, ("dataset", etag), etag=etag,
+                               render=lambda: _render(lab.reader.frame(path) if path else None, query, since, until))
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    """Whether ``If-None-Match`` names this version (in either content coding), or is ``*``."""
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or bool(tags & {etag, gzip_etag(etag)})
 
 
 def _render(frame: pl.DataFrame | None, query: DatasetQuery, since: datetime | None,
-            until: datetime | None) -> tuple[bytes, str, dict[str, str]]:
+            until: datetime | None) -> Rendered:
     frame = pl.DataFrame(schema=DATASET_SCHEMA) if frame is None else frame
     if query.campaign is not None:
         frame = frame.filter(pl.col("campaign") == query.campaign)

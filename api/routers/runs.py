@@ -69,12 +69,12 @@ def get_run(run: RunDep, lab: LabDep) -> RunDetail:
     """A run's metadata, the state of each of its assets, its quality and its latest confirmed annotation."""
     assets = []
     for asset in (*STEPS, "annotations"):
-        latest = lab.gateway.latest(asset, run.run_key)
+        latest = lab.reader.latest(asset, run.run_key)
         assets.append(AssetState(asset=asset, materialized=latest is not None,
                                  dagster_run_id=latest.run_id if latest else None,
                                  materialized_at=latest.timestamp if latest else None))
     quality = None
-    quality_materialization = lab.gateway.latest("quality_report", run.run_key)
+    quality_materialization = lab.reader.latest("quality_report", run.run_key)
     if quality_materialization is not None:
         report = lab.reader.document(lab.reader.path_of(quality_materialization, "quality_report", "json"))
         quality = QualityOut(run_key=run.run_key, **report)

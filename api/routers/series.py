@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import polars as pl
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from api.auth import read_key
 from api.deps import API_PREFIX, LabDep, RunDep
+from api.encoding import Rendered, cached_response
 from api.errors import ApiProblem, problems
 from api.materialized import file_version
 from api.models import (Accepted, AnnotationVersionOut, ChannelSeries, FiniteFloat, Peak, PeaksOut, QualityOut,
@@ -40,7 +41,7 @@ class SeriesQuery(Strict):
 
 @router.get("/runs/{run_key}/series/{kind}", response_model=SeriesOut, summary="Raw or cleaned series",
             responses={**TABLE_CONTENT, **ACCEPTED, **problems(409)})
-def get_series(run: RunDep, lab: LabDep, kind: Annotated[Literal["raw", "clean"], Path()],
+def get_series(request: Request, run: RunDep, lab: LabDep, kind: Annotated[Literal["raw", "clean"], Path()],
                query: Annotated[SeriesQuery, Query()]) -> Response:
     """The run's raw (parsed) or cleaned series; with ``points``, downsampled on the server for plotting."""
     if query.start is not None and query.end is not None and query.start > query.end:
@@ -48,9 +49,8 @@ def get_series(run: RunDep, lab: LabDep, kind: Annotated[Literal["raw", "clean"]
     path = lab.reader.locate(run, _SERIES_ASSETS[kind])
     key = ("series", *file_version(path), kind, tuple(query.channels or ()), query.points, query.method,
            query.start, query.end, query.format)
-    body, media_type, headers = lab.reader.responses.get(
-        key, lambda: _render_series(lab.reader.frame(path), run.run_key, kind, query))
-    return Response(body, media_type=media_type, headers=headers)
+    return cached_response(request, lab.reader.responses, key,
+                           lambda: _render_series(lab.reader.frame(path), run.run_key, kind, query))
 
 
 @router.get("/runs/{run_key}/peaks", response_model=PeaksOut, summary="Detected peaks",
@@ -78,8 +78,7 @@ def get_annotations(run: RunDep, lab: LabDep) -> list[AnnotationVersionOut]:
     return [annotation_version(v) for v in lab.reviews.history(run.run_key)]
 
 
-def _render_series(frame: pl.DataFrame, run_key: str, kind: str,
-                   query: SeriesQuery) -> tuple[bytes, str, dict[str, str]]:
+def _render_series(frame: pl.DataFrame, run_key: str, kind: str, query: SeriesQuery) -> Rendered:
     available = [c for c in frame.columns if c not in TIME_COLUMNS]
     channels = query.channels or available
     unknown = [c for c in channels if c not in available]

@@ -17,7 +17,7 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, negativ
 
 from tests.api.conftest import Lab, demo_lab, uvicorn_server
 
-EXAMPLES = 12
+EXAMPLES = 25
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance, negative_data_rejection]
 

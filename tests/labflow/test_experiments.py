@@ -8,8 +8,8 @@ import pytest
 
 from labflow.annotations import Annotation
 from labflow.catalog import Catalog
-from labflow.experiments import (ExperimentError, ExperimentExists, ExperimentStore, Recommendation, inputs_match,
-                                 point_rows)
+from labflow.experiments import (ExperimentError, ExperimentExists, ExperimentStore, Recommendation, chart_points,
+                                 inputs_match, point_rows)
 from labflow.keys import make_run_key, sha256_hex
 from labflow.metadata import RunMetadata
 from labflow.review import ReviewStore
@@ -129,3 +129,15 @@ def test_inputs_match_needs_the_same_names_and_values():
     assert not inputs_match({"a": 1.0}, {"a": 1.0, "b": 2})
     assert not inputs_match({"a": 1.0}, {"a": 1.001})
     assert not inputs_match({"a": True}, {"a": 1})
+
+
+def test_chart_points_use_the_single_numeric_parameter_as_x_axis(db):
+    store = ExperimentStore(db)
+    store.add_recommendations("one", [point(2.0, t=40.0), point(3.0, t=50)])
+    axis, rows = chart_points(store.campaign_status("one"))
+    assert axis == "t" and [(r["x"], r["mean"], r["state"]) for r in rows] == [(40.0, 2.0, "recommended"),
+                                                                             (50.0, 3.0, "recommended")]
+    store.add_recommendations("two", [point(1.0, t=1.0, p=2.0), point(1.5, t="fast")])
+    axis, rows = chart_points(store.campaign_status("two"))
+    assert axis == "recommended point" and [r["x"] for r in rows] == [1.0, 2.0]
+    assert chart_points(store.campaign_status("none")) == ("recommended point", [])

@@ -15,7 +15,7 @@ from labflow.s3_inbox import (PollResult, S3Cursor, S3Inbox, S3Source, S3SourceE
                               parse_sources)
 from labflow.settings import Settings
 from tests.lab_fixtures import drop, signal_csv
-from tests.s3_fixtures import S3Endpoint, bucket, s3, s3_endpoint  # noqa: F401  (fixtures)
+from tests.s3_fixtures import S3Endpoint
 
 
 class Poller:

@@ -1,0 +1,46 @@
+"""Health and Prometheus metrics: route templates and statuses, runs by status, one registry per app."""
+
+from __future__ import annotations
+
+import re
+
+from tests.api.conftest import open_lab
+
+
+def sample(text: str, name: str, **labels: str) -> float | None:
+    """The value of one sample in Prometheus text, or ``None``."""
+    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    match = re.search(rf"^{name}\{{{re.escape(wanted)}\}} (\S+)$", text, re.M)
+    return float(match.group(1)) if match else None
+
+
+def test_health_reports_the_catalog_and_dagster(demo):
+    assert demo.client.get("/healthz").json() == {"status": "ok", "catalog": True, "dagster": True,
+                                                   "auth_required": False, "etl_mode": "eager"}
+
+
+def test_metrics_count_requests_by_route_template_and_runs_by_status(demo):
+    before = demo.client.get("/metrics").text
+    key = demo.runs["run"]
+    demo.client.get(f"/api/v1/runs/{key}")
+    demo.client.get("/api/v1/runs/unknown-0000000000")
+    text = demo.client.get("/metrics").text
+    route = "/api/v1/runs/{run_key}"
+    for status in ("200", "404"):
+        labels = {"method": "GET", "route": route, "status": status}
+        assert sample(text, "labflow_api_requests_total", **labels) == \
+            (sample(before, "labflow_api_requests_total", **labels) or 0) + 1
+    assert sample(text, "labflow_api_request_seconds_count", method="GET", route=route) >= 2
+    assert sample(text, "labflow_runs", status="processed") == 4
+    assert sample(text, "labflow_runs", status="failed") == 1
+    assert sample(text, "labflow_runs_review", review_status="confirmed") == 1
+    assert key not in text  # route templates, never run keys
+
+
+def test_each_app_has_its_own_registry(api):
+    other = open_lab(api.settings, api.instance)
+    with other.client:
+        api.client.get("/api/v1/runs")
+        assert 'route="/api/v1/runs"' in api.client.get("/metrics").text
+        assert 'route="/api/v1/runs"' not in other.client.get("/metrics").text
+    other.catalog.dispose()

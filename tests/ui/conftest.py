@@ -1,0 +1,49 @@
+"""Fixtures for the labelling app's tests: real processed runs on a temporary data directory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import dagster as dg
+import numpy as np
+import pytest
+
+from lab_assets.etl import run_etl
+from resources.dagster_gateway import DagsterGateway
+from tests.lab_fixtures import process_run
+from ui.context import AppContext
+
+PEAK_TIMES = (10.0, 25.0)
+PEAK_HEIGHTS = (5.0, 3.0)
+
+
+def two_peak_csv(seed: int = 0, n: int = 400, heights: tuple[float, float] = PEAK_HEIGHTS,
+                 second_channel: bool = False) -> bytes:
+    """A run with Gaussian peaks of different heights at 10 s and 25 s (0.1 s steps), on noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) * 0.1
+    y = sum(h * np.exp(-0.5 * ((t - c) / 0.4) ** 2) for c, h in zip(PEAK_TIMES, heights)) + rng.normal(0, 0.03, n)
+    if not second_channel:
+        return ("time_s,signal_mV\n" + "".join(f"{a:.1f},{b:.5f}\n" for a, b in zip(t, y))).encode()
+    z = 20.0 + 0.1 * t + rng.normal(0, 0.02, n)
+    return ("time_s,signal_mV,temperature_C\n"
+            + "".join(f"{a:.1f},{b:.5f},{c:.4f}\n" for a, b, c in zip(t, y, z))).encode()
+
+
+def local_gateway(instance: dg.DagsterInstance, resources: dict) -> DagsterGateway:
+    """A gateway that executes requested runs in this process, on the test's instance and data directory."""
+    return DagsterGateway(instance, defs=dg.Definitions(assets=[run_etl], resources=resources))
+
+
+@pytest.fixture
+def app_context(lab_settings, instance, lab_resources) -> Iterator[AppContext]:
+    ctx = AppContext.create(lab_settings, local_gateway(instance, lab_resources))
+    yield ctx
+    ctx.gateway.wait_for_local_runs()
+    ctx.catalog.dispose()
+
+
+@pytest.fixture
+def processed_run(app_context, lab_settings, instance, lab_resources) -> str:
+    """One run (two peaks: 5 mV at 10 s, 3 mV at 25 s) processed through the ETL assets for real."""
+    return process_run(lab_settings, app_context.catalog, instance, lab_resources, "run_a.csv", two_peak_csv())
