@@ -69,8 +69,10 @@ ReviewsDep = Annotated[ReviewStore, Depends(get_reviews)]
 GatewayDep = Annotated[DagsterGateway, Depends(get_gateway)]
 
 
-def get_run(lab: LabDep, run_key: Annotated[RunKey, Path(description="The run's key, e.g. run_003-3fa9c1d2e4.")]
-            ) -> RunRecord:
+RUN_KEY_HELP = "The run's key, e.g. run_003-3fa9c1d2e4."
+
+
+def get_run(lab: LabDep, run_key: Annotated[RunKey, Path(description=RUN_KEY_HELP)]) -> RunRecord:
     """The run named in the path, or 404."""
     run = lab.catalog.get_run(run_key)
     if run is None:

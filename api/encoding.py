@@ -8,34 +8,43 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Callable, Hashable
+from typing import TypeVar
 
+import anyio
 from fastapi import Request, Response
 
 from api.materialized import LruCache
 
+T = TypeVar("T")
 Rendered = tuple[bytes, str, dict[str, str]]
 """A body, its media type and its extra headers."""
 MIN_GZIP_BYTES = 16_384
 
 
-def cached_response(request: Request, cache: LruCache, key: Hashable, render: Callable[[], Rendered], *,
-                    etag: str | None = None) -> Response:
-    """The rendered answer for ``key`` (rendered on first use), gzipped when the client accepts it.
+async def cached_response(request: Request, cache: LruCache, key: Hashable, render: Callable[[], Rendered], *,
+                          etag: str | None = None) -> Response:
+    """The rendered answer for ``key``, gzipped when the client accepts it.
 
-    The gzip form gets its own ETag (``"<tag>-gz"``), as a different representation must.
+    A cached answer is served on the event loop; rendering and compressing happen in a worker thread,
+    once. The gzip form gets its own ETag (``"<tag>-gz"``), as a different representation must.
     """
-    body, media_type, headers = cache.get(key, render)
+    body, media_type, headers = await _cached(cache, key, render)
     headers = dict(headers)
     if etag is not None:
         headers["ETag"] = etag
     if len(body) >= MIN_GZIP_BYTES:
         headers["Vary"] = "Accept-Encoding"
         if accepts_gzip(request.headers.get("accept-encoding", "")):
-            body = cache.get((key, "gzip"), lambda: gzip.compress(body, compresslevel=6, mtime=0))
+            body = await _cached(cache, (key, "gzip"), lambda: gzip.compress(body, compresslevel=6, mtime=0))
             headers["Content-Encoding"] = "gzip"
             if etag is not None:
                 headers["ETag"] = gzip_etag(etag)
     return Response(body, media_type=media_type, headers=headers)
+
+
+async def _cached(cache: LruCache, key: Hashable, compute: Callable[[], T]) -> T:
+    found = cache.find(key)
+    return found if found is not None else await anyio.to_thread.run_sync(cache.get, key, compute)
 
 
 def gzip_etag(etag: str) -> str:

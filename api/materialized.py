@@ -19,6 +19,7 @@ from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
+import anyio
 import polars as pl
 
 from api.errors import ApiProblem
@@ -109,13 +110,22 @@ class MaterializedReader:
 
     def latest(self, asset: str, partition: str | None = None) -> Materialization | None:
         """The newest materialization of ``asset`` (of one partition), at most :attr:`fresh_for_s` old."""
-        found = self._found.find((asset, partition))
-        if found is not None and time.monotonic() - found[0] < self.fresh_for_s:
-            return found[1]
+        found = self.recent(asset, partition)
+        if found is not None:
+            return found
         materialization = self.gateway.latest(asset, partition)
         if materialization is not None:
             self._found.put((asset, partition), (time.monotonic(), materialization))
         return materialization
+
+    def recent(self, asset: str, partition: str | None = None) -> Materialization | None:
+        """The materialization looked up less than :attr:`fresh_for_s` ago, if any (no I/O)."""
+        found = self._found.find((asset, partition))
+        return found[1] if found is not None and time.monotonic() - found[0] < self.fresh_for_s else None
+
+    async def latest_async(self, asset: str, partition: str | None = None) -> Materialization | None:
+        """:meth:`latest` for async routes: the instance is only queried (in a worker thread) when needed."""
+        return self.recent(asset, partition) or await anyio.to_thread.run_sync(self.latest, asset, partition)
 
     def locate(self, run: RunRecord, asset: str, ext: str = "parquet") -> Path:
         """The file of the run's latest ``asset`` materialization, or the reason it is not there."""

@@ -5,7 +5,7 @@
 Builds a temporary data directory whose Dagster instance holds a ``confirmed_dataset`` materialization
 of 10,000 confirmed experiments and a ``clean_series`` materialization of one 1,000,000-point run,
 starts the real API (``labflow api``, one uvicorn worker) in a subprocess, and drives it with
-``--clients`` concurrent keep-alive clients (threads) on the same machine. Side by side, in the same
+``--clients`` concurrent keep-alive clients (one process each) on the same machine. Side by side, in the same
 run (interleaved in rounds, so all see the same background load), a plain-JSON baseline route (``/api/v1/_baseline`` → ``{"ok": true}``, enabled by
 ``LABFLOW_BENCH=1``) shows what the server and the load generator cost on their own. A request's
 time is until its last byte arrived (the dataset comes gzipped, as to any client that accepts it).
@@ -24,10 +24,11 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from multiprocessing import get_context
+from multiprocessing.pool import Pool
 from pathlib import Path
 
 import dagster as dg
@@ -117,45 +118,55 @@ class ApiServer:
         self.log.close()
 
 
-def load(url: str, request: Callable[[httpx.Client, int], httpx.Request], clients: int, seconds: float,
-         decode: bool = False) -> tuple[list[float], float]:
-    """``clients`` threads, each with its own keep-alive connection, requesting for ``seconds``.
+@dataclass(frozen=True)
+class Case:
+    """One measured endpoint: a GET with params and headers; ``decode`` also undoes gzip in the client;
+    ``new_window`` moves the series window on every request, so no answer comes from the cache."""
 
-    Returns every request's time in ms — until its last body byte arrived (with ``decode``, until gzip
-    is undone too); an error status counts as ``inf`` — and the measured span in seconds.
+    path: str
+    params: tuple[tuple[str, str], ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
+    decode: bool = False
+    new_window: bool = False
+
+
+def _client(job: tuple[str, Case, float, float, int]) -> list[float]:
+    """One client (in its own process): warm up, then request from ``start_at`` for ``seconds``.
+
+    Returns each request's time in ms until its last body byte arrived (and, with ``decode``, was
+    decompressed); an error status counts as ``inf``.
     """
-    latencies: list[list[float]] = [[] for _ in range(clients)]
-    ready, go = threading.Barrier(clients + 1), threading.Event()
-    window: dict[str, float] = {}
+    url, case, start_at, seconds, index = job
+    times = []
+    with httpx.Client(base_url=url, timeout=60) as client:
+        for number in range(-1, 10**9):  # request -1 connects and warms up, outside the measurement
+            if number == 0:
+                time.sleep(max(0.0, start_at - time.monotonic()))
+            if number >= 0 and time.monotonic() >= start_at + seconds:
+                return times
+            params = dict(case.params)
+            if case.new_window:
+                params["start"] = f"{(index * 7919 + number) % 100_003 * 1e-5:.5f}"
+            began = time.perf_counter()
+            response = client.send(client.build_request("GET", case.path, params=params,
+                                                        headers=dict(case.headers)), stream=True)
+            for _ in response.iter_bytes() if case.decode else response.iter_raw():
+                pass
+            response.close()
+            if number >= 0:
+                times.append((time.perf_counter() - began) * 1000 if response.status_code < 400 else float("inf"))
+    return times
 
-    def fetch(client: httpx.Client, number: int) -> int:
-        response = client.send(request(client, number), stream=True)
-        for _ in response.iter_bytes() if decode else response.iter_raw():
-            pass
-        response.close()
-        return response.status_code
 
-    def worker(index: int) -> None:
-        with httpx.Client(base_url=url, timeout=60) as client:
-            fetch(client, -1 - index)  # connect and warm up outside the measurement
-            ready.wait()
-            go.wait()
-            count = 0
-            while time.monotonic() < window["start"] + seconds:
-                began = time.perf_counter()
-                status = fetch(client, index * 1_000_000 + count)
-                latencies[index].append((time.perf_counter() - began) * 1000 if status < 400 else float("inf"))
-                count += 1
+def load(pool: Pool, url: str, case: Case, clients: int, seconds: float) -> tuple[list[float], float]:
+    """``clients`` concurrent clients, one process and keep-alive connection each, for ``seconds``.
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    ready.wait()
-    window["start"] = time.monotonic()
-    go.set()
-    for thread in threads:
-        thread.join()
-    return [x for per in latencies for x in per], time.monotonic() - window["start"]
+    Separate processes, like real clients: threads of one Python process would mostly measure
+    their own contention for the interpreter lock.
+    """
+    start_at = time.monotonic() + 2.0
+    per_client = pool.map(_client, [(url, case, start_at, seconds, i) for i in range(clients)], chunksize=1)
+    return [t for times in per_client for t in times], time.monotonic() - start_at
 
 
 def summary(latencies: list[float], seconds: float) -> dict[str, float]:
@@ -175,28 +186,26 @@ def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
         server = ApiServer(settings)
         try:
             etag = httpx.get(f"{server.url}/api/v1/datasets/confirmed", timeout=60).headers["etag"]
-            series = f"/api/v1/runs/{SERIES_RUN}/series/clean"
             dataset, series = "/api/v1/datasets/confirmed", f"/api/v1/runs/{SERIES_RUN}/series/clean"
-            drawn = {"points": DRAWN_POINTS, "channels": "signal"}
-            cases: dict[str, tuple[Callable[[httpx.Client, int], httpx.Request], bool]] = {
-                "baseline": (lambda c, i: c.build_request("GET", "/api/v1/_baseline"), False),
-                "dataset": (lambda c, i: c.build_request("GET", dataset), False),
-                "series": (lambda c, i: c.build_request("GET", series, params=drawn), False),
-                "dataset_304": (lambda c, i: c.build_request("GET", dataset, headers={"If-None-Match": etag}), False),
-                "dataset_decoded": (lambda c, i: c.build_request("GET", dataset), True),
-                "dataset_identity": (lambda c, i: c.build_request(
-                    "GET", dataset, headers={"Accept-Encoding": "identity"}), False),
-                "series_uncached": (lambda c, i: c.build_request(
-                    "GET", series, params={**drawn, "start": (i % 100_003) * 1e-5}), False),
+            drawn = (("points", str(DRAWN_POINTS)), ("channels", "signal"))
+            cases = {
+                "baseline": Case("/api/v1/_baseline"),
+                "dataset": Case(dataset),
+                "series": Case(series, drawn),
+                "dataset_304": Case(dataset, headers=(("If-None-Match", etag),)),
+                "dataset_decoded": Case(dataset, decode=True),
+                "dataset_identity": Case(dataset, headers=(("Accept-Encoding", "identity"),)),
+                "series_uncached": Case(series, drawn, new_window=True),
             }
             times: dict[str, list[float]] = {name: [] for name in cases}
             spans = dict.fromkeys(cases, 0.0)
-            for round_number in range(args.rounds):  # interleaved, so every case sees the same background load
-                for name, (request, decode) in cases.items():
-                    values, span = load(server.url, request, args.clients, args.seconds / args.rounds, decode)
-                    times[name] += values
-                    spans[name] += span
-                print(f"round {round_number + 1}/{args.rounds} done", flush=True)
+            with get_context("fork").Pool(args.clients) as pool:
+                for round_number in range(args.rounds):  # interleaved: every case sees the same background load
+                    for name, case in cases.items():
+                        values, span = load(pool, server.url, case, args.clients, args.seconds / args.rounds)
+                        times[name] += values
+                        spans[name] += span
+                    print(f"round {round_number + 1}/{args.rounds} done", flush=True)
             results = {name: summary(values, spans[name]) for name, values in times.items()}
         finally:
             server.stop()

@@ -36,22 +36,23 @@ class DatasetQuery(Strict):
 @router.get("/datasets/confirmed", response_model=list[ExperimentPoint], summary="Confirmed dataset",
             responses={200: {**TABLE_CONTENT[200], "headers": _ETAG},
                        304: {"description": "Not modified since the ETag sent in If-None-Match", "headers": _ETAG}})
-def confirmed_dataset(request: Request, lab: LabDep, query: Annotated[DatasetQuery, Query()],
-                      if_none_match: Annotated[str | None, Header(max_length=1000)] = None) -> Response:
+async def confirmed_dataset(request: Request, lab: LabDep, query: Annotated[DatasetQuery, Query()],
+                            if_none_match: Annotated[str | None, Header(max_length=1000)] = None) -> Response:
     """Confirmed experiments ``{experiment_id, inputs, objective, run_ids, confirmed_at, provenance}``.
 
     Read from the latest ``confirmed_dataset`` materialization; empty until something is confirmed.
+    Served on the event loop while the materialization and the answer are cached (pollers are cheap).
     """
     since, until = query.since, query.until
     if since and until and since >= until:
         raise ApiProblem(422, "since must be before until")
-    latest = lab.reader.latest(DATASET_ASSET)
+    latest = await lab.reader.latest_async(DATASET_ASSET)
     path = lab.reader.path_of(latest, DATASET_ASSET) if latest else None
     version = str(latest.metadata.get("digest") or file_version(path)) if latest and path else "empty"
     etag = '"' + hashlib.sha256(repr((version, query.model_dump(mode="json"))).encode()).hexdigest()[:24] + '"'
     if if_none_match and _matches(if_none_match, etag):
         return Response(status_code=304, headers={"ETag": etag})
-    response = cached_response(request, lab.reader.responses, ("dataset", etag), etag=etag,
+    response = await cached_response(request, lab.reader.responses, ("dataset", etag), etag=etag,
                                render=lambda: _render(lab.reader.frame(path) if path else None, query, since, until))
     response.headers["Cache-Control"] = "no-cache"
     return response

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path as PathType
 from typing import Annotated, Any, Literal
 
+import anyio
 import polars as pl
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from api.auth import read_key
-from api.deps import API_PREFIX, LabDep, RunDep
+from api.deps import API_PREFIX, RUN_KEY_HELP, Lab, LabDep, RunDep
 from api.encoding import Rendered, cached_response
 from api.errors import ApiProblem, problems
 from api.materialized import file_version
 from api.models import (Accepted, AnnotationVersionOut, ChannelSeries, FiniteFloat, Peak, PeaksOut, QualityOut,
-                        SeriesOut, Strict)
+                        RunKey, SeriesOut, Strict)
 from api.routers.runs import annotation_version
 from api.tables import TABLE_CONTENT, TableFormat, table_bytes, table_response
+from labflow.catalog import RunNotFound
 from labflow.downsample import downsample_frame
 from labflow.pipeline import TIME_COLUMNS
 
@@ -41,16 +44,24 @@ class SeriesQuery(Strict):
 
 @router.get("/runs/{run_key}/series/{kind}", response_model=SeriesOut, summary="Raw or cleaned series",
             responses={**TABLE_CONTENT, **ACCEPTED, **problems(409)})
-def get_series(request: Request, run: RunDep, lab: LabDep, kind: Annotated[Literal["raw", "clean"], Path()],
-               query: Annotated[SeriesQuery, Query()]) -> Response:
-    """The run's raw (parsed) or cleaned series; with ``points``, downsampled on the server for plotting."""
+async def get_series(request: Request, lab: LabDep, run_key: Annotated[RunKey, Path(description=RUN_KEY_HELP)],
+                     kind: Annotated[Literal["raw", "clean"], Path()],
+                     query: Annotated[SeriesQuery, Query()]) -> Response:
+    """The run's raw (parsed) or cleaned series; with ``points``, downsampled on the server for plotting.
+
+    A view asked for before is served from the event loop; the instance, the catalog and the Parquet
+    file are read in a worker thread when needed.
+    """
     if query.start is not None and query.end is not None and query.start > query.end:
         raise ApiProblem(422, f"start ({query.start}) must not be after end ({query.end})")
-    path = lab.reader.locate(run, _SERIES_ASSETS[kind])
+    asset = _SERIES_ASSETS[kind]
+    recent = lab.reader.recent(asset, run_key)
+    path = lab.reader.path_of(recent, asset) if recent else await anyio.to_thread.run_sync(
+        _locate, lab, run_key, asset)
     key = ("series", *file_version(path), kind, tuple(query.channels or ()), query.points, query.method,
            query.start, query.end, query.format)
-    return cached_response(request, lab.reader.responses, key,
-                           lambda: _render_series(lab.reader.frame(path), run.run_key, kind, query))
+    return await cached_response(request, lab.reader.responses, key,
+                                 lambda: _render_series(lab.reader.frame(path), run_key, kind, query))
 
 
 @router.get("/runs/{run_key}/peaks", response_model=PeaksOut, summary="Detected peaks",
@@ -76,6 +87,13 @@ def get_quality(run: RunDep, lab: LabDep) -> QualityOut:
 def get_annotations(run: RunDep, lab: LabDep) -> list[AnnotationVersionOut]:
     """Every confirmed annotation version of the run, oldest first."""
     return [annotation_version(v) for v in lab.reviews.history(run.run_key)]
+
+
+def _locate(lab: Lab, run_key: str, asset: str) -> PathType:
+    run = lab.catalog.get_run(run_key)
+    if run is None:
+        raise RunNotFound(run_key)
+    return lab.reader.locate(run, asset)
 
 
 def _render_series(frame: pl.DataFrame, run_key: str, kind: str, query: SeriesQuery) -> Rendered:
