@@ -37,7 +37,7 @@ class Kpis(BaseModel):
     confirmed: int
     confirmed_per_day: float
     rejected: int
-    backlog_awaiting_review: int
+    backlog_awaiting_review: int | None = Field(description="Now (not a period sum); None for the previous period.")
 
 
 class BucketRow(BaseModel):

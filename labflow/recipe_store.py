@@ -19,6 +19,7 @@ import yaml
 
 from labflow.objects import write_atomic
 from labflow.recipes import Recipe, RecipeBook, RecipeError, load_recipe_dir, validate_recipe
+from labflow.settings import Settings
 
 Format = Literal["yaml", "json"]
 
@@ -114,6 +115,13 @@ class RecipeStore:
         path = self.history_dir / recipe.id / f"{recipe.content_hash}.yaml"
         if not path.exists():
             write_atomic(path, to_yaml(recipe).encode())
+
+
+def recipes_in_effect(settings: Settings) -> RecipeBook:
+    """The lab's recipes: shipped and imported ones, with the per-instrument defaults of ``config.yaml``."""
+    from labflow.runtime_config import load_runtime_config
+
+    return RecipeStore(settings.recipes_dir, settings.home).book(load_runtime_config(settings).default_recipes)
 
 
 def to_yaml(recipe: Recipe) -> str:

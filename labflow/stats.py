@@ -80,6 +80,7 @@ def compute_stats(data: OpsData, period: Period, bucket: Bucket = "day",
     data = _filtered(data, filters)
     current = _kpis(data, period)
     previous = _kpis(data, period.previous())
+    previous["backlog_awaiting_review"] = None  # a state of now, not of a period
     return {
         "period": {"start": period.start, "end": period.end, "label": period.label, "bucket": bucket},
         "filters": filters.active(),
@@ -153,7 +154,8 @@ def _kpis(data: OpsData, period: Period) -> dict[str, Any]:
 
 
 def _per_file_seconds(dagster_runs: pl.DataFrame) -> pl.Series:
-    finished = dagster_runs.filter(pl.col("status") == "SUCCESS")
+    # A batch with a bad file still processes every file and then fails: its time counts too.
+    finished = dagster_runs.filter(pl.col("status").is_in(["SUCCESS", "FAILURE"]))
     seconds = (finished["end"] - finished["start"]).dt.total_microseconds() / 1e6
     return seconds / finished["files"].clip(lower_bound=1)
 

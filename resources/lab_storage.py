@@ -7,9 +7,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from labflow.recipe_store import RecipeStore
+from labflow.recipe_store import recipes_in_effect
 from labflow.recipes import RecipeBook
-from labflow.runtime_config import load_runtime_config
 from labflow.settings import Settings
 from resources.catalog import CatalogResource
 
@@ -29,9 +28,7 @@ class LabStorageResource(dg.ConfigurableResource):
 
     def recipes(self) -> RecipeBook:
         """Shipped and imported recipes with the per-instrument defaults, read fresh for every run."""
-        settings = self.settings()
-        defaults = load_runtime_config(settings).default_recipes
-        return RecipeStore(settings.recipes_dir, settings.home).book(defaults)
+        return recipes_in_effect(self.settings())
 
 
 def _env_or(name: str, value: str) -> str | dg.EnvVar:

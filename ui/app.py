@@ -20,8 +20,11 @@ from labflow.settings import Settings  # noqa: E402
 from resources.dagster_gateway import DagsterGateway  # noqa: E402
 from ui.context import AppContext  # noqa: E402
 from ui.dataset_tab import build_dataset_tab  # noqa: E402
+from ui.operations_tab import CSS as OPERATIONS_CSS  # noqa: E402
+from ui.operations_tab import build_operations_tab  # noqa: E402
 from ui.run_view import build_run_view  # noqa: E402
 from ui.runs_tab import build_run_list  # noqa: E402
+from ui.settings_tab import build_settings_tab  # noqa: E402
 
 # Tabs other modules add when they exist: (tab label, module, builder taking the settings).
 EXTRA_TABS = (("Campaign", "ui.campaign_tab", "build_campaign_tab"),)
@@ -76,6 +79,10 @@ def build_app(settings: Settings, *, gateway: DagsterGateway | None = None) -> g
                         build_run_view(ctx, author, run_list)
             with gr.Tab("Confirmed dataset", id="dataset"):
                 build_dataset_tab(ctx, app)
+            with gr.Tab("Operations", id="operations"):
+                build_operations_tab(ctx, author, app)
+            with gr.Tab("Recipes & settings", id="settings"):
+                build_settings_tab(ctx, app)
             for label, module, builder in EXTRA_TABS:
                 if importlib.util.find_spec(module) is not None:
                     with gr.Tab(label):
@@ -88,7 +95,7 @@ def build_app(settings: Settings, *, gateway: DagsterGateway | None = None) -> g
 
 def launch_options() -> dict[str, Any]:
     """Theme and style for ``Blocks.launch`` (Gradio 6 takes them there, not in ``Blocks``)."""
-    return {"theme": THEME, "css": CSS}
+    return {"theme": THEME, "css": CSS + OPERATIONS_CSS}
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> None:

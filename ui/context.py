@@ -7,7 +7,8 @@ from pathlib import Path
 
 from labflow.catalog import Catalog, RunRecord
 from labflow.pipeline import RunProcessor
-from labflow.recipes import Recipe, RecipeBook
+from labflow.recipe_store import recipes_in_effect
+from labflow.recipes import Recipe
 from labflow.review import ReviewStore
 from labflow.settings import Settings
 from labflow.storage import OutputStore
@@ -30,7 +31,7 @@ class AppContext:
     @classmethod
     def create(cls, settings: Settings, gateway: DagsterGateway) -> "AppContext":
         catalog = Catalog.from_settings(settings)
-        processor = RunProcessor(settings, catalog, RecipeBook.from_dir(settings.recipes_dir))
+        processor = RunProcessor(settings, catalog, recipes_in_effect(settings))
         downloads = settings.home / "ui_downloads"
         downloads.mkdir(parents=True, exist_ok=True)
         return cls(settings, catalog, ReviewStore(catalog), processor, gateway,

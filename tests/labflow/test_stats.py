@@ -48,12 +48,13 @@ def test_kpis_of_a_week_and_the_week_before(data):
     kpis, previous = stats["kpis"], stats["previous"]
     assert (kpis["files_ingested"], kpis["duplicates"], kpis["runs_failed"], kpis["runs_processed"]) == (4, 1, 1, 3)
     assert (kpis["check_failures"], kpis["confirmed"], kpis["rejected"]) == (2, 1, 0)
-    assert kpis["etl_seconds_per_file_p50"] == pytest.approx(15.0)  # per file: 10 s and 20 s
-    assert kpis["etl_seconds_per_file_p95"] == pytest.approx(19.5)
+    assert kpis["etl_seconds_per_file_p50"] == pytest.approx(10.0)  # per file: 10 s, 20 s and 5 s
+    assert kpis["etl_seconds_per_file_p95"] == pytest.approx(19.0)
     assert kpis["throughput_files_per_hour"] == pytest.approx(4 / 168, abs=1e-3)
     assert kpis["mean_quality"] == pytest.approx((0.9 + 0.3 + 0.7) / 3, abs=1e-4)
     assert kpis["backlog_awaiting_review"] == 2  # r2 (new) and r4 (needs review); r5 was rejected
     assert (previous["files_ingested"], previous["runs_failed"], previous["rejected"]) == (2, 1, 1)
+    assert previous["backlog_awaiting_review"] is None
     assert stats["change"]["files_ingested"] == pytest.approx(1.0)  # 4 vs 2: +100 %
     assert stats["change"]["confirmed"] is None  # nothing confirmed before: no base
     assert stats["runs_by_status"] == {"failed": 1, "processed": 3}
