@@ -28,6 +28,9 @@ bench: install
 	$(BIN)/python benchmarks/etl.py --json .bench/etl.json
 	$(BIN)/python benchmarks/peaks_quality.py --json .bench/peaks_quality.json
 	$(BIN)/python benchmarks/ingest.py --json .bench/ingest.json
+	$(BIN)/python benchmarks/api.py --json .bench/api.json
+	$(BIN)/python benchmarks/ui_open.py --json .bench/ui_open.json
+	$(BIN)/python benchmarks/s3_ingest.py --json .bench/s3_ingest.json
 
 ## Delete the local data directory (inbox, objects, outputs, Dagster storage).
 clean-data:
