@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from labflow.catalog import Catalog
 from labflow.settings import PROJECT_ROOT, Settings
 from resources import build_resources
 from resources.s3 import S3InboxResource
+from tests.conftest import fresh_database
 from tests.lab_fixtures import drop, signal_csv
 from tests.sensors.test_inbox_sensor import Daemon
 from tests.sensors.test_s3_sensor import S3Daemon
@@ -34,16 +34,8 @@ DEPLOY = PROJECT_ROOT / "deploy"
 @pytest.fixture
 def catalog_url(postgres_admin_url: str) -> Iterator[str]:
     """A second new database on the same server, for the labflow catalog."""
-    name = f"labflow_catalog_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(postgres_admin_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(postgres_admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with fresh_database(postgres_admin_url, "labflow_catalog") as url:
+        yield url
 
 
 @pytest.fixture
