@@ -231,6 +231,23 @@ def inbox_alerts(inbox: Path, ingested: dict[str, datetime], thresholds: AlertTh
                        {"files": stuck[:100], "count": len(stuck)})]
 
 
+def forwarder_alerts(folder: str, waiting: list[tuple[str, str, float, str | None]], thresholds: AlertThresholds,
+                     now: datetime) -> list[AlertDraft]:
+    """One alert if a store-and-forward folder has files unsent for longer than the threshold.
+
+    ``waiting`` holds ``(file, state, last change as a Unix time, last error)`` of the unsent files.
+    """
+    limit = (now - timedelta(minutes=thresholds.forwarder_stall_min)).timestamp()
+    stalled = sorted((w for w in waiting if w[2] < limit), key=lambda w: w[2])
+    if not stalled:
+        return []
+    reason = next((w[3] for w in stalled if w[3]), None)
+    return [AlertDraft(f"forwarder_stalled:{folder}", "forwarder_stalled", "warning", folder,
+                       f"{len(stalled)} file(s) in {folder} not forwarded for more than "
+                       f"{thresholds.forwarder_stall_min:g} min" + (f"; last error: {reason}" if reason else ""),
+                       {"files": [w[0] for w in stalled[:100]], "count": len(stalled)})]
+
+
 def sensor_error_alert(sensor: str, error: str) -> AlertDraft:
     """A sensor's latest tick failed."""
     return AlertDraft(f"sensor_error:{sensor}", "sensor_error", "critical", sensor,

@@ -326,6 +326,17 @@ def exclusive(folder: Path) -> Iterator[None]:
         yield
 
 
+def waiting_files(folder: Path) -> list[Entry]:
+    """Files of a forwarded folder not sent yet (empty when nothing was ever forwarded from it)."""
+    if not (folder / JOURNAL_NAME).exists():
+        return []
+    journal = Journal(folder / JOURNAL_NAME)
+    try:
+        return [entry for entry in journal.entries() if entry.state != "sent"]
+    finally:
+        journal.close()
+
+
 def human_size(size: int) -> str:
     """``812 B``, ``12.3 kB``, ``4.0 MB``."""
     if size < 1000:

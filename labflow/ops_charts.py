@@ -32,7 +32,7 @@ def chart_png(stats: Mapping[str, Any], chart: str) -> bytes:
         _bars(axes, stats["by_bucket"], ["files", "duplicates", "failed", "check_failures"])
         axes.set_title(f"Files, duplicates, failures — {period['label']} by {period['bucket']}")
     elif chart == "reviews":
-        _bars(axes, stats["by_bucket"], ["confirmed", "rejected"])
+        _lines(axes, stats["by_bucket"], ["confirmed", "rejected"])
         axes.set_title(f"Annotations confirmed and rejected — {period['label']}")
     elif chart == "runs_by_status":
         counts = stats["runs_by_status"]
@@ -60,6 +60,16 @@ def _bars(axes: Any, rows: Sequence[Mapping[str, Any]], columns: list[str]) -> N
                  color=COLORS[column])
     step = max(1, len(labels) // 10)
     axes.set_xticks(range(0, len(labels), step), labels[::step], rotation=30, ha="right", fontsize=8)
+    axes.legend(fontsize=8, ncols=len(columns), loc="upper left", frameon=False)
+
+
+def _lines(axes: Any, rows: Sequence[Mapping[str, Any]], columns: list[str]) -> None:
+    labels = [str(r["bucket"]) for r in rows]
+    for column in columns:
+        axes.plot(range(len(rows)), [r[column] for r in rows], marker="o", label=column, color=COLORS[column])
+    step = max(1, len(labels) // 10)
+    axes.set_xticks(range(0, len(labels), step), labels[::step], rotation=30, ha="right", fontsize=8)
+    axes.set_ylim(bottom=0)
     axes.legend(fontsize=8, ncols=len(columns), loc="upper left", frameon=False)
 
 

@@ -27,6 +27,8 @@ ENV_NAMES = {
     "sensor_interval_s": "LABFLOW_SENSOR_INTERVAL", "batch_size": "LABFLOW_BATCH_SIZE",
     "recipes_dir": "LABFLOW_RECIPES_DIR", "dagster_url": "LABFLOW_DAGSTER_URL", "api_port": "LABFLOW_API_PORT",
     "ui_port": "LABFLOW_UI_PORT", "auth_required": "LABFLOW_AUTH", "upload_max_bytes": "LABFLOW_UPLOAD_MAX_MB",
+    "s3_sources": "LABFLOW_S3_SOURCES", "s3_endpoint_url": "LABFLOW_S3_ENDPOINT_URL",
+    "forward_dirs": "LABFLOW_FORWARD_DIRS",
 }
 SECRET_FIELDS = {"database_url"}
 

@@ -68,6 +68,7 @@ class Settings:
     upload_max_bytes: int = 200 * 1024 * 1024
     s3_sources: tuple[str, ...] = ()
     s3_endpoint_url: str | None = None
+    forward_dirs: tuple[Path, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -93,6 +94,8 @@ class Settings:
             upload_max_bytes=_positive_int(env, "LABFLOW_UPLOAD_MAX_MB", 200) * 1024 * 1024,
             s3_sources=tuple(p.strip() for p in (env.get("LABFLOW_S3_SOURCES") or "").split(",") if p.strip()),
             s3_endpoint_url=env.get("LABFLOW_S3_ENDPOINT_URL") or None,
+            forward_dirs=tuple(Path(p.strip()).expanduser() for p in (env.get("LABFLOW_FORWARD_DIRS") or "").split(",")
+                               if p.strip()),
         )
 
     @property

@@ -20,11 +20,13 @@ class LabStorageResource(dg.ConfigurableResource):
     database_url: str
     recipes_dir: str
     etl_mode: str = "eager"
+    forward_dirs: str = ""
 
     def settings(self) -> Settings:
         """These values as a :class:`labflow.settings.Settings`."""
         return Settings(home=Path(self.home), database_url=self.database_url,
-                        recipes_dir=Path(self.recipes_dir), etl_mode=self.etl_mode)  # type: ignore[arg-type]
+                        recipes_dir=Path(self.recipes_dir), etl_mode=self.etl_mode,  # type: ignore[arg-type]
+                        forward_dirs=tuple(Path(p) for p in self.forward_dirs.split(",") if p))
 
     def recipes(self) -> RecipeBook:
         """Shipped and imported recipes with the per-instrument defaults, read fresh for every run."""
@@ -44,6 +46,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "lab": LabStorageResource(
             home=str(settings.home), database_url=database_url,
             recipes_dir=str(settings.recipes_dir), etl_mode=settings.etl_mode,
+            forward_dirs=",".join(str(p) for p in settings.forward_dirs),
         ),
     }
     if settings.s3_sources:  # dagster-aws/boto3 cost ~1.5 s of imports: only when S3 is watched

@@ -1,16 +1,18 @@
-"""Alert sensors: failed runs (a run-failure sensor), and failed checks, low quality, a stuck inbox and
-failing sensors (a periodic sensor). Both only call :mod:`labflow.alerts` and store into the catalog."""
+"""Alert sensors: failed runs (a run-failure sensor), and failed checks, low quality, a stuck inbox, a stalled
+forwarder and failing sensors (a periodic sensor). Both only call :mod:`labflow.alerts` and store into the catalog."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
+from pathlib import Path
 
 import dagster as dg
 from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 
-from labflow.alerts import (AlertDraft, AlertStore, check_failed_alert, inbox_alerts, quality_alerts,
-                            run_failed_alert, sensor_error_alert)
+from labflow.alerts import (AlertDraft, AlertStore, AlertThresholds, check_failed_alert, forwarder_alerts,
+                            inbox_alerts, quality_alerts, run_failed_alert, sensor_error_alert)
+from labflow.forward import waiting_files
 from labflow.runtime_config import load_runtime_config
 from resources import CatalogResource, LabStorageResource
 
@@ -53,6 +55,16 @@ def sensor_error_alerts(instance: dg.DagsterInstance) -> list[AlertDraft]:
     return drafts
 
 
+def stalled_forwarder_alerts(folders: tuple[Path, ...], thresholds: AlertThresholds, now: datetime
+                             ) -> list[AlertDraft]:
+    """Alerts for store-and-forward folders (``LABFLOW_FORWARD_DIRS``) with files stuck unsent."""
+    drafts = []
+    for folder in folders:
+        waiting = [(e.rel, e.state, e.updated_at, e.reason) for e in waiting_files(folder)]
+        drafts += forwarder_alerts(str(folder), waiting, thresholds, now)
+    return drafts
+
+
 def build_alert_sensors() -> list[dg.SensorDefinition]:
     """The run-failure sensor and the periodic operations-alerts sensor, both on by default."""
 
@@ -83,7 +95,8 @@ def build_alert_sensors() -> list[dg.SensorDefinition]:
         store.raise_alerts(quality_alerts(low, thresholds), only_new=True)
         now = datetime.now(timezone.utc)
         for kind, drafts in (("inbox_backlog", inbox_alerts(settings.inbox, runs.ingest_sources(), thresholds, now)),
-                             ("sensor_error", sensor_error_alerts(context.instance))):
+                             ("sensor_error", sensor_error_alerts(context.instance)),
+                             ("forwarder_stalled", stalled_forwarder_alerts(settings.forward_dirs, thresholds, now))):
             store.raise_alerts(drafts, now=now)
             store.resolve_missing(kind, [d.fingerprint for d in drafts], now=now)
         cursor = records[-1].timestamp if records else after

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from labflow.alerts import (AlertNotFound, AlertStore, AlertThresholds, inbox_alerts, quality_alerts,
+from labflow.alerts import (AlertNotFound, AlertStore, AlertThresholds, forwarder_alerts, inbox_alerts, quality_alerts,
                             run_failed_alert, sensor_error_alert)
 from labflow.catalog import RunRecord
 
@@ -77,3 +77,13 @@ def test_inbox_rule_finds_old_files_not_ingested(tmp_path):
     (alert,) = inbox_alerts(tmp_path, ingested, AlertThresholds(inbox_max_age_min=15), now)
     assert alert.details["files"] == ["old.csv"] and "1 file(s) waiting" in alert.message
     assert inbox_alerts(tmp_path, {**ingested, "inbox:old.csv": now}, AlertThresholds(), now) == []
+
+
+def test_forwarder_rule_flags_files_unsent_for_too_long():
+    now = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
+    old, fresh = (now - timedelta(minutes=45)).timestamp(), (now - timedelta(minutes=2)).timestamp()
+    waiting = [("a.csv", "failed", old, "cannot reach endpoint http://s3:9000"), ("b.csv", "pending", fresh, None)]
+    (alert,) = forwarder_alerts("/lab/outbox", waiting, AlertThresholds(forwarder_stall_min=30), now)
+    assert alert.fingerprint == "forwarder_stalled:/lab/outbox" and alert.details["files"] == ["a.csv"]
+    assert "last error: cannot reach endpoint" in alert.message
+    assert forwarder_alerts("/lab/outbox", waiting[1:], AlertThresholds(), now) == []

@@ -29,7 +29,8 @@ def add_run(catalog: Catalog, name: str, *, experiment_id: str | None = None, pa
     sha = sha256_hex(name.encode())
     key = make_run_key(name, sha)
     catalog.register_file(run_key=key, sha256=sha, size_bytes=10, original_name=name, source=f"inbox:{name}",
-                          object_path="/x", sidecar_name=None, sidecar_text=None, detected_at=datetime.now(timezone.utc))
+                          object_path="/x", sidecar_name=None, sidecar_text=None,
+                          detected_at=datetime.now(timezone.utc))
     catalog.set_metadata(key, RunMetadata(experiment_id=experiment_id, operator="alice", params=params or {}))
     return catalog.get_run(key)
 

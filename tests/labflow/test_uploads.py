@@ -62,7 +62,8 @@ def test_a_good_file_lands_in_the_inbox_with_its_sidecar_and_the_run_key_it_will
     assert list(scan_inbox(lab_settings.inbox)) == ["hplc-01/run 7.csv"]  # the sensor will see the data file
 
 
-@pytest.mark.parametrize("fixture", ["good/latin1_micro_volts.csv", "good/utf16le_bom_tab.txt", "good/utf8_bom_zeit.csv"])
+@pytest.mark.parametrize("fixture", ["good/latin1_micro_volts.csv", "good/utf16le_bom_tab.txt",
+                                     "good/utf8_bom_zeit.csv"])
 def test_real_export_dialects_are_accepted(lab_settings, fixture):
     data = (FIXTURES / fixture).read_bytes()
     upload = accept_upload(lab_settings, Path(fixture).name, data)

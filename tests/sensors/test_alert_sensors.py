@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import dagster as dg
 
 from lab_assets.etl import run_etl
 from labflow.alerts import AlertStore
+from labflow.forward import JOURNAL_NAME, Journal
 from sensors.alerts import build_alert_sensors
 from tests.lab_fixtures import process_run, register_run, signal_csv
 
@@ -43,3 +46,24 @@ def test_a_failed_run_raises_a_critical_alert_naming_the_file(lab_settings, lab_
     failure_sensor(context)
     (alert,) = AlertStore(catalog).list(kind="run_failed")
     assert alert.severity == "critical" and alert.subject == bad and alert.details["run_id"] == result.run_id
+
+
+def test_a_stalled_forwarder_folder_raises_and_then_resolves(tmp_path, lab_resources, catalog, instance, lab_settings):
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    journal = Journal(outbox / JOURNAL_NAME)
+    journal.enqueue("run1.csv", 10, 1, "ab" * 32)
+    journal.failed("run1.csv", "cannot reach endpoint", time.time() + 60)
+    journal._db.execute("UPDATE files SET updated_at = ?", (time.time() - 3600,))  # backdate: an hour ago
+    resources = dict(lab_resources)
+    resources["lab"] = type(lab_resources["lab"])(**{**lab_resources["lab"].model_dump(), "forward_dirs": str(outbox)})
+    _, operations = build_alert_sensors()
+    with dg.build_sensor_context(instance=instance, resources=resources) as context:
+        operations(context)
+    (alert,) = AlertStore(catalog).list(kind="forwarder_stalled")
+    assert alert.subject == str(outbox) and "last error: cannot reach endpoint" in alert.message
+    journal.sent("run1.csv")
+    journal.close()
+    with dg.build_sensor_context(instance=instance, resources=resources) as context:
+        operations(context)
+    assert AlertStore(catalog).get(alert.id).resolved_at is not None
