@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import dagster as dg
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
@@ -21,17 +24,24 @@ from resources.dagster_gateway import DagsterGateway
 
 DESCRIPTION = """Runs, series, peaks, quality and annotations from the labflow asset graph; the confirmed
 dataset for optimisers; experiments, recommendations and uploads. Data is read from the latest Dagster
-materializations. Errors are `application/problem+json`. With auth on, send `Authorization: Bearer <key>`."""
+materializations. Errors are `application/problem+json`. With auth on, send `Authorization: Bearer <key>`.
+
+Run status changes are pushed on the WebSocket `/api/v1/ws/runs` as `{"run_key", "status", "at"}` with
+`status` one of queued, running, failed, done, confirmed (`?run_key=K` follows only those runs)."""
 
 
 def create_app(settings: Settings, *, gateway: DagsterGateway | None = None) -> FastAPI:
     """The API for ``settings``; the gateway defaults to the Dagster instance of ``DAGSTER_HOME``."""
     if gateway is None:
-        import dagster as dg
-
         gateway = DagsterGateway(dg.DagsterInstance.get(), webserver_url=settings.dagster_url)
     lab = Lab.build(settings, gateway)
-    app = FastAPI(title="labflow API", version="1.0.0", description=DESCRIPTION)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        lab.catalog.dispose()
+
+    app = FastAPI(title="labflow API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.lab = lab
     for module in (runs, series, datasets, experiments, recommendations, uploads, status_ws, operations, health):
         app.include_router(module.router)

@@ -1,4 +1,5 @@
-"""Dependencies: the lab's stores and the Dagster gateway, built once per app and handed to routes."""
+"""Dependencies: the lab (settings, catalog, review store, keys, experiments, Dagster gateway, reader),
+built once per app, and the run named in the path. The current API key is :mod:`api.auth`'s."""
 
 from __future__ import annotations
 
@@ -40,33 +41,12 @@ class Lab:
                    MaterializedReader(settings, gateway), ApiMetrics())
 
 
-# Dependencies that do no I/O are ``async``: FastAPI runs them on the event loop, not in a worker thread.
 async def get_lab(request: Request) -> Lab:
-    """The app's :class:`Lab`."""
+    """The app's :class:`Lab` (``async``: FastAPI runs it on the event loop, not in a worker thread)."""
     return request.app.state.lab
 
 
-async def get_settings(lab: Annotated[Lab, Depends(get_lab)]) -> Settings:
-    return lab.settings
-
-
-async def get_catalog(lab: Annotated[Lab, Depends(get_lab)]) -> Catalog:
-    return lab.catalog
-
-
-async def get_reviews(lab: Annotated[Lab, Depends(get_lab)]) -> ReviewStore:
-    return lab.reviews
-
-
-async def get_gateway(lab: Annotated[Lab, Depends(get_lab)]) -> DagsterGateway:
-    return lab.gateway
-
-
 LabDep = Annotated[Lab, Depends(get_lab)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-CatalogDep = Annotated[Catalog, Depends(get_catalog)]
-ReviewsDep = Annotated[ReviewStore, Depends(get_reviews)]
-GatewayDep = Annotated[DagsterGateway, Depends(get_gateway)]
 
 
 RUN_KEY_HELP = "The run's key, e.g. run_003-3fa9c1d2e4."

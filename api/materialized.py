@@ -12,16 +12,14 @@ looked up again on every request (so nothing is requested twice because of a sta
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 import anyio
 import polars as pl
 
+from api.caching import LruCache, SingleFlight
 from api.errors import ApiProblem
 from labflow.catalog import RunRecord
 from labflow.pipeline import STEPS
@@ -29,7 +27,6 @@ from labflow.settings import Settings
 from labflow.storage import OutputStore
 from resources.dagster_gateway import DagsterGateway, Materialization
 
-T = TypeVar("T")
 FRESH_FOR_S = 1.0
 FRAME_CACHE_BYTES = 512 * 2**20
 RESPONSE_CACHE_BYTES = 128 * 2**20
@@ -44,58 +41,6 @@ class MaterializationRequested(Exception):
         self.detail = detail
 
 
-class LruCache:
-    """A thread-safe least-recently-used cache bounded by item count and by total weight (e.g. bytes).
-
-    A value heavier than the whole budget is returned but not kept.
-    """
-
-    def __init__(self, size: int, *, max_weight: float = float("inf"), weigh: Callable[[Any], float] = lambda _: 0):
-        self.size = size
-        self.max_weight = max_weight
-        self.weigh = weigh
-        self._items: OrderedDict[Hashable, tuple[Any, float]] = OrderedDict()
-        self._weight = 0.0
-        self._lock = threading.Lock()
-        self._pending: dict[Hashable, threading.Lock] = {}
-
-    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
-        """The cached value, or ``compute()`` stored under ``key``; concurrent misses compute it once."""
-        found = self.find(key)
-        if found is not None:
-            return found
-        with self._lock:
-            pending = self._pending.setdefault(key, threading.Lock())
-        with pending:
-            found = self.find(key)
-            if found is None:
-                found = compute()
-                self.put(key, found)
-        with self._lock:
-            self._pending.pop(key, None)
-        return found
-
-    def find(self, key: Hashable) -> Any:
-        """The cached value or ``None``."""
-        with self._lock:
-            if key not in self._items:
-                return None
-            self._items.move_to_end(key)
-            return self._items[key][0]
-
-    def put(self, key: Hashable, value: Any) -> None:
-        weight = self.weigh(value)
-        if weight > self.max_weight:
-            return
-        with self._lock:
-            if key in self._items:
-                self._weight -= self._items.pop(key)[1]
-            self._items[key] = (value, weight)
-            self._weight += weight
-            while len(self._items) > self.size or self._weight > self.max_weight:
-                self._weight -= self._items.popitem(last=False)[1][1]
-
-
 class MaterializedReader:
     """Latest materializations of a run's assets and their stored files (frames cached by file version)."""
 
@@ -107,15 +52,17 @@ class MaterializedReader:
         self.frames = LruCache(8, max_weight=FRAME_CACHE_BYTES, weigh=lambda frame: frame.estimated_size())
         self.responses = LruCache(256, max_weight=RESPONSE_CACHE_BYTES, weigh=_body_size)
         self._found = LruCache(1024)  # (asset, partition) -> (when looked up, materialization)
+        self._lookups = SingleFlight()
 
     def latest(self, asset: str, partition: str | None = None) -> Materialization | None:
         """The newest materialization of ``asset`` (of one partition), at most :attr:`fresh_for_s` old."""
         found = self.recent(asset, partition)
         if found is not None:
             return found
-        materialization = self.gateway.latest(asset, partition)
-        if materialization is not None:
-            self._found.put((asset, partition), (time.monotonic(), materialization))
+        with self._lookups((asset, partition)):  # requests arriving together ask the instance once
+            materialization = self.recent(asset, partition) or self.gateway.latest(asset, partition)
+            if materialization is not None:
+                self._found.put((asset, partition), (time.monotonic(), materialization))
         return materialization
 
     def recent(self, asset: str, partition: str | None = None) -> Materialization | None:
@@ -153,8 +100,9 @@ class MaterializedReader:
 
     def _missing(self, run: RunRecord, asset: str) -> NoReturn:
         if run.status == "failed":
-            raise ApiProblem(409, f"run {run.run_key} failed, so it has no {asset}: {run.error or 'no reason recorded'}"
-                                  ". Fix the file and drop it into the inbox again")
+            reason = run.error or "no reason recorded"
+            raise ApiProblem(409, f"run {run.run_key} failed, so it has no {asset}: {reason}. "
+                                  "Fix the file and drop it into the inbox again")
         wanted = STEPS.index(asset) + 1
         missing = [step for step in STEPS[:wanted] if self.latest(step, run.run_key) is None]
         chain = list(STEPS[STEPS.index(missing[0]):wanted])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 
 import uvicorn
@@ -19,9 +18,4 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> None
     """
     if "DAGSTER_HOME" not in os.environ:
         os.environ["DAGSTER_HOME"] = str(prepare_dagster_home(settings))
-    app = create_app(settings)
-    # Dagster, polars and pydantic leave ~10^6 long-lived objects; freezing them keeps the collector's
-    # full passes (otherwise 100+ ms pauses under load) to what requests allocate.
-    gc.collect()
-    gc.freeze()
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False)

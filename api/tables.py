@@ -18,7 +18,8 @@ TABLE_CONTENT: dict[int | str, dict[str, Any]] = {200: {"content": {
 """``responses=`` entry documenting the CSV and Parquet forms of a 200 answer."""
 
 
-def table_response(frame: pl.DataFrame, fmt: TableFormat, name: str, headers: dict[str, str] | None = None) -> Response:
+def table_response(frame: pl.DataFrame, fmt: TableFormat, name: str,
+                   headers: dict[str, str] | None = None) -> Response:
     """``frame`` as a CSV or Parquet download named ``name``."""
     body, media_type, download = table_bytes(frame, fmt, name)
     return Response(body, media_type=media_type, headers={**(headers or {}), **download})

@@ -5,13 +5,13 @@
 Builds a temporary data directory whose Dagster instance holds a ``confirmed_dataset`` materialization
 of 10,000 confirmed experiments and a ``clean_series`` materialization of one 1,000,000-point run,
 starts the real API (``labflow api``, one uvicorn worker) in a subprocess, and drives it with
-``--clients`` concurrent keep-alive clients (one process each) on the same machine. Side by side, in the same
-run (interleaved in rounds, so all see the same background load), a plain-JSON baseline route (``/api/v1/_baseline`` → ``{"ok": true}``, enabled by
-``LABFLOW_BENCH=1``) shows what the server and the load generator cost on their own. A request's
-time is until its last byte arrived (the dataset comes gzipped, as to any client that accepts it).
-Extra rows: the dataset polled with ``If-None-Match`` (304), the dataset with the client also
-decompressing it, the dataset uncompressed, and the series with a new window on every request
-(nothing served from the response cache).
+``--clients`` concurrent keep-alive clients (one process each) on the same machine. Side by side,
+interleaved in rounds so that all see the same background load, a plain-JSON baseline route
+(``/api/v1/_baseline`` → ``{"ok": true}``, enabled by ``LABFLOW_BENCH=1``) shows what the server and
+the load generator cost on their own. A request's time is until its last byte arrived (the dataset
+comes gzipped, as to any client that accepts it). Extra rows: the dataset polled with
+``If-None-Match`` (304), the dataset with the client also decompressing it, the dataset uncompressed,
+and the series with a new window on every request (nothing served from the response cache).
 Keys: ``dataset_p99_ms``, ``series_p99_ms``, ``baseline_p99_ms`` (+ p50 and requests/s of each).
 """
 
@@ -82,7 +82,8 @@ def prepare(settings: Settings) -> None:
     instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
     instance.add_dynamic_partitions("runs", [SERIES_RUN])
     instance.report_runless_asset_event(dg.AssetMaterialization(
-        DATASET_ASSET, metadata={"digest": digest, "rows": DATASET_POINTS, "path": dg.MetadataValue.path(dataset_path)}))
+        DATASET_ASSET,
+        metadata={"digest": digest, "rows": DATASET_POINTS, "path": dg.MetadataValue.path(dataset_path)}))
     instance.report_runless_asset_event(dg.AssetMaterialization(
         "clean_series", partition=SERIES_RUN, metadata={"path": dg.MetadataValue.path(str(series_path))}))
     instance.dispose()

@@ -10,6 +10,9 @@ from typing import Literal
 Bucket = Literal["day", "week", "month"]
 BUCKETS: tuple[str, ...] = ("day", "week", "month")
 _RELATIVE = re.compile(r"^(\d{1,4})d$")
+MAX_DAYS = 3660  # ten years: longer periods (and their day buckets) are refused, not computed
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -44,14 +47,19 @@ def parse_period(spec: str = "7d", *, now: datetime | None = None, since: dateti
     if spec == "custom":
         if since is None or until is None:
             raise ValueError("a custom period needs both since and until")
+        since, until = _utc(since), _utc(until)
         if until <= since:
             raise ValueError(f"the period must end after it starts (since {since}, until {until})")
-        return Period(_utc(since), _utc(until), f"{since:%Y-%m-%d} to {until:%Y-%m-%d}")
+        if since < EARLIEST or until > LATEST:
+            raise ValueError(f"dates must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}")
+        if until - since > timedelta(days=MAX_DAYS):
+            raise ValueError(f"a period can be at most {MAX_DAYS} days long")
+        return Period(since, until, f"{since:%Y-%m-%d} to {until:%Y-%m-%d}")
     if spec == "today":
         return Period(tomorrow - timedelta(days=1), tomorrow, "today")
     match = _RELATIVE.match(spec)
-    if not match or int(match.group(1)) < 1:
-        raise ValueError(f"unknown period {spec!r}; use today, 7d, 30d (any N days) or custom")
+    if not match or not 1 <= int(match.group(1)) <= MAX_DAYS:
+        raise ValueError(f"unknown period {spec!r}; use today, 7d, 30d (1 to {MAX_DAYS} days) or custom")
     days = int(match.group(1))
     return Period(tomorrow - timedelta(days=days), tomorrow, f"last {days} days")
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import polars as pl
 
 from labflow.catalog import Catalog, RunRecord
+from labflow.experiments import ExperimentStore
 from labflow.metadata import (
     CapturedMetadata,
     MetadataError,
@@ -85,6 +86,7 @@ class RunProcessor:
         self.catalog = catalog
         self.recipes = recipes
         self.outputs = OutputStore(settings.storage)
+        self.experiments = ExperimentStore(catalog)
 
     # -- helpers -------------------------------------------------------------------------------
     def _run(self, step: str, run_key: str) -> RunRecord:
@@ -151,10 +153,13 @@ class RunProcessor:
         except MetadataError as error:
             raise self._fail("raw_file", run, str(error), quarantine_data=data) from None
         self.catalog.set_metadata(run.run_key, captured)
+        link = self.experiments.link_run(self._run("raw_file", run.run_key))  # experiment id, campaign, inputs
         recipe = self.recipes.for_run(instrument=captured.instrument, requested=recipe_id)
         self.catalog.set_recipe(run.run_key, recipe.id, recipe.content_hash)
         self.catalog.set_status(run.run_key, "processing")
         fields = {k: v for k, v in captured.as_dict().items() if k not in ("params", "sources") and v}
+        if link is not None:
+            fields["experiment_id"] = link.experiment_id
         return StepReport(
             values={"sha256": run.sha256, "size_bytes": run.size_bytes, "original_name": run.original_name,
                     "source": run.source, **fields, "recipe_id": recipe.id, "recipe_hash": recipe.content_hash},

@@ -20,7 +20,8 @@ router = APIRouter(prefix=API_PREFIX, tags=["recommendations"], responses=proble
              dependencies=[Depends(write_key)])
 def post_recommendations(body: BatchIn, lab: LabDep) -> BatchOut:
     """Store a batch of recommended points (parameters, mean ± uncertainty, phase, model version)."""
-    points = [Recommendation(dict(p.parameters), p.mean, p.uncertainty, p.phase, p.model_version) for p in body.points]
+    points = [Recommendation(dict(p.parameters), p.mean, p.uncertainty, p.phase, p.model_version)
+              for p in body.points]
     return _batch(lab.experiments.add_recommendations(body.campaign, points))
 
 

@@ -92,7 +92,8 @@ def get_job(job_id: Annotated[JobId, Path(description="`job_id` from a 202 answe
     state = lab.gateway.run_state(job_id)
     if state is None:
         raise ApiProblem(404, f"Dagster knows no run {job_id!r}")
-    return JobOut(job_id=state.run_id, state=state.state, dagster_status=state.dagster_status)  # type: ignore[arg-type]
+    return JobOut.model_validate({"job_id": state.run_id, "state": state.state,
+                                  "dagster_status": state.dagster_status})
 
 
 def summary(run: RunRecord) -> RunSummary:

@@ -35,7 +35,7 @@ class SeriesQuery(Strict):
 
     channels: list[str] | None = Query(None, description="Channels to return (repeat the parameter); default all.")
     points: int | None = Query(None, ge=3, le=100_000,
-                               description="Downsample each channel to about this many points; omit for every sample.")
+                               description="Downsample each channel to about this many points; omit for all.")
     method: Literal["minmax", "lttb"] = Query("minmax", description="min/max buckets keep spikes, LTTB the shape.")
     start: FiniteFloat | None = Query(None, description="Window start, seconds (inclusive).")
     end: FiniteFloat | None = Query(None, description="Window end, seconds (inclusive).")

@@ -34,7 +34,7 @@ async def run_status_stream(websocket: WebSocket) -> None:
     lab: Lab = websocket.app.state.lab
     await websocket.accept()
     try:
-        check_key(lab, _token(websocket), "read")
+        await anyio.to_thread.run_sync(check_key, lab, _token(websocket), "read")
     except ApiProblem as refused:
         await websocket.close(code=4000 + refused.status, reason=refused.detail[:120])
         return

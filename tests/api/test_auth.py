@@ -57,7 +57,8 @@ def test_writing_needs_the_write_scope(secured):
     lab, tokens = secured
     refused = lab.client.post("/api/v1/experiments", json=EXPERIMENT, headers=bearer(tokens["read"]))
     assert refused.status_code == 403 and "scope 'read'" in refused.json()["detail"]
-    upload = lab.client.post("/api/v1/uploads", files={"file": ("a.csv", signal_csv(1))}, headers=bearer(tokens["read"]))
+    upload = lab.client.post("/api/v1/uploads", files={"file": ("a.csv", signal_csv(1))},
+                             headers=bearer(tokens["read"]))
     assert upload.status_code == 403 and not any(lab.settings.inbox.iterdir())
     for scope in ("write", "admin"):
         assert lab.client.post("/api/v1/experiments", json={**EXPERIMENT, "experiment_id": f"E-{scope}"},

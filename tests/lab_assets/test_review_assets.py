@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import dagster as dg
 import numpy as np
 import pytest
 
 from labflow.annotations import Annotation, PeakMark, move_peak
+from labflow.experiments import ExperimentStore
 from labflow.peaks import measure_peaks
 from labflow.review import ReviewStore
 from labflow.storage import OutputStore
@@ -89,3 +92,18 @@ def test_annotations_of_a_run_without_confirmation_fail_clearly(lab_settings, la
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert "has no confirmed annotation yet" in failure.step_failure_data.error.message
+
+
+def test_a_registered_experiment_links_arriving_files_and_its_inputs_reach_the_dataset(
+        lab_settings, lab_resources, catalog, instance, review, daemon):
+    ExperimentStore(catalog).register("EXP-42", campaign="yield-opt", inputs={"temperature_c": 80.0},
+                                      file_pattern="exp42_*.csv")
+    key = process_run(lab_settings, catalog, instance, lab_resources, "uv/exp42_a.csv", signal_csv(7))
+    run = catalog.get_run(key)
+    assert run.experiment_id == "EXP-42" and run.params["campaign"] == "yield-opt"
+    review.confirm(key, "ana", detected(lab_settings, key), base_version=0)
+    daemon.tick()
+    _, rows = latest_dataset(instance)
+    row = rows.row(0, named=True)
+    assert (row["experiment_id"], row["campaign"]) == ("EXP-42", "yield-opt")
+    assert json.loads(row["inputs"]) == {"temperature_c": 80.0}

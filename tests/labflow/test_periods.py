@@ -23,8 +23,10 @@ def test_relative_periods_end_at_the_end_of_today():
 def test_custom_and_bad_periods():
     custom = parse_period("custom", since=datetime(2026, 1, 1), until=datetime(2026, 2, 1))
     assert custom.start.tzinfo is not None and custom.duration.days == 31
-    for spec, kwargs in [("yesterday", {}), ("0d", {}), ("custom", {}),
-                         ("custom", {"since": datetime(2026, 2, 1), "until": datetime(2026, 1, 1)})]:
+    for spec, kwargs in [("yesterday", {}), ("0d", {}), ("9999d", {}), ("custom", {}),
+                         ("custom", {"since": datetime(2026, 2, 1), "until": datetime(2026, 1, 1)}),
+                         ("custom", {"since": datetime(273, 8, 3), "until": datetime(7366, 6, 22)}),
+                         ("custom", {"since": datetime(2000, 1, 1), "until": datetime(2020, 1, 1)})]:
         with pytest.raises(ValueError):
             parse_period(spec, now=NOW, **kwargs)
 
