@@ -157,7 +157,21 @@ def _start(interval: AnomalyInterval) -> float:
 
 
 def _peak_changes(before: tuple[PeakMark, ...], after: tuple[PeakMark, ...]) -> list[str]:
-    old = {round(p.time_s, 9) for p in before}
-    new = {round(p.time_s, 9) for p in after}
-    return ([f"peak added at {t:g} s" for t in sorted(new - old)]
-            + [f"peak removed at {t:g} s" for t in sorted(old - new)])
+    """Moves (a detected peak now elsewhere), then additions and removals."""
+    old = {round(p.time_s, 9): p for p in before}
+    new = {round(p.time_s, 9): p for p in after}
+    added, removed = sorted(set(new) - set(old)), sorted(set(old) - set(new))
+    moves = []
+    for time_s in list(added):
+        origin = new[time_s].detected_time_s
+        source = next((t for t in removed if origin is not None and _identity(old[t]) == round(origin, 9)), None)
+        if source is not None:
+            moves.append(f"peak moved from {source:g} s to {time_s:g} s")
+            added.remove(time_s)
+            removed.remove(source)
+    return moves + [f"peak added at {t:g} s" for t in added] + [f"peak removed at {t:g} s" for t in removed]
+
+
+def _identity(peak: PeakMark) -> float:
+    """Where detection put a peak (its own time unless it was moved)."""
+    return round(peak.detected_time_s if peak.detected_time_s is not None else peak.time_s, 9)

@@ -53,3 +53,5 @@ def test_describe_changes_says_what_differs():
     ]
     assert describe_changes(None, BASE) == ["first annotation: valid, 2 peak(s), 0 interval(s)"]
     assert describe_changes(BASE, BASE) == []
+    moved = move_peak(move_peak(BASE, 25.0, 26.0, tolerance_s=0.5), 26.0, 27.0, tolerance_s=0.5)
+    assert describe_changes(BASE, add_peak(moved, 3.0)) == ["peak moved from 25 s to 27 s", "peak added at 3 s"]

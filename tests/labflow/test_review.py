@@ -48,7 +48,7 @@ def test_confirming_makes_an_immutable_version_and_clears_the_draft(review, cata
     assert review.get_draft("r1", "ana") is None
     moved = move_peak(DETECTED, 25.0, 26.0, tolerance_s=0.5)
     second = review.confirm("r1", "ana", moved, base_version=1)
-    assert second.version == 2 and second.changes == ["peak added at 26 s", "peak removed at 25 s"]
+    assert second.version == 2 and second.changes == ["peak moved from 25 s to 26 s"]
     assert [v.annotation for v in review.history("r1")] == [DETECTED, moved]
     assert catalog.get_run("r1").annotation_version == 2
     assert second.id > first.id
@@ -71,7 +71,7 @@ def test_a_stale_confirmation_is_refused_with_what_changed_and_kept_as_a_draft(r
     with pytest.raises(ConfirmConflict) as conflict:
         review.confirm("r1", "ben", ben, base_version=1)
     message = str(conflict.value)
-    assert "version 2 by ana" in message and "peak added at 11 s" in message and "peak removed at 10 s" in message
+    assert "version 2 by ana" in message and "peak moved from 10 s to 11 s" in message
     assert conflict.value.head.version == 2
     draft = review.get_draft("r1", "ben")
     assert draft is not None and draft.annotation == ben and draft.base_version == 1
