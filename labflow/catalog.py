@@ -165,6 +165,7 @@ class Catalog:
             _prepare_sqlite(self.engine, url)
         self._insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
         self._session = sessionmaker(self.engine, expire_on_commit=False)
+        self._created: set[str] = set()
         self._create_tables()
 
     @classmethod
@@ -312,17 +313,24 @@ class Catalog:
         return self._insert(table)
 
     def create_tables(self) -> None:
-        """Create every table registered on :class:`Base` that is missing (safe to call again)."""
-        self._create_tables()
+        """Create every table registered on :class:`Base` that is missing (safe to call again).
+
+        Stores built per request or per sensor tick call this; it only touches the database when a
+        module has registered tables this catalog has not created yet.
+        """
+        if set(Base.metadata.tables) - self._created:
+            self._create_tables()
 
     def _create_tables(self) -> None:
         # Processes starting together must not both create the tables: take a lock first.
+        registered = set(Base.metadata.tables)
         with self.engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
             else:
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
             Base.metadata.create_all(connection)
+        self._created = registered
 
 
 def _prepare_sqlite(engine: Engine, url: str) -> None:

@@ -11,19 +11,17 @@ turns into annotations and the confirmed dataset).
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
-from pathlib import Path
+from pathlib import PurePosixPath
 
 import numpy as np
 
 from labflow.annotations import Annotation, PeakMark
 from labflow.catalog import Catalog
 from labflow.demo import GENERATORS, DemoFile, OPERATORS
-from labflow.ingest import ingest_file
-from labflow.objects import write_atomic
+from labflow.ingest import register_bytes
 from labflow.review import ReviewStore
 from labflow.settings import Settings
 from labflow.storage import MissingOutputError, OutputStore
@@ -75,17 +73,14 @@ def history_files(days: int, *, seed: int = 11, per_day: tuple[int, int] = (4, 1
 def ingest_history(settings: Settings, catalog: Catalog, files: list[tuple[DemoFile, datetime]]) -> list[str]:
     """Stage and register each file as if it had arrived at its time; returns the new run keys."""
     keys: list[str] = []
-    with tempfile.TemporaryDirectory() as staging:
-        root = Path(staging)
-        for demo, arrived in files:
-            target = root / demo.relative_path
-            if demo.sidecar is not None:
-                write_atomic(target.with_name(target.name + ".meta.json"), json.dumps(demo.sidecar).encode())
-            write_atomic(target, demo.data)
-            outcome = ingest_file(root, demo.relative_path, objects_dir=settings.objects, catalog=catalog,
-                                  is_known_run=lambda key: key in keys, now=arrived, source_prefix="history")
-            if outcome.kind == "new" and outcome.run_key not in keys:
-                keys.append(outcome.run_key)
+    for demo, arrived in files:
+        name = PurePosixPath(demo.relative_path).name
+        sidecar = (f"{name}.meta.json", json.dumps(demo.sidecar)) if demo.sidecar is not None else None
+        outcome = register_bytes(demo.data, relative=demo.relative_path, source=f"history:{demo.relative_path}",
+                                 sidecar=sidecar, objects_dir=settings.objects, catalog=catalog,
+                                 is_known_run=lambda key: key in keys, now=arrived)
+        if outcome.kind == "new" and outcome.run_key not in keys:
+            keys.append(outcome.run_key)
     return keys
 
 

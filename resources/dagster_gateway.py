@@ -68,17 +68,8 @@ class DagsterGateway:
     # -- reading -------------------------------------------------------------------------------
     def latest(self, asset: str, partition: str | None = None) -> Materialization | None:
         """The newest materialization of ``asset`` (of one partition if given), or ``None``."""
-        records_filter = dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset),
-                                               asset_partitions=[partition] if partition else None)
-        records = self.instance.fetch_materializations(records_filter, limit=1).records
-        if not records:
-            return None
-        record = records[0]
-        event = record.asset_materialization
-        assert event is not None
-        return Materialization(asset, event.partition, record.run_id,
-                               datetime.fromtimestamp(record.timestamp, timezone.utc),
-                               {k: _plain(v) for k, v in event.metadata.items()})
+        newest = self.history(asset, partition, limit=1)
+        return newest[0] if newest else None
 
     def history(self, asset: str, partition: str | None = None, *, limit: int = 20) -> list[Materialization]:
         """The newest ``limit`` materializations of ``asset``, newest first."""
@@ -88,8 +79,7 @@ class DagsterGateway:
         for record in self.instance.fetch_materializations(records_filter, limit=limit).records:
             event = record.asset_materialization
             assert event is not None
-            result.append(Materialization(asset, event.partition, record.run_id,
-                                          datetime.fromtimestamp(record.timestamp, timezone.utc),
+            result.append(Materialization(asset, event.partition, record.run_id, _utc(record.timestamp),
                                           {k: _plain(v) for k, v in event.metadata.items()}))
         return result
 
@@ -129,14 +119,8 @@ class DagsterGateway:
         records = self.instance.get_event_records(
             dg.EventRecordsFilter(dg.DagsterEventType.ASSET_CHECK_EVALUATION, after_timestamp=since.timestamp()),
             limit=CHECK_EVENTS_LIMIT)
-        rows = []
-        for record in records:
-            event = record.event_log_entry.dagster_event
-            evaluation = event.event_specific_data if event is not None else None
-            if evaluation is not None and hasattr(evaluation, "passed"):
-                rows.append((getattr(evaluation, "partition", None) or event.partition,
-                             datetime.fromtimestamp(record.timestamp, timezone.utc), evaluation.check_name,
-                             bool(evaluation.passed)))
+        rows = [(partition, _utc(record.timestamp), evaluation.check_name, bool(evaluation.passed))
+                for record in records for evaluation, partition in [check_evaluation(record)] if evaluation]
         return pl.DataFrame(rows, schema=CHECKS_SCHEMA, orient="row")
 
     def ops_data(self, catalog: Catalog, since: datetime) -> OpsData:
@@ -177,11 +161,7 @@ class DagsterGateway:
                                            asset_selection=[dg.AssetKey(a) for a in assets], tags=tags)
 
     def _execute_here(self, assets: Sequence[str], partition: str, tags: dict[str, str]) -> str:
-        if self._defs is None:
-            from lab_assets.definitions import defs
-
-            self._defs = defs
-        job = self._defs.resolve_implicit_global_asset_job_def()
+        job = self._asset_job()
         run_id = str(uuid.uuid4())
         selection = [dg.AssetKey(a) for a in assets]
 
@@ -201,31 +181,38 @@ class DagsterGateway:
         but not the others, exactly as under the daemon).
         """
         from lab_assets.partitions import RUNS_PARTITION
-        from labflow.pipeline import STEPS
+        from sensors.batching import batch_run_requests
 
+        known = self.instance.has_dynamic_partition
+        self.instance.add_dynamic_partitions(RUNS_PARTITION, [k for k in run_keys if not known(RUNS_PARTITION, k)])
+        job = self._asset_job()
+        return [job.execute_in_process(instance=self.instance, partition_key=request.partition_key,
+                                       asset_selection=request.asset_selection, tags=request.tags,
+                                       raise_on_error=False).success
+                for request in batch_run_requests(run_keys, batch_size=batch_size, etl_mode="eager", source=source)]
+
+    def _asset_job(self) -> dg.JobDefinition:
+        """The code location's asset job (the given definitions, else the project's), for running here."""
         if self._defs is None:
             from lab_assets.definitions import defs
 
             self._defs = defs
-        self.instance.add_dynamic_partitions(RUNS_PARTITION, [k for k in run_keys
-                                                              if not self.instance.has_dynamic_partition(
-                                                                  RUNS_PARTITION, k)])
-        job = self._defs.resolve_implicit_global_asset_job_def()
-        outcomes = []
-        for start in range(0, len(run_keys), batch_size):
-            batch = list(run_keys[start:start + batch_size])
-            tags = {"labflow/source": source, "labflow/files": str(len(batch)),
-                    "dagster/asset_partition_range_start": batch[0], "dagster/asset_partition_range_end": batch[-1]}
-            result = job.execute_in_process(instance=self.instance, asset_selection=[dg.AssetKey(s) for s in STEPS],
-                                            tags=tags, raise_on_error=False)
-            outcomes.append(result.success)
-        return outcomes
+        return self._defs.resolve_implicit_global_asset_job_def()
 
     def wait_for_local_runs(self, timeout_s: float = 120.0) -> None:
         """Wait for runs this process executes itself (tests, scripts)."""
         for thread in self._threads:
             thread.join(timeout_s)
         self._threads = [t for t in self._threads if t.is_alive()]
+
+
+def check_evaluation(record: dg.EventLogRecord) -> tuple[Any, str | None]:
+    """The asset-check evaluation an event record carries (``None`` if it carries none) and its partition."""
+    event = record.event_log_entry.dagster_event
+    evaluation = event.event_specific_data if event is not None else None
+    if evaluation is None or not hasattr(evaluation, "passed"):
+        return None, None
+    return evaluation, getattr(evaluation, "partition", None) or event.partition
 
 
 def _utc(timestamp: float) -> datetime:

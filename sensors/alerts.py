@@ -15,6 +15,7 @@ from labflow.alerts import (AlertDraft, AlertStore, AlertThresholds, check_faile
 from labflow.forward import waiting_files
 from labflow.runtime_config import load_runtime_config
 from resources import CatalogResource, LabStorageResource
+from resources.dagster_gateway import check_evaluation
 
 OPERATIONS_INTERVAL_S = 30
 MAX_CHECK_EVENTS_PER_TICK = 2000
@@ -34,13 +35,10 @@ def check_failure_alerts(records: list[dg.EventLogRecord]) -> list[AlertDraft]:
     """Alerts for the failed asset-check evaluations among ``records``."""
     drafts = []
     for record in records:
-        event = record.event_log_entry.dagster_event
-        evaluation = event.event_specific_data if event is not None else None
-        if evaluation is None or getattr(evaluation, "passed", True):
-            continue
-        drafts.append(check_failed_alert(evaluation.check_name, evaluation.asset_key.to_user_string(),
-                                         getattr(evaluation, "partition", None) or event.partition,
-                                         evaluation.description or "no description"))
+        evaluation, partition = check_evaluation(record)
+        if evaluation is not None and not evaluation.passed:
+            drafts.append(check_failed_alert(evaluation.check_name, evaluation.asset_key.to_user_string(),
+                                             partition, evaluation.description or "no description"))
     return drafts
 
 
@@ -83,7 +81,8 @@ def build_alert_sensors() -> list[dg.SensorDefinition]:
     def operations_alerts(context: dg.SensorEvaluationContext, catalog: CatalogResource,
                           lab: LabStorageResource) -> dg.SensorResult:
         settings = lab.settings()
-        store, runs = AlertStore(catalog.get_catalog()), catalog.get_catalog()
+        runs = catalog.get_catalog()
+        store = AlertStore(runs)
         thresholds = load_runtime_config(settings).alerts
         # A timestamp cursor: storage ids are per run on the embedded (run-sharded SQLite) event log.
         after = json.loads(context.cursor)["checks_after"] if context.cursor else None
