@@ -18,11 +18,12 @@ from pathlib import PurePosixPath
 
 import numpy as np
 
-from labflow.annotations import Annotation, PeakMark
+from labflow.annotations import Annotation
 from labflow.catalog import Catalog
 from labflow.demo import GENERATORS, DemoFile, OPERATORS
 from labflow.ingest import register_bytes
 from labflow.review import ReviewStore
+from labflow.review_session import detected_annotation
 from labflow.settings import Settings
 from labflow.storage import MissingOutputError, OutputStore
 
@@ -103,8 +104,7 @@ def review_history(catalog: Catalog, outputs: OutputStore, keys: list[str], *, s
             peaks = outputs.read_frame("peaks", key)
         except MissingOutputError:
             continue
-        detected = Annotation(channel=peaks["channel"][0] if peaks.height else None,
-                              peaks=tuple(PeakMark(time_s=t) for t in peaks["time_s"]))
+        detected = detected_annotation(peaks, peaks["channel"][0] if peaks.height else None)
         when = min(run.detected_at + timedelta(hours=float(rng.uniform(0.5, 30))), now)
         author = OPERATORS[int(rng.integers(len(OPERATORS)))]
         draw = rng.random()

@@ -116,7 +116,7 @@ class ConfirmOutcome:
 
 
 # -- starting --------------------------------------------------------------------------------------
-def detected_annotation(peaks: pl.DataFrame, channel: str) -> Annotation:
+def detected_annotation(peaks: pl.DataFrame, channel: str | None) -> Annotation:
     """The annotation a run starts from when nobody has looked at it: valid, with the detected peaks."""
     marks = [PeakMark(time_s=float(t), origin="detected") for t in peaks["time_s"].to_list()]
     return Annotation(channel=channel, peaks=tuple(marks))
