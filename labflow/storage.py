@@ -5,11 +5,14 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from labflow.objects import write_atomic
+
+if TYPE_CHECKING:
+    from labflow.settings import Settings
 
 
 class MissingOutputError(LookupError):
@@ -56,5 +59,24 @@ class OutputStore:
         write_atomic(path, data)
         return path
 
+    def read_bytes(self, asset: str, run_key: str, ext: str) -> bytes:
+        """Bytes written by :meth:`write_bytes`, or say which step must run first."""
+        path = self.path(asset, run_key, ext)
+        if not path.exists():
+            raise MissingOutputError(f"{asset} of run {run_key} is not materialized yet; materialize it first")
+        return path.read_bytes()
+
+    def local_path(self, asset: str, run_key: str, ext: str = "parquet") -> Path:
+        """A local file with the output's bytes, for readers that need a path (scans, downloads)."""
+        path = self.path(asset, run_key, ext)
+        if not path.exists():
+            raise MissingOutputError(f"{asset} of run {run_key} is not materialized yet; materialize it first")
+        return path
+
     def exists(self, asset: str, run_key: str, ext: str = "parquet") -> bool:
         return self.path(asset, run_key, ext).exists()
+
+
+def open_output_store(settings: "Settings") -> OutputStore:
+    """The output store the settings point at (the data directory's ``storage/`` by default)."""
+    return OutputStore(settings.storage)
