@@ -24,7 +24,7 @@ from api.errors import ApiProblem
 from labflow.catalog import RunRecord
 from labflow.pipeline import STEPS
 from labflow.settings import Settings
-from labflow.storage import OutputStore
+from labflow.storage import MissingOutputError, open_output_store
 from resources.dagster_gateway import DagsterGateway, Materialization
 
 FRESH_FOR_S = 1.0
@@ -48,7 +48,7 @@ class MaterializedReader:
         self.settings = settings
         self.gateway = gateway
         self.fresh_for_s = fresh_for_s
-        self.outputs = OutputStore(settings.storage)
+        self.outputs = open_output_store(settings)
         self.frames = LruCache(8, max_weight=FRAME_CACHE_BYTES, weigh=lambda frame: frame.estimated_size())
         self.responses = LruCache(256, max_weight=RESPONSE_CACHE_BYTES, weigh=_body_size)
         self._found = LruCache(1024)  # (asset, partition) -> (when looked up, materialization)
@@ -82,13 +82,13 @@ class MaterializedReader:
         return self.path_of(materialization, asset, ext)
 
     def path_of(self, materialization: Materialization, asset: str, ext: str = "parquet") -> Path:
-        """Where a materialization's output is stored (its ``path`` metadata, else the store's layout)."""
+        """A local file with a materialization's output (a cached copy when outputs live in S3)."""
         key = materialization.partition or "latest"
-        path = Path(materialization.metadata.get("path") or self.outputs.path(asset, key, ext))
-        if not path.is_file():
-            raise ApiProblem(404, f"{asset} of {key} was materialized to {path.name}, which is no longer in "
-                                  "storage; materialize it again from the Dagster UI")
-        return path
+        try:
+            return self.outputs.local_path(asset, key, ext)
+        except MissingOutputError:
+            raise ApiProblem(404, f"{asset} of {key} was materialized to {self.outputs.location(asset, key, ext)}, "
+                                  "which is no longer in storage; materialize it again from the Dagster UI") from None
 
     def frame(self, path: Path) -> pl.DataFrame:
         """A stored Parquet output (cached while the file is unchanged)."""

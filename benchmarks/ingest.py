@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import print_table, write_json  # noqa: E402
 from labflow.catalog import Catalog  # noqa: E402
 from labflow.devserver import dagster_dev_command, prepare_dagster_home, process_env  # noqa: E402
-from labflow.objects import write_atomic  # noqa: E402
+from labflow.atomic import write_atomic  # noqa: E402
 from labflow.settings import Settings  # noqa: E402
 
 

@@ -86,7 +86,7 @@ def naive_view(outputs: OutputStore, key: str) -> int:
     """Every point of the raw and cleaned channel, serialised for the chart."""
     import gradio as gr
 
-    frame = pl.read_parquet(outputs.path("clean_series", key))
+    frame = pl.read_parquet(outputs.local_path("clean_series", key))
     long = pd.concat([pd.DataFrame({"time_s": frame["time_s"].to_numpy(), "value": frame[c].to_numpy(),
                                     "series": c}) for c in ("ch_a", "ch_a_clean")], ignore_index=True)
     return _payload(gr.LinePlot(x="time_s", y="value", color="series").postprocess(long))

@@ -13,7 +13,7 @@ from labflow.confirmed import (ANNOTATIONS_ASSET, DATASET_ASSET, annotate_run, b
 from labflow.pipeline import RunProcessor
 from labflow.report import frame_to_markdown
 from labflow.review import ReviewStore
-from labflow.storage import MissingOutputError, OutputStore
+from labflow.storage import MissingOutputError, OutputStore, open_output_store
 from resources import CatalogResource, LabStorageResource
 
 REVIEW_GROUP = "review"
@@ -53,7 +53,7 @@ def annotations(context: dg.AssetExecutionContext, catalog: CatalogResource,
         "objective": objective["value"] if objective["value"] is not None else "none",
         "objective_detail": objective["detail"], "changes": dg.MetadataValue.md(
             "\n".join(f"- {c}" for c in stored["changes"]) or "-"),
-        "path": dg.MetadataValue.path(str(processor.outputs.path(ANNOTATIONS_ASSET, context.partition_key, "json"))),
+        "path": dg.MetadataValue.path(processor.outputs.location(ANNOTATIONS_ASSET, context.partition_key, "json")),
     })
 
 
@@ -69,7 +69,7 @@ def annotations(context: dg.AssetExecutionContext, catalog: CatalogResource,
 )
 def confirmed_dataset(context: dg.AssetExecutionContext, lab: LabStorageResource) -> dg.MaterializeResult:
     """Collect the accepted annotations into the confirmed dataset (a new version if anything changed)."""
-    outputs = OutputStore(lab.settings().storage)
+    outputs = open_output_store(lab.settings())
     previous = _previous_runs(outputs)
     frame = build_confirmed_dataset(read_annotation_outputs(outputs))
     digest, path = write_dataset(frame, outputs)

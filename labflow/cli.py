@@ -93,7 +93,7 @@ def seed_demo_history(spec: str, settings: Settings) -> int:
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     """Copy files (and their sidecars) into the inbox, atomically."""
     from labflow.ingest import find_sidecar
-    from labflow.objects import write_atomic
+    from labflow.atomic import write_atomic
 
     settings.ensure_dirs()
     target_dir = settings.inbox / args.instrument if args.instrument else settings.inbox

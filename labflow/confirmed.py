@@ -120,10 +120,7 @@ def build_confirmed_dataset(outputs: Iterable[dict[str, Any]]) -> pl.DataFrame:
 
 def read_annotation_outputs(store: OutputStore) -> list[dict[str, Any]]:
     """Every stored ``annotations`` output (the newest confirmed version of each annotated run)."""
-    folder = store.root / ANNOTATIONS_ASSET
-    if not folder.is_dir():
-        return []
-    return [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
+    return [store.read_json(ANNOTATIONS_ASSET, key) for key in store.run_keys(ANNOTATIONS_ASSET, "json")]
 
 
 def dataset_digest(frame: pl.DataFrame) -> str:

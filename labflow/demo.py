@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from labflow.objects import write_atomic
+from labflow.atomic import write_atomic
 
 OPERATORS = ("alice", "bob", "chen", "dana")
 MATERIALS = ("PLA-blend-A", "PLA-blend-B", "TiO2-anatase", "Cu-MOF-74")

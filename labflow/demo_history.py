@@ -25,7 +25,8 @@ from labflow.ingest import register_bytes
 from labflow.review import ReviewStore
 from labflow.review_session import detected_annotation
 from labflow.settings import Settings
-from labflow.storage import MissingOutputError, OutputStore
+from labflow.objects import open_object_store
+from labflow.storage import MissingOutputError, OutputStore, open_output_store
 
 BROKEN_SHARE = 0.03
 HISTORY_INDEX_OFFSET = 1000  # file names never clash with the live demo's
@@ -78,7 +79,7 @@ def ingest_history(settings: Settings, catalog: Catalog, files: list[tuple[DemoF
         name = PurePosixPath(demo.relative_path).name
         sidecar = (f"{name}.meta.json", json.dumps(demo.sidecar)) if demo.sidecar is not None else None
         outcome = register_bytes(demo.data, relative=demo.relative_path, source=f"history:{demo.relative_path}",
-                                 sidecar=sidecar, objects_dir=settings.objects, catalog=catalog,
+                                 sidecar=sidecar, objects=open_object_store(settings), catalog=catalog,
                                  is_known_run=lambda key: key in keys, now=arrived)
         if outcome.kind == "new" and outcome.run_key not in keys:
             keys.append(outcome.run_key)
@@ -133,7 +134,7 @@ def seed_history(settings: Settings, catalog: Catalog, days: int, process: Calla
     files = history_files(days, seed=seed, now=now)
     keys = ingest_history(settings, catalog, files)
     process(keys)
-    confirmed, rejected, drafts = review_history(catalog, OutputStore(settings.storage), keys, seed=seed, now=now)
+    confirmed, rejected, drafts = review_history(catalog, open_output_store(settings), keys, seed=seed, now=now)
     runs = [catalog.get_run(k) for k in keys]
     return HistorySummary(files=len(files), runs=len(keys),
                           processed=sum(1 for r in runs if r is not None and r.status == "processed"),

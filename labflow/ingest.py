@@ -11,7 +11,7 @@ from typing import Literal
 from labflow.catalog import Catalog
 from labflow.keys import make_run_key
 from labflow.metadata import sidecar_candidates
-from labflow.objects import store_object
+from labflow.objects import ObjectStore
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def ingest_file(
     inbox: Path,
     relative_path: str,
     *,
-    objects_dir: Path,
+    objects: ObjectStore,
     catalog: Catalog,
     is_known_run: Callable[[str], bool],
     now: datetime,
@@ -52,11 +52,11 @@ def ingest_file(
     sidecar_path = find_sidecar(path)
     sidecar = (sidecar_path.name, sidecar_path.read_bytes().decode("utf-8", errors="replace")) if sidecar_path else None
     return register_bytes(data, relative=relative_path, source=f"{source_prefix}:{relative_path}", sidecar=sidecar,
-                          objects_dir=objects_dir, catalog=catalog, is_known_run=is_known_run, now=now)
+                          objects=objects, catalog=catalog, is_known_run=is_known_run, now=now)
 
 
 def register_bytes(data: bytes, *, relative: str, source: str, sidecar: tuple[str, str] | None,
-                   objects_dir: Path, catalog: Catalog, is_known_run: Callable[[str], bool],
+                   objects: ObjectStore, catalog: Catalog, is_known_run: Callable[[str], bool],
                    now: datetime) -> IngestOutcome:
     """Stage bytes in the object store and record them in the catalog as a run.
 
@@ -67,13 +67,13 @@ def register_bytes(data: bytes, *, relative: str, source: str, sidecar: tuple[st
     catalog whose partition was never created is registered again.
     """
     name = PurePosixPath(relative).name
-    sha256, stored = store_object(objects_dir, data, name)
+    sha256, stored = objects.store(data, name)
     existing = catalog.find_run_by_sha256(sha256)
     if existing is not None and is_known_run(existing.run_key):
         catalog.record_duplicate(run_key=existing.run_key, source=source, detected_at=now)
         return IngestOutcome(relative, "duplicate", existing.run_key)
     run_key = existing.run_key if existing else make_run_key(name, sha256)
     catalog.register_file(run_key=run_key, sha256=sha256, size_bytes=len(data), original_name=name, source=source,
-                          object_path=str(stored), sidecar_name=sidecar[0] if sidecar else None,
+                          object_path=stored, sidecar_name=sidecar[0] if sidecar else None,
                           sidecar_text=sidecar[1] if sidecar else None, detected_at=now)
     return IngestOutcome(relative, "new", run_key)

@@ -2,57 +2,51 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path, PurePath
+from typing import TYPE_CHECKING
 
+from labflow.atomic import write_atomic
+from labflow.blobstore import BlobMissing, BlobStore, open_blob_store
 from labflow.keys import sha256_hex
+
+if TYPE_CHECKING:
+    from labflow.settings import Settings
 
 
 class ObjectIntegrityError(RuntimeError):
     """A stored object is missing or its bytes no longer match its hash."""
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and rename, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def object_path(objects_dir: Path, sha256: str, original_name: str) -> Path:
-    """Where the bytes with this hash live: ``objects/<aa>/<sha256><suffix>``."""
+def object_key(sha256: str, original_name: str) -> str:
+    """Where the bytes with this hash live below the objects area: ``<aa>/<sha256><suffix>``."""
     suffix = PurePath(original_name).suffix.lower()[:8]
-    return objects_dir / sha256[:2] / f"{sha256}{suffix}"
+    return f"{sha256[:2]}/{sha256}{suffix}"
 
 
-def store_object(objects_dir: Path, data: bytes, original_name: str) -> tuple[str, Path]:
-    """Store bytes once under their SHA-256; return ``(sha256, path)``. Existing objects are kept."""
-    sha256 = sha256_hex(data)
-    path = object_path(objects_dir, sha256, original_name)
-    if not path.exists():
-        write_atomic(path, data)
-    return sha256, path
+class ObjectStore:
+    """Immutable raw copies, stored once under their SHA-256 on a :class:`~labflow.blobstore.BlobStore`."""
 
+    def __init__(self, blobs: BlobStore):
+        self.blobs = blobs
 
-def read_verified(path: Path, sha256: str) -> bytes:
-    """Read an object and check that its bytes still match ``sha256``."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ObjectIntegrityError(f"raw copy {path} is missing from the object store") from None
-    if sha256_hex(data) != sha256:
-        raise ObjectIntegrityError(f"raw copy {path} does not match its hash {sha256[:12]}…; it was modified")
-    return data
+    def store(self, data: bytes, original_name: str) -> tuple[str, str]:
+        """Store bytes once; return ``(sha256, location)``. Existing objects are kept as they are."""
+        sha256 = sha256_hex(data)
+        key = object_key(sha256, original_name)
+        if not self.blobs.exists(key):
+            self.blobs.put(key, data)
+        return sha256, self.blobs.location(key)
+
+    def read_verified(self, location: str, sha256: str) -> bytes:
+        """Read an object and check that its bytes still match ``sha256``."""
+        try:
+            data = self.blobs.read_location(location)
+        except BlobMissing:
+            raise ObjectIntegrityError(f"raw copy {location} is missing from the object store") from None
+        if sha256_hex(data) != sha256:
+            raise ObjectIntegrityError(f"raw copy {location} does not match its hash {sha256[:12]}…; it was modified")
+        return data
 
 
 def quarantine(quarantine_dir: Path, *, run_key: str, original_name: str, data: bytes, error: str,
@@ -71,3 +65,9 @@ def quarantine(quarantine_dir: Path, *, run_key: str, original_name: str, data: 
     )
     write_atomic(target.with_name(target.name + ".error.txt"), note.encode("utf-8"))
     return target
+
+
+def open_object_store(settings: Settings) -> ObjectStore:
+    """Raw copies where the settings say: ``LABFLOW_HOME/objects`` or ``<LABFLOW_OBJECT_STORE>/objects``."""
+    return ObjectStore(open_blob_store(settings.home, settings.object_store, "objects",
+                                       endpoint_url=settings.s3_endpoint_url))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
@@ -26,7 +25,7 @@ from labflow.metadata import (
     normalise_header_fields,
     parse_sidecar,
 )
-from labflow.objects import ObjectIntegrityError, quarantine, read_verified
+from labflow.objects import ObjectIntegrityError, open_object_store, quarantine
 from labflow.parsing import ParseError, parse_instrument_csv, read_header_metadata
 from labflow.peaks import detect_peaks
 from labflow.plots import png_to_markdown, render_run_png
@@ -35,7 +34,7 @@ from labflow.recipes import Recipe, RecipeBook
 from labflow.report import frame_to_markdown, mapping_to_markdown
 from labflow.settings import Settings
 from labflow.smoothing import clean_series
-from labflow.storage import MissingOutputError, OutputStore
+from labflow.storage import MissingOutputError, open_output_store
 
 STEPS = ("raw_file", "raw_series", "clean_series", "peaks", "quality_report")
 TIME_COLUMNS = ("time_s", "timestamp")
@@ -85,7 +84,8 @@ class RunProcessor:
         self.settings = settings
         self.catalog = catalog
         self.recipes = recipes
-        self.outputs = OutputStore(settings.storage)
+        self.outputs = open_output_store(settings)
+        self.objects = open_object_store(settings)
         self.experiments = ExperimentStore(catalog)
 
     # -- helpers -------------------------------------------------------------------------------
@@ -125,7 +125,7 @@ class RunProcessor:
 
     def _raw_bytes(self, step: str, run: RunRecord) -> bytes:
         try:
-            return read_verified(Path(run.object_path), run.sha256)
+            return self.objects.read_verified(run.object_path, run.sha256)
         except ObjectIntegrityError as error:
             raise self._fail(step, run, str(error)) from None
 

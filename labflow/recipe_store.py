@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import yaml
 
-from labflow.objects import write_atomic
+from labflow.atomic import write_atomic
 from labflow.recipes import Recipe, RecipeBook, RecipeError, load_recipe_dir, validate_recipe
 from labflow.settings import Settings
 

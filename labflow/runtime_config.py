@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from labflow.alerts import AlertThresholds
-from labflow.objects import write_atomic
+from labflow.atomic import write_atomic
 from labflow.settings import Settings
 
 CONFIG_FILE = "config.yaml"

@@ -27,13 +27,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 from labflow.catalog import Catalog
 from labflow.inbox import is_ignored
 from labflow.ingest import IngestOutcome, register_bytes
 from labflow.metadata import sidecar_candidates
+from labflow.objects import ObjectStore
 
 PAGE_SIZE = 1000
 _SESSION_LOCK = threading.Lock()
@@ -193,10 +194,10 @@ def is_data_key(relative: str) -> bool:
 class S3Inbox:
     """Polls S3 sources page by page and registers new objects as runs (client passed in)."""
 
-    def __init__(self, client: Any, *, objects_dir: Path, catalog: Catalog, is_known_run: Callable[[str], bool],
+    def __init__(self, client: Any, *, objects: ObjectStore, catalog: Catalog, is_known_run: Callable[[str], bool],
                  page_size: int = PAGE_SIZE):
         self.client = client
-        self.objects_dir = objects_dir
+        self.objects = objects
         self.catalog = catalog
         self.is_known_run = is_known_run
         self.page_size = page_size
@@ -305,7 +306,7 @@ class S3Inbox:
             return IngestOutcome(relative, "unreadable", detail=f"{source.key(relative)}: {error}"), ""
         named_sidecar = (PurePosixPath(sidecar).name, sidecar_text or "") if sidecar else None
         outcome = register_bytes(data, relative=relative, source=catalog_source,
-                                 sidecar=named_sidecar, objects_dir=self.objects_dir, catalog=self.catalog,
+                                 sidecar=named_sidecar, objects=self.objects, catalog=self.catalog,
                                  is_known_run=self._is_known_run, now=now)
         if outcome.kind == "new":
             self._new_run_keys.add(outcome.run_key)  # type: ignore[arg-type]

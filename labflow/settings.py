@@ -48,6 +48,30 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+def _tolerance(env: Mapping[str, str], name: str, default: float) -> float:
+    """A relative tolerance such as 0.05 (5 %), between 0 and 1."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number such as 0.05 (5 %), got {raw!r}") from None
+    if not 0 <= value <= 1:
+        raise ValueError(f"{name} must be between 0 and 1, got {value}")
+    return value
+
+
+def _object_store(value: str | None) -> str | None:
+    """``LABFLOW_OBJECT_STORE``: empty for the data directory, else ``s3://bucket/prefix``."""
+    text = (value or "").strip()
+    if not text or text in ("local", "file"):
+        return None
+    if not text.startswith("s3://") or len(text) <= len("s3://") or text.startswith("s3:///"):
+        raise ValueError(f"LABFLOW_OBJECT_STORE must be empty (data directory) or s3://bucket/prefix, got {text!r}")
+    return text.rstrip("/")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where labflow keeps its data and how it processes new files.
@@ -69,6 +93,11 @@ class Settings:
     s3_sources: tuple[str, ...] = ()
     s3_endpoint_url: str | None = None
     forward_dirs: tuple[Path, ...] = ()
+    object_store: str | None = None
+    sources_dir: Path = PROJECT_ROOT / "sources"
+    stream_raw_days: int = 7
+    stream_pattern_days: int = 30
+    forecast_tolerance: float = 0.05  # a new forecast model is auto-activated unless this much worse
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -96,6 +125,11 @@ class Settings:
             s3_endpoint_url=env.get("LABFLOW_S3_ENDPOINT_URL") or None,
             forward_dirs=tuple(Path(p.strip()).expanduser() for p in (env.get("LABFLOW_FORWARD_DIRS") or "").split(",")
                                if p.strip()),
+            object_store=_object_store(env.get("LABFLOW_OBJECT_STORE")),
+            sources_dir=Path(env.get("LABFLOW_SOURCES_DIR") or PROJECT_ROOT / "sources").expanduser().resolve(),
+            stream_raw_days=_positive_int(env, "LABFLOW_STREAM_RAW_DAYS", 7),
+            stream_pattern_days=_positive_int(env, "LABFLOW_STREAM_PATTERN_DAYS", 30),
+            forecast_tolerance=_tolerance(env, "LABFLOW_FORECAST_TOLERANCE", 0.05),
         )
 
     @property
@@ -122,6 +156,11 @@ class Settings:
     def dagster_home(self) -> Path:
         """Dagster's own instance directory (SQLite storage on the embedded default)."""
         return self.home / "dagster_home"
+
+    @property
+    def streams(self) -> Path:
+        """Event streams: the spool by source and hour, detector checkpoints, feedback."""
+        return self.home / "streams"
 
     def ensure_dirs(self) -> None:
         """Create the data directory tree if it does not exist yet."""

@@ -129,12 +129,6 @@ def _typical_value(data: np.ndarray) -> float:
     sample = data[:: max(1, data.size // 10_000)]
     sample = sample[np.isfinite(sample)]
     return float(sample.mean()) if sample.size else float(np.nanmean(data))
-    shifted = np.where(finite, data - reference, 0.0)
-    counts = _window_sums(finite.astype(np.float64), window, after)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = _window_sums(shifted, window, after) / counts + reference
-    means[counts < 0.5] = np.nan
-    return means
 
 
 def _fill_gaps(values: np.ndarray, x: np.ndarray) -> np.ndarray:

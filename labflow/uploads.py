@@ -22,7 +22,7 @@ from labflow.catalog import Catalog
 from labflow.inbox import is_ignored
 from labflow.keys import make_run_key, sha256_hex
 from labflow.metadata import MetadataError, parse_sidecar
-from labflow.objects import write_atomic
+from labflow.atomic import write_atomic
 from labflow.parsing import ParseError, parse_instrument_csv
 from labflow.settings import Settings
 

@@ -14,19 +14,22 @@ from resources.catalog import CatalogResource
 
 
 class LabStorageResource(dg.ConfigurableResource):
-    """Paths under ``LABFLOW_HOME`` and the recipes folder."""
+    """Paths under ``LABFLOW_HOME``, the recipes folder and where raw copies and outputs live (disk or S3)."""
 
     home: str
     database_url: str
     recipes_dir: str
     etl_mode: str = "eager"
     forward_dirs: str = ""
+    object_store: str = ""
+    s3_endpoint_url: str = ""
 
     def settings(self) -> Settings:
         """These values as a :class:`labflow.settings.Settings`."""
         return Settings(home=Path(self.home), database_url=self.database_url,
                         recipes_dir=Path(self.recipes_dir), etl_mode=self.etl_mode,  # type: ignore[arg-type]
-                        forward_dirs=tuple(Path(p) for p in self.forward_dirs.split(",") if p))
+                        forward_dirs=tuple(Path(p) for p in self.forward_dirs.split(",") if p),
+                        object_store=self.object_store or None, s3_endpoint_url=self.s3_endpoint_url or None)
 
     def recipes(self) -> RecipeBook:
         """Shipped and imported recipes with the per-instrument defaults, read fresh for every run."""
@@ -47,6 +50,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             home=str(settings.home), database_url=database_url,
             recipes_dir=str(settings.recipes_dir), etl_mode=settings.etl_mode,
             forward_dirs=",".join(str(p) for p in settings.forward_dirs),
+            object_store=settings.object_store or "", s3_endpoint_url=settings.s3_endpoint_url or "",
         ),
     }
     if settings.s3_sources:  # dagster-aws/boto3 cost ~1.5 s of imports: only when S3 is watched

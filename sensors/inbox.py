@@ -10,6 +10,7 @@ from lab_assets.etl import run_etl
 from lab_assets.partitions import RUNS_PARTITION, runs_partitions
 from labflow.inbox import InboxCursor, scan_inbox
 from labflow.ingest import ingest_file
+from labflow.objects import open_object_store
 from labflow.settings import Settings
 from resources import CatalogResource, LabStorageResource
 from sensors.batching import batch_run_requests
@@ -43,7 +44,7 @@ def build_inbox_sensor(settings: Settings) -> dg.SensorDefinition:
         now = datetime.now(timezone.utc)
         for rel in ready:
             stat = cursor.pending[rel]
-            outcome = ingest_file(lab_settings.inbox, rel, objects_dir=lab_settings.objects, catalog=store,
+            outcome = ingest_file(lab_settings.inbox, rel, objects=open_object_store(lab_settings), catalog=store,
                                   is_known_run=is_known_run, now=now)
             if outcome.kind == "unreadable":
                 context.log.warning(f"{rel}: cannot read yet ({outcome.detail}); will retry")

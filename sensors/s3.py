@@ -14,6 +14,7 @@ import dagster as dg
 from lab_assets.etl import run_etl
 from lab_assets.partitions import RUNS_PARTITION, runs_partitions
 from labflow.s3_inbox import S3Cursor, S3Inbox
+from labflow.objects import open_object_store
 from labflow.settings import Settings
 from resources import CatalogResource, LabStorageResource
 from resources.s3 import S3InboxResource
@@ -45,7 +46,7 @@ def build_s3_sensor(settings: Settings, *, max_objects_per_tick: int = MAX_OBJEC
         def is_known_run(run_key: str) -> bool:
             return context.instance.has_dynamic_partition(RUNS_PARTITION, run_key)
 
-        inbox = S3Inbox(s3.get_client(), objects_dir=lab_settings.objects, catalog=catalog.get_catalog(),
+        inbox = S3Inbox(s3.get_client(), objects=open_object_store(lab_settings), catalog=catalog.get_catalog(),
                         is_known_run=is_known_run)
         result = inbox.poll(cursor, s3.inbox_sources(), max_objects=max_objects_per_tick, deadline=deadline,
                             now=datetime.now(timezone.utc))

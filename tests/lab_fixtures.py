@@ -17,6 +17,7 @@ from lab_assets.partitions import RUNS_PARTITION
 from lab_assets.review import annotations, confirmed_dataset
 from labflow.catalog import Catalog
 from labflow.ingest import ingest_file
+from labflow.objects import open_object_store
 from labflow.settings import PROJECT_ROOT, Settings
 from resources import build_resources
 from sensors.confirmations import build_confirmations_sensor
@@ -75,7 +76,7 @@ def register_run(settings: Settings, catalog: Catalog, instance: dg.DagsterInsta
                  sidecar: dict | None = None) -> str:
     """Drop and register a file the way the inbox sensor does (catalog + partition); return its run key."""
     drop(settings.inbox, relative, data, sidecar)
-    outcome = ingest_file(settings.inbox, relative, objects_dir=settings.objects, catalog=catalog,
+    outcome = ingest_file(settings.inbox, relative, objects=open_object_store(settings), catalog=catalog,
                           is_known_run=lambda key: False, now=datetime.now(timezone.utc))
     instance.add_dynamic_partitions(RUNS_PARTITION, [outcome.run_key])
     return outcome.run_key

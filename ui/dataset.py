@@ -10,7 +10,7 @@ import pandas as pd
 import polars as pl
 
 from labflow.confirmed import DATASET_ASSET, dataset_digest
-from labflow.storage import OutputStore
+from labflow.storage import MissingOutputError, OutputStore
 from resources.dagster_gateway import DagsterGateway
 
 SHOWN_COLUMNS = ("run_key", "experiment_id", "objective", "objective_kind", "verdict", "peak_count",
@@ -40,8 +40,9 @@ def latest_dataset(gateway: DagsterGateway, outputs: OutputStore) -> DatasetVers
     materialization = gateway.latest(DATASET_ASSET)
     if materialization is None:
         return None
-    path = Path(str(materialization.metadata.get("path") or outputs.path(DATASET_ASSET, "latest")))
-    if not path.exists():
+    try:
+        path = outputs.local_path(DATASET_ASSET, "latest")
+    except MissingOutputError:
         return None
     frame = pl.read_parquet(path)
     digest = str(materialization.metadata.get("digest") or dataset_digest(frame))

@@ -7,14 +7,12 @@ from pathlib import Path
 
 import polars as pl
 
-from labflow.storage import MissingOutputError, OutputStore
+from labflow.storage import OutputStore
 
 
 def cleaned_series_files(outputs: OutputStore, run_key: str, folder: Path) -> list[Path]:
     """``<run>.clean_series.csv`` and ``.parquet`` in ``folder``, rebuilt only when the stored series changed."""
-    source = outputs.path("clean_series", run_key)
-    if not source.exists():
-        raise MissingOutputError(f"the cleaned series of {run_key} is not materialized yet")
+    source = outputs.local_path("clean_series", run_key)
     parquet = folder / f"{run_key}.clean_series.parquet"
     csv = folder / f"{run_key}.clean_series.csv"
     if not _fresh(parquet, source):

@@ -12,7 +12,7 @@ import pandas as pd
 
 from labflow.alerts import Alert, AlertStore
 from labflow.catalog import REVIEW_STATUSES, RUN_STATUSES, Catalog
-from labflow.objects import write_atomic
+from labflow.atomic import write_atomic
 from labflow.ops_charts import CHARTS, chart_png, table_csv
 from labflow.periods import parse_period
 from labflow.stats import StatsFilters, compute_stats

@@ -13,7 +13,7 @@ from typing import Any
 
 import polars as pl
 
-from labflow.storage import MissingOutputError, OutputStore
+from labflow.storage import OutputStore
 
 VIEW_ASSETS = ("clean_series", "peaks", "quality_report")
 TIME_COLUMNS = ("time_s", "timestamp")
@@ -71,10 +71,7 @@ class SeriesCache:
         return frame
 
     def _path(self, asset: str, run_key: str) -> Any:
-        path = self.outputs.path(asset, run_key)
-        if not path.exists():
-            raise MissingOutputError(f"{asset} of run {run_key} is not materialized yet")
-        return path
+        return self.outputs.local_path(asset, run_key)
 
 
 def missing_outputs(outputs: OutputStore, run_key: str) -> list[str]:

@@ -7,7 +7,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from labflow.objects import write_atomic
+from labflow.atomic import write_atomic
 from labflow.recipe_store import RecipeStore
 from labflow.recipes import RecipeError
 from labflow.runtime_config import RuntimeConfigError, effective_settings, update_runtime_config

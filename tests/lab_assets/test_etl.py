@@ -11,6 +11,7 @@ import pytest
 from lab_assets.etl import run_etl
 from lab_assets.partitions import RUNS_PARTITION
 from labflow.ingest import ingest_file
+from labflow.objects import open_object_store
 from labflow.pipeline import STEPS
 from labflow.storage import OutputStore
 from tests.lab_fixtures import drop, register_run, signal_csv
@@ -85,7 +86,7 @@ def test_a_bad_sidecar_is_quarantined_at_raw_file(lab_settings, lab_resources, c
     key = register_run(lab_settings, catalog, instance, "a.csv", signal_csv(3))
     drop(lab_settings.inbox, "b.csv", signal_csv(4))
     (lab_settings.inbox / "b.csv.meta.json").write_text("{not json")
-    bad = ingest_file(lab_settings.inbox, "b.csv", objects_dir=lab_settings.objects, catalog=catalog,
+    bad = ingest_file(lab_settings.inbox, "b.csv", objects=open_object_store(lab_settings), catalog=catalog,
                       is_known_run=lambda k: False, now=datetime.now(timezone.utc)).run_key
     instance.add_dynamic_partitions(RUNS_PARTITION, [bad])
     result = dg.materialize([run_etl], instance=instance, resources=lab_resources, raise_on_error=False,

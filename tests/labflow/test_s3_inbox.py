@@ -11,6 +11,7 @@ import pytest
 
 from labflow.catalog import Catalog
 from labflow.ingest import ingest_file
+from labflow.objects import open_object_store
 from labflow.s3_inbox import (PollResult, S3Cursor, S3Inbox, S3Source, S3SourceError, is_data_key,
                               parse_sources)
 from labflow.settings import Settings
@@ -25,7 +26,7 @@ class Poller:
         self.sources = sources
         self.partitions: list[str] = []
         self.cursor_json: str | None = None
-        self.inbox = S3Inbox(client, objects_dir=settings.objects, catalog=catalog,
+        self.inbox = S3Inbox(client, objects=open_object_store(settings), catalog=catalog,
                              is_known_run=lambda key: key in self.partitions, page_size=page_size)
 
     def poll(self, max_objects: int = 1000) -> PollResult:
@@ -138,7 +139,7 @@ def test_same_key_new_bytes_is_a_new_run_and_same_bytes_elsewhere_a_duplicate(po
 
 def test_bytes_from_the_folder_inbox_and_from_s3_are_one_run(poller, s3, bucket, catalog, lab_settings):
     drop(lab_settings.inbox, "run.csv", signal_csv(12))
-    outcome = ingest_file(lab_settings.inbox, "run.csv", objects_dir=lab_settings.objects, catalog=catalog,
+    outcome = ingest_file(lab_settings.inbox, "run.csv", objects=open_object_store(lab_settings), catalog=catalog,
                           is_known_run=lambda key: False, now=datetime.now(timezone.utc))
     poller.partitions.append(outcome.run_key)
     put(s3, bucket, "incoming/renamed.csv", signal_csv(12))
