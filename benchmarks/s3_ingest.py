@@ -9,7 +9,9 @@ file is sent first (its latency is reported); then `--files` small instrument fi
 the inbox or uploaded to S3 (moto in server mode, a separate process on 127.0.0.1) and the clock runs
 until every one of them has `peaks` materialized in the Dagster instance. PostgreSQL combinations are
 left out when the server (``LABFLOW_TEST_POSTGRES_URL`` or 127.0.0.1:5432) is not reachable.
-Keys: ``<inbox>_<storage>_files_per_s``, ``…_total_s``, ``…_first_file_s``, ``…_missing``.
+Every combination keeps raw copies and outputs on local disk; one more (S3 inbox, SQLite) puts them in
+the bucket too (``LABFLOW_OBJECT_STORE``), to show what the object storage switch costs.
+Keys: ``<inbox>_<storage>[_s3out]_files_per_s``, ``…_total_s``, ``…_first_file_s``, ``…_missing``.
 """
 
 from __future__ import annotations
@@ -142,7 +144,8 @@ def postgres_databases() -> Iterator[tuple[str, str]]:
 class Setup:
     """A data directory, a Dagster instance (SQLite or PostgreSQL) and a running `dagster-daemon`."""
 
-    def __init__(self, home: Path, storage: str, databases: tuple[str, str] | None, s3_url: str):
+    def __init__(self, home: Path, storage: str, databases: tuple[str, str] | None, s3_url: str,
+                 outputs: str = "disk"):
         from sqlalchemy.engine import make_url
 
         self.home = home
@@ -152,6 +155,8 @@ class Setup:
         env = {**os.environ, **AWS_ENV, "LABFLOW_HOME": str(self.home), "DAGSTER_HOME": str(dagster_home),
                "LABFLOW_S3_SOURCES": f"s3://{BUCKET}/{self.prefix}", "LABFLOW_S3_ENDPOINT_URL": s3_url,
                "PYTHONPATH": str(PROJECT_ROOT)}
+        if outputs == "s3":
+            env["LABFLOW_OBJECT_STORE"] = f"s3://{BUCKET}/outputs/{home.name}"
         if storage == "postgres":
             assert databases is not None
             dagster_url = make_url(databases[0])
@@ -229,32 +234,32 @@ def run(args: argparse.Namespace) -> tuple[list[list[object]], dict[str, float]]
         os.environ.update(AWS_ENV)
         client = s3_client(endpoint_url=s3_url, region_name="us-east-1")
         client.create_bucket(Bucket=BUCKET)
-        for storage in storages:
-            for inbox in ("folder", "s3"):
-                label = f"{inbox}_{storage}"
-                print(f"{label}: starting the daemon …", flush=True)
-                with (postgres_databases() if storage == "postgres" else nullcontext()) as databases:
-                    setup = Setup(Path(tmp) / label, storage, databases, s3_url)
-                    try:
-                        result = measure(inbox, setup, client, args.files, args.timeout, seed=len(rows) * 10_000)
-                    finally:
-                        setup.close()
-                print(f"{label}: {result}", flush=True)
-                figures.update({f"{label}_{k}": v for k, v in result.items()})
-                rows.append([inbox, storage, setup.queue_limit, result["first_file_s"], result["total_s"],
-                             result["files_per_s"], result["missing"]])
+        combinations = [(inbox, storage, "disk") for storage in storages for inbox in ("folder", "s3")]
+        for inbox, storage, outputs in [*combinations, ("s3", "sqlite", "s3")]:
+            label = f"{inbox}_{storage}" + ("_s3out" if outputs == "s3" else "")
+            print(f"{label}: starting the daemon …", flush=True)
+            with (postgres_databases() if storage == "postgres" else nullcontext()) as databases:
+                setup = Setup(Path(tmp) / label, storage, databases, s3_url, outputs)
+                try:
+                    result = measure(inbox, setup, client, args.files, args.timeout, seed=len(rows) * 10_000)
+                finally:
+                    setup.close()
+            print(f"{label}: {result}", flush=True)
+            figures.update({f"{label}_{k}": v for k, v in result.items()})
+            rows.append([inbox, storage, outputs, setup.queue_limit, result["first_file_s"], result["total_s"],
+                         result["files_per_s"], result["missing"]])
     return rows, figures
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=100, help="files per combination (4 combinations)")
+    parser.add_argument("--files", type=int, default=100, help="files per combination (5 combinations)")
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--json")
     args = parser.parse_args()
     rows, figures = run(args)
     print()
-    print_table(["inbox", "storage", "run queue", "daemon start + 1st file (s)", f"{args.files} files (s)",
+    print_table(["inbox", "storage", "objects + outputs", "run queue", "daemon start + 1st file (s)", f"{args.files} files (s)",
                  "files/s", "missing"], rows)
     write_json(args.json, figures)
     return 0
