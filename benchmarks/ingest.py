@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -28,9 +27,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import print_table, write_json  # noqa: E402
-from labflow.catalog import Catalog  # noqa: E402
-from labflow.devserver import dagster_dev_command, prepare_dagster_home, process_env  # noqa: E402
 from labflow.atomic import write_atomic  # noqa: E402
+from labflow.catalog import Catalog  # noqa: E402
+from labflow.devserver import dagster_dev_command, prepare_dagster_home, process_env, stop_group  # noqa: E402
 from labflow.settings import Settings  # noqa: E402
 
 
@@ -77,11 +76,7 @@ class DevServer:
         return {r.original_name for r in self.catalog.find_runs(limit=100_000) if r.run_key in done}
 
     def stop(self) -> None:
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
+        stop_group(self.process)
         self.catalog.dispose()
         self.log.close()
 

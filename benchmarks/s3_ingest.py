@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -38,6 +37,7 @@ import dagster as dg  # noqa: E402
 from benchmarks.common import PROJECT_ROOT, print_table, write_json  # noqa: E402
 from benchmarks.ingest import instrument_file  # noqa: E402
 from labflow.atomic import write_atomic  # noqa: E402
+from labflow.devserver import stop_group  # noqa: E402
 from labflow.s3_inbox import s3_client  # noqa: E402
 from labflow.settings import Settings  # noqa: E402
 
@@ -66,17 +66,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def stop_group(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-    except ProcessLookupError:
-        pass
 
 
 @contextmanager

@@ -100,20 +100,31 @@ class DevStack:
 
     def stop(self, timeout_s: float = 15.0) -> None:
         """SIGTERM every process group, then SIGKILL what is still running after ``timeout_s``."""
-        running = [s.process for s in self.services if s.process is not None and s.process.poll() is None]
+        running = [s.process for s in self.services if s.process is not None]
         for process in running:
             _signal_group(process, signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
         for process in running:
-            try:
-                process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                _signal_group(process, signal.SIGKILL)
-                process.wait(5)
+            stop_group(process, max(0.1, deadline - time.monotonic()))
+
+
+def stop_group(process: subprocess.Popen, timeout_s: float = 30.0) -> None:
+    """Stop a process started with ``start_new_session=True`` and everything it started.
+
+    SIGTERM to the group, SIGKILL if the leader is still there after ``timeout_s``; then SIGKILL to
+    whatever is left in the group (Dagster's code servers can outlive the daemon that started them).
+    """
+    _signal_group(process, signal.SIGTERM)
+    try:
+        process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        _signal_group(process, signal.SIGKILL)
+        process.wait(10)
+    _signal_group(process, signal.SIGKILL)
 
 
 def _signal_group(process: subprocess.Popen, signum: int) -> None:
     try:
         os.killpg(process.pid, signum)
-    except ProcessLookupError:
+    except (ProcessLookupError, PermissionError):
         pass

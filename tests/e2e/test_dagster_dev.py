@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -17,7 +16,7 @@ import pytest
 from labflow.annotations import Annotation, PeakMark
 from labflow.catalog import Catalog
 from labflow.review import ReviewStore
-from labflow.devserver import dagster_dev_command, prepare_dagster_home, process_env
+from labflow.devserver import dagster_dev_command, prepare_dagster_home, process_env, stop_group
 from labflow.settings import Settings
 from labflow.storage import OutputStore
 from tests.lab_fixtures import drop, signal_csv
@@ -55,12 +54,7 @@ def dagster_dev(tmp_path: Path):
         wait_for(lambda: _responds(f"http://127.0.0.1:{port}/server_info"), 120, "the Dagster webserver")
         yield settings, port
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        stop_group(process)
         log.close()
         print((tmp_path / "dagster-dev.log").read_text(errors="replace")[-4000:])
 
