@@ -31,6 +31,9 @@ bench: install
 	$(BIN)/python benchmarks/api.py --json .bench/api.json
 	$(BIN)/python benchmarks/ui_open.py --json .bench/ui_open.json
 	$(BIN)/python benchmarks/s3_ingest.py --json .bench/s3_ingest.json
+	$(BIN)/python benchmarks/streams.py --json .bench/streams.json
+	$(BIN)/python benchmarks/forecast.py --json .bench/forecast.json
+	$(BIN)/python benchmarks/loop.py --json .bench/loop.json
 
 ## Delete the local data directory (inbox, objects, outputs, Dagster storage).
 clean-data:

@@ -19,6 +19,9 @@ from api.metrics import MetricsMiddleware
 from api.models import Accepted
 from api.routers import (datasets, experiments, health, operations, recommendations, runs, series, status_ws,
                          uploads)
+from api.routers import iterations
+from api.routers import energy, training_jobs
+from api.routers import patterns, streams
 from labflow.settings import Settings
 from resources.dagster_gateway import DagsterGateway
 
@@ -38,13 +41,19 @@ def create_app(settings: Settings, *, gateway: DagsterGateway | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        streams.start(app)
         yield
+        streams.detach(app)
+        energy.detach(app)
         lab.catalog.dispose()
 
     app = FastAPI(title="labflow API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.lab = lab
-    for module in (runs, series, datasets, experiments, recommendations, uploads, status_ws, operations, health):
+    for module in (runs, series, datasets, experiments, recommendations, uploads, status_ws, operations, health,
+                   iterations, training_jobs, energy, streams, patterns):
         app.include_router(module.router)
+    energy.attach(app, lab)
+    streams.attach(app, lab)
     if os.environ.get("LABFLOW_BENCH") == "1":
         app.add_api_route(f"{API_PREFIX}/_baseline", _baseline, include_in_schema=False)
     install_error_handlers(app)

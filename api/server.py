@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 import uvicorn
@@ -18,4 +19,11 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> None
     """
     if "DAGSTER_HOME" not in os.environ:
         os.environ["DAGSTER_HOME"] = str(prepare_dagster_home(settings))
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False)
+    app = create_app(settings)
+    # Everything imported so far (Dagster, LightGBM, …) lives as long as the process: keep the garbage
+    # collector off it, and let it run less often (requests allocate a lot of short-lived objects, which
+    # reference counting frees anyway). Measured: /predict p99 at 16 clients 290 → 85 ms, baseline 55 → 30 ms.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 50)
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)

@@ -59,6 +59,24 @@ class AnomalyInterval(BaseModel):
         return self
 
 
+ProposalDecision = Literal["accepted", "rejected", "adjusted"]
+
+
+class ProposalReview(BaseModel):
+    """What a person decided about an anomaly interval the model proposed (kept as a note of what was proposed).
+
+    ``start_s``/``end_s`` are the proposal as the model made it; an adjusted one was kept with other bounds.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    start_s: float
+    end_s: float
+    confidence: float = Field(ge=0.0, le=1.0)
+    iteration: int | None = None
+    decision: ProposalDecision
+
+
 class Annotation(BaseModel):
     """A complete annotation of one run. Editing it is a draft; confirming it makes a version."""
 
@@ -72,6 +90,8 @@ class Annotation(BaseModel):
     intervals: tuple[AnomalyInterval, ...] = ()
     recipe_overrides: dict[str, float | int | str | bool] = Field(
         default_factory=dict, description="Smoothing/peak parameters the person kept (dotted recipe paths).")
+    proposals: tuple[ProposalReview, ...] = Field(
+        (), description="Model-proposed anomaly intervals this annotation reviewed, and what was decided.")
 
     @field_validator("reasons")
     @classmethod
@@ -133,8 +153,9 @@ def nearest_peak(annotation: Annotation, time_s: float, *, tolerance_s: float) -
 def describe_changes(before: Annotation | None, after: Annotation) -> list[str]:
     """What differs from ``before`` to ``after``, one short sentence per change."""
     if before is None:
+        reviewed = f", {len(after.proposals)} model proposal(s) reviewed" if after.proposals else ""
         return [f"first annotation: {after.verdict}, {len(after.peaks)} peak(s), "
-                f"{len(after.intervals)} interval(s)"]
+                f"{len(after.intervals)} interval(s){reviewed}"]
     changes: list[str] = []
     if before.verdict != after.verdict:
         changes.append(f"verdict {before.verdict} → {after.verdict}")
@@ -147,12 +168,15 @@ def describe_changes(before: Annotation | None, after: Annotation) -> list[str]:
     removed = set(before.intervals) - set(after.intervals)
     changes.extend(f"interval added: {i.label} {i.start_s:g}–{i.end_s:g} s" for i in sorted(added, key=_start))
     changes.extend(f"interval removed: {i.label} {i.start_s:g}–{i.end_s:g} s" for i in sorted(removed, key=_start))
+    reviewed = set(after.proposals) - set(before.proposals)
+    changes.extend(f"proposal {p.decision}: {p.start_s:g}–{p.end_s:g} s (confidence {p.confidence:.2f})"
+                   for p in sorted(reviewed, key=_start))
     if before.recipe_overrides != after.recipe_overrides:
         changes.append(f"parameters {before.recipe_overrides or 'recipe'} → {after.recipe_overrides or 'recipe'}")
     return changes
 
 
-def _start(interval: AnomalyInterval) -> float:
+def _start(interval: AnomalyInterval | ProposalReview) -> float:
     return interval.start_s
 
 

@@ -127,6 +127,13 @@ def cmd_runs(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    """Re-send a recorded event stream (CSV/JSONL) to the API at N times its pace."""
+    from labflow.streams.replay import replay_command
+
+    return replay_command(args, settings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="labflow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -174,6 +181,15 @@ def build_parser() -> argparse.ArgumentParser:
         runs.add_argument(f"--{name.replace('_', '-')}", dest=name)
     runs.add_argument("--limit", type=int, default=50)
     runs.set_defaults(func=cmd_runs)
+    replay = sub.add_parser("replay", help="re-send a recorded event stream (CSV/JSONL) to the API")
+    replay.add_argument("file", help="CSV with a header, or JSON lines (rows or standard events)")
+    replay.add_argument("--source", required=True, help="the source to send to (sources/<name>.yaml)")
+    replay.add_argument("--speed", type=float, default=1.0, help="N times the recorded pace; 0 = at once")
+    replay.add_argument("--batch", type=int, default=500, help="at most this many events per request")
+    replay.add_argument("--restamp", action="store_true", help="shift the timestamps so the first is now")
+    replay.add_argument("--url", help="the API (default http://127.0.0.1:LABFLOW_API_PORT)")
+    replay.add_argument("--key", help="an API key with write scope (when auth is on)")
+    replay.set_defaults(func=cmd_replay)
     return parser
 
 

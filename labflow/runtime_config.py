@@ -28,7 +28,9 @@ ENV_NAMES = {
     "recipes_dir": "LABFLOW_RECIPES_DIR", "dagster_url": "LABFLOW_DAGSTER_URL", "api_port": "LABFLOW_API_PORT",
     "ui_port": "LABFLOW_UI_PORT", "auth_required": "LABFLOW_AUTH", "upload_max_bytes": "LABFLOW_UPLOAD_MAX_MB",
     "s3_sources": "LABFLOW_S3_SOURCES", "s3_endpoint_url": "LABFLOW_S3_ENDPOINT_URL",
-    "forward_dirs": "LABFLOW_FORWARD_DIRS",
+    "forward_dirs": "LABFLOW_FORWARD_DIRS", "object_store": "LABFLOW_OBJECT_STORE",
+    "sources_dir": "LABFLOW_SOURCES_DIR", "stream_raw_days": "LABFLOW_STREAM_RAW_DAYS",
+    "stream_pattern_days": "LABFLOW_STREAM_PATTERN_DAYS", "forecast_tolerance": "LABFLOW_FORECAST_TOLERANCE",
 }
 SECRET_FIELDS = {"database_url"}
 

@@ -54,6 +54,11 @@ class RunState:
     dagster_status: str
 
 
+_IN_PROCESS = threading.Lock()
+"""One in-process run at a time: each run start re-configures Python logging (``dictConfig``), and two at
+once in one process were seen to deadlock on logging's locks."""
+
+
 class DagsterGateway:
     """Read materializations from a Dagster instance and request runs of the labflow assets."""
 
@@ -166,8 +171,9 @@ class DagsterGateway:
         selection = [dg.AssetKey(a) for a in assets]
 
         def execute() -> None:
-            job.execute_in_process(instance=self.instance, partition_key=partition, asset_selection=selection,
-                                   run_id=run_id, tags=tags, raise_on_error=False)
+            with _IN_PROCESS:
+                job.execute_in_process(instance=self.instance, partition_key=partition, asset_selection=selection,
+                                       run_id=run_id, tags=tags, raise_on_error=False)
 
         thread = threading.Thread(target=execute, name=f"labflow-run-{run_id[:8]}", daemon=True)
         thread.start()
@@ -186,10 +192,12 @@ class DagsterGateway:
         known = self.instance.has_dynamic_partition
         self.instance.add_dynamic_partitions(RUNS_PARTITION, [k for k in run_keys if not known(RUNS_PARTITION, k)])
         job = self._asset_job()
-        return [job.execute_in_process(instance=self.instance, partition_key=request.partition_key,
-                                       asset_selection=request.asset_selection, tags=request.tags,
-                                       raise_on_error=False).success
-                for request in batch_run_requests(run_keys, batch_size=batch_size, etl_mode="eager", source=source)]
+        with _IN_PROCESS:
+            return [job.execute_in_process(instance=self.instance, partition_key=request.partition_key,
+                                           asset_selection=request.asset_selection, tags=request.tags,
+                                           raise_on_error=False).success
+                    for request in batch_run_requests(run_keys, batch_size=batch_size, etl_mode="eager",
+                                                      source=source)]
 
     def _asset_job(self) -> dg.JobDefinition:
         """The code location's asset job (the given definitions, else the project's), for running here."""

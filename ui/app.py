@@ -27,7 +27,8 @@ from ui.runs_tab import build_run_list  # noqa: E402
 from ui.settings_tab import build_settings_tab  # noqa: E402
 
 # Tabs other modules add when they exist: (tab label, module, builder taking the settings).
-EXTRA_TABS = (("Campaign", "ui.campaign_tab", "build_campaign_tab"),)
+EXTRA_TABS = (("Campaign", "ui.campaign_tab", "build_campaign_tab"), ("Loop", "ui.loop_tab", "build_loop_tab"),
+              ("Models", "ui.models_tab", "build_models_tab"), ("Patterns", "ui.patterns_tab", "build_patterns_tab"))
 AUTHOR_KEY = "labflow-author"
 
 THEME = gr.themes.Default(

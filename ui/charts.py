@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,9 +34,11 @@ CHANNEL_COLORS = (("#9ecae1", "#08519c"), ("#a1d99b", "#006d2c"), ("#fdd0a2", "#
 PEAK_COLOR = "#d62728"
 PREVIEW_COLOR = "#e7298a"
 INTERVAL_COLOR = "#ff7f0e"
+PROPOSAL_COLOR = "#17becf"
 PEAKS_SERIES = "peaks (draft)"
 PREVIEW_PEAKS_SERIES = "peaks (preview)"
 INTERVALS_SERIES = "anomaly intervals"
+PROPOSALS_SERIES = "proposed anomalies (model)"
 _IDENTITY = (0.0, 1.0)  # (offset, span) of an unscaled line
 
 
@@ -67,12 +70,13 @@ def series_name(channel: str, kind: str) -> str:
 def build_chart(frame: pl.DataFrame, channels: Sequence[str], *, show_raw: bool = True, normalise: bool = False,
                 window: tuple[float, float] | None = None, marker_channel: str | None = None,
                 peaks: Sequence[float] = (), intervals: Sequence[AnomalyInterval] = (),
-                preview: Preview | None = None) -> ChartData:
+                preview: Preview | None = None, proposals: Sequence[Any] = ()) -> ChartData:
     """Rows for the line chart of ``channels`` (raw and ``*_clean`` columns of ``frame``) in ``window``.
 
     Peaks are marked above the cleaned ``marker_channel``; a preview adds its cleaned line and its
     peaks in another colour. ``normalise`` scales every line to 0–1 (over the whole run), for
-    channels of different units.
+    channels of different units. ``proposals`` (anything with ``start_s``/``end_s``: the model's
+    pre-annotations not yet decided on) are bars in their own colour above the anomaly intervals.
     """
     unknown = [c for c in channels if c not in frame.columns]
     if unknown:
@@ -95,7 +99,8 @@ def build_chart(frame: pl.DataFrame, channels: Sequence[str], *, show_raw: bool 
     marker_count = sum(len(times) for *_, times in markers)
     too_many = marker_count > MAX_MARKERS
     shown_intervals = [i for i in intervals if i.end_s >= start and i.start_s <= end]
-    reserved = (0 if too_many else 4 * marker_count) + 4 * len(shown_intervals)
+    shown_proposals = [p for p in proposals if p.end_s >= start and p.start_s <= end]
+    reserved = (0 if too_many else 4 * marker_count) + 4 * (len(shown_intervals) + len(shown_proposals))
     budget = max(MIN_SERIES_POINTS, (MAX_CHART_ROWS - reserved) // len(lines))
 
     parts = [_downsampled(line, budget, start, end) for line in lines]
@@ -110,6 +115,9 @@ def build_chart(frame: pl.DataFrame, channels: Sequence[str], *, show_raw: bool 
     if shown_intervals:
         parts.append(_bars(shown_intervals, high + 0.22 * span, start, end))
         colors[INTERVALS_SERIES] = INTERVAL_COLOR
+    if shown_proposals:
+        parts.append(_bars(shown_proposals, high + 0.30 * span, start, end, PROPOSALS_SERIES))
+        colors[PROPOSALS_SERIES] = PROPOSAL_COLOR
 
     samples = int(np.searchsorted(time_s, end, side="right") - np.searchsorted(time_s, start, side="left"))
     caption = f"{start:g}–{end:g} s · {samples:,} of {time_s.size:,} samples in view, drawn from {len(drawn):,} points"
@@ -224,7 +232,8 @@ def _ticks(times: np.ndarray, heights: np.ndarray, span: float, name: str) -> pd
     return _rows(x, y, name)
 
 
-def _bars(intervals: Sequence[AnomalyInterval], level: float, start: float, end: float) -> pd.DataFrame:
+def _bars(intervals: Sequence[AnomalyInterval], level: float, start: float, end: float,
+          name: str = INTERVALS_SERIES) -> pd.DataFrame:
     """A horizontal bar at ``level`` over each interval (clipped to the window), null rows between."""
     x, y = [], []
     for interval in intervals:
@@ -232,4 +241,4 @@ def _bars(intervals: Sequence[AnomalyInterval], level: float, start: float, end:
         eps = 1e-9 * max(1.0, abs(b))
         x += [a - eps, a, b, b + eps]
         y += [np.nan, level, level, np.nan]
-    return _rows(np.asarray(x), np.asarray(y, dtype=np.float64), INTERVALS_SERIES)
+    return _rows(np.asarray(x), np.asarray(y, dtype=np.float64), name)

@@ -19,6 +19,10 @@ import polars as pl
 
 from labflow.annotations import Annotation, describe_changes
 from labflow.catalog import RunRecord
+from labflow.loop import preannotations
+from labflow.loop.iterations import IterationStore
+from labflow.loop.preannotations import Proposal
+from labflow.loop.steps import latest_proposals
 from labflow.review_session import (Preview, ReviewError, ReviewSession, RunSpan, add_interval, add_peak_at,
                                     confirm, detected_annotation, discard, draft_objective, edit_peak_times,
                                     keep_preview, move_peak_to, open_session, parse_overrides,
@@ -35,6 +39,7 @@ DRAG_MODES = {"zoom": "Zoom in", "add": "Add a peak at the apex", "move": "Move 
 MAX_TABLE_PEAKS = 300
 PEAK_TABLE_COLUMNS = ("time (s)", "origin", "apex (s)", "height", "prominence", "width (s)", "area")
 NO_NAME = "Type your name at the top first: every change is recorded with who made it."
+PROPOSAL_COLUMNS = ("#", "start (s)", "end (s)", "confidence", "decision")
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,9 @@ class RunView:
                                                                               "what"]))
     ready: bool = False
     polling: bool = False
+    proposal_table: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(PROPOSAL_COLUMNS)))
+    proposal_choices: list[tuple[str, int]] = field(default_factory=list)
+    proposal_text: str = ""
 
 
 # -- opening and loading ---------------------------------------------------------------------------
@@ -316,6 +324,81 @@ def discard_draft(ctx: AppContext, state: ViewState, author: str) -> ViewState:
     return replace(state, session=session, preview_id=None)
 
 
+# -- pre-annotations: the model's proposed intervals ----------------------------------------------
+def run_proposals(ctx: AppContext, run_key: str) -> list[Proposal]:
+    """The run's proposed anomaly intervals from the newest iteration's inference (none without one)."""
+    return latest_proposals(IterationStore(ctx.catalog), ctx.outputs, run_key)
+
+
+def accept_proposal(ctx: AppContext, state: ViewState, author: str, index: int | None) -> ViewState:
+    """Accept the ``index``-th proposal as an anomaly interval of the draft."""
+    state = require_session(ctx, state, author)
+    proposal = _proposal(ctx, state, index)
+    annotation = preannotations.accept(_session(state).annotation, proposal)
+    return _saved(ctx, state, annotation, "edit_intervals",
+                  f"accepted the proposed interval {proposal.start_s:g}–{proposal.end_s:g} s "
+                  f"(confidence {proposal.confidence:.2f})")
+
+
+def reject_proposal(ctx: AppContext, state: ViewState, author: str, index: int | None) -> ViewState:
+    """Reject the ``index``-th proposal (noted in the draft; no interval added)."""
+    state = require_session(ctx, state, author)
+    proposal = _proposal(ctx, state, index)
+    annotation = preannotations.reject(_session(state).annotation, proposal)
+    return _saved(ctx, state, annotation, "edit_intervals",
+                  f"rejected the proposed interval {proposal.start_s:g}–{proposal.end_s:g} s")
+
+
+def adjust_proposal(ctx: AppContext, state: ViewState, author: str, index: int | None, start: float | None,
+                    end: float | None) -> ViewState:
+    """Keep the ``index``-th proposal with other bounds (checked against the run's time range)."""
+    state = require_session(ctx, state, author)
+    proposal = _proposal(ctx, state, index)
+    span = _span(ctx, state)
+    start, end = span.check(start, "interval start"), span.check(end, "interval end")
+    annotation = preannotations.adjust(_session(state).annotation, proposal, start, end)
+    return _saved(ctx, state, annotation, "edit_intervals",
+                  f"adjusted the proposed interval {proposal.start_s:g}–{proposal.end_s:g} s to {start:g}–{end:g} s")
+
+
+def accept_proposals_above(ctx: AppContext, state: ViewState, author: str, confidence: float | None) -> ViewState:
+    """Accept every undecided proposal whose confidence is at least ``confidence``."""
+    state = require_session(ctx, state, author)
+    if confidence is None:
+        raise ReviewError("choose the lowest confidence to accept")
+    proposals = run_proposals(ctx, _session(state).run_key)
+    before = _session(state).annotation
+    annotation = preannotations.accept_above(before, proposals, float(confidence))
+    accepted = len(annotation.proposals) - len(before.proposals)
+    if not accepted:
+        raise ReviewError(f"no undecided proposal has a confidence of {float(confidence):.2f} or more")
+    return _saved(ctx, state, annotation, "edit_intervals",
+                  f"accepted {accepted} proposed interval(s) with confidence ≥ {float(confidence):.2f}")
+
+
+def _proposal(ctx: AppContext, state: ViewState, index: int | None) -> Proposal:
+    proposals = run_proposals(ctx, _session(state).run_key)
+    if not proposals:
+        raise ReviewError("the model has proposed no anomaly interval for this run")
+    if index is None or not 0 <= index < len(proposals):
+        raise ReviewError("select a proposed interval first")
+    return proposals[index]
+
+
+def _proposal_view(proposals: list[Proposal],
+                   annotation: Annotation) -> tuple[pd.DataFrame, list[tuple[str, int]], str]:
+    rows = [[n, p.start_s, p.end_s, round(p.confidence, 3), preannotations.decision_of(p, annotation) or "pending"]
+            for n, p in enumerate(proposals)]
+    choices = [(f"{p.start_s:g}–{p.end_s:g} s ({p.confidence:.2f})", n) for n, p in enumerate(proposals)]
+    if not proposals:
+        return pd.DataFrame(columns=list(PROPOSAL_COLUMNS)), [], "No model proposals for this run yet."
+    waiting = len(preannotations.pending(proposals, annotation))
+    text = (f"The model (iteration {proposals[0].iteration}) proposes **{len(proposals)}** anomaly interval(s), "
+            f"drawn in cyan; **{waiting}** still to decide. Accept, reject or adjust each, or accept all above a "
+            "confidence: they become normal intervals of your draft, with a note of what was proposed.")
+    return pd.DataFrame(rows, columns=list(PROPOSAL_COLUMNS)), choices, text
+
+
 # -- what the view shows -------------------------------------------------------------------------
 def render(ctx: AppContext, state: ViewState) -> RunView:
     """Everything the run view shows for ``state``."""
@@ -329,6 +412,7 @@ def render(ctx: AppContext, state: ViewState) -> RunView:
         return replace(base, status=status, polling=state.pending_run is not None)
     session = _stored(ctx, state.session) if state.session else _viewing(ctx, run.run_key)
     annotation = session.annotation
+    proposals = run_proposals(ctx, run.run_key)
     channels = value_channels(ctx.series.columns("clean_series", run.run_key))
     peak_channel = _peak_channel(ctx, state)
     shown = [c for c in state.channels if c in channels] or [peak_channel]
@@ -336,12 +420,14 @@ def render(ctx: AppContext, state: ViewState) -> RunView:
                              [c for ch in dict.fromkeys([*shown, peak_channel]) for c in (ch, f"{ch}_clean")])
     chart = build_chart(frame, shown, show_raw=state.show_raw, normalise=state.normalise, window=state.window,
                         marker_channel=peak_channel, peaks=[p.time_s for p in annotation.peaks],
-                        intervals=annotation.intervals, preview=current_preview(ctx, state))
+                        intervals=annotation.intervals, preview=current_preview(ctx, state),
+                        proposals=preannotations.pending(proposals, annotation))
     counts = histogram(frame, peak_channel, window=state.window)
     objective, measured = draft_objective(run, _objective_recipe(ctx, run, annotation),
                                           _objective_series(ctx, run, annotation, peak_channel), session)
     span = RunSpan.of(frame["time_s"].to_numpy())
     in_view = _peaks_in_view(annotation, span, state.window)
+    proposal_table, proposal_choices, proposal_text = _proposal_view(proposals, annotation)
     return replace(
         base, status=_status_line(run, state), channels=channels, shown_channels=shown, chart=chart,
         histogram=counts, histogram_caption=f"Distribution of {peak_channel} (raw) in view",
@@ -353,6 +439,7 @@ def render(ctx: AppContext, state: ViewState) -> RunView:
         interval_table=pd.DataFrame([[i.start_s, i.end_s, i.label] for i in annotation.intervals],
                                     columns=["start (s)", "end (s)", "label"]),
         interval_choices=[(f"{i.label}: {i.start_s:g}–{i.end_s:g} s", n) for n, i in enumerate(annotation.intervals)],
+        proposal_table=proposal_table, proposal_choices=proposal_choices, proposal_text=proposal_text,
         ready=True,
     )
 

@@ -76,6 +76,22 @@ class CorrectPanel:
 
 
 @dataclass
+class ProposalPanel:
+    """The model's proposed anomaly intervals (pre-annotations): accept, reject, adjust, or accept above."""
+
+    text: gr.Markdown
+    table: gr.Dataframe
+    pick: gr.Dropdown
+    accept: gr.Button
+    reject: gr.Button
+    start: gr.Textbox
+    end: gr.Textbox
+    adjust: gr.Button
+    confidence: gr.Slider
+    accept_above: gr.Button
+
+
+@dataclass
 class InfoTabs:
     """Metadata and quality, history, downloads."""
 
@@ -103,14 +119,16 @@ def build_run_view(ctx: AppContext, author: gr.Textbox, run_list: RunList) -> No
     with gr.Tabs():
         with gr.Tab("Correct", id="correct"):
             panel = _correct_panel()
+            proposals = _proposal_panel()
         info = _info_tabs()
     bar = _confirm_bar()
-    wiring = _Wiring(ctx, author, state, title, status, area, panel, info, bar)
+    wiring = _Wiring(ctx, author, state, title, status, area, panel, info, bar, proposals)
     wiring.opening(run_list)
     wiring.chart()
     wiring.edits()
     wiring.previews()
     wiring.confirmation(run_list)
+    wiring.proposal_decisions()
     info.prepare_download.click(wiring.downloads, [state], [info.files])
 
 
@@ -196,6 +214,27 @@ def _correct_panel() -> CorrectPanel:
                         preview, keep, drop, preview_text)
 
 
+def _proposal_panel() -> ProposalPanel:
+    with gr.Accordion("Model proposals (pre-annotations)", open=True, elem_id="proposal-panel"):
+        text = gr.Markdown("No model proposals for this run yet.", elem_id="proposal-text")
+        table = gr.Dataframe(headers=list(logic.PROPOSAL_COLUMNS), interactive=False, max_height=180,
+                             label="Proposed anomaly intervals", elem_id="proposal-table")
+        with gr.Row(elem_classes=["tool-row"]):
+            pick = gr.Dropdown([], label="Proposal", elem_id="proposal-pick", scale=3)
+            accept = gr.Button("Accept", size="sm", scale=0, min_width=90, elem_id="accept-proposal")
+            reject = gr.Button("Reject", size="sm", variant="stop", scale=0, min_width=90, elem_id="reject-proposal")
+        with gr.Row(elem_classes=["tool-row"]):
+            start = gr.Textbox(label="adjusted start (s)", max_lines=1, elem_id="proposal-start", min_width=120)
+            end = gr.Textbox(label="adjusted end (s)", max_lines=1, elem_id="proposal-end", min_width=120)
+            adjust = gr.Button("Keep with these bounds", size="sm", scale=0, min_width=170, elem_id="adjust-proposal")
+        with gr.Row(elem_classes=["tool-row"]):
+            confidence = gr.Slider(0.0, 1.0, value=0.8, step=0.01, label="lowest confidence to accept",
+                                   elem_id="proposal-confidence", scale=3)
+            accept_above = gr.Button("Accept all above", size="sm", scale=0, min_width=150,
+                                     elem_id="accept-proposals-above")
+    return ProposalPanel(text, table, pick, accept, reject, start, end, adjust, confidence, accept_above)
+
+
 def _info_tabs() -> InfoTabs:
     with gr.Tab("Metadata & quality", id="metadata"):
         metadata = gr.Markdown(elem_id="run-metadata")
@@ -222,8 +261,10 @@ class _Wiring:
     """The run view's event handlers: each runs one action of :mod:`ui.review_logic` and redraws."""
 
     def __init__(self, ctx: AppContext, author: gr.Textbox, state: gr.State, title: gr.Markdown,
-                 status: gr.Markdown, area: ChartArea, panel: CorrectPanel, info: InfoTabs, bar: ConfirmBar):
+                 status: gr.Markdown, area: ChartArea, panel: CorrectPanel, info: InfoTabs, bar: ConfirmBar,
+                 proposals: ProposalPanel):
         self.ctx, self.author, self.state = ctx, author, state
+        self.proposals = proposals
         self.area, self.panel, self.bar = area, panel, bar
         self.timer = gr.Timer(1.0, active=False)
         self.style = gr.State({})
@@ -231,7 +272,8 @@ class _Wiring:
                      self.style, area.histogram,
                      area.histogram_caption, area.objective, area.peak_table, panel.peak_pick, panel.draft,
                      panel.verdict, panel.reasons, panel.note, panel.intervals, panel.interval_pick,
-                     panel.preview_text, panel.peak_channel, info.versions, info.audit, self.timer]
+                     panel.preview_text, panel.peak_channel, info.versions, info.audit, self.timer,
+                     proposals.text, proposals.table, proposals.pick]
         self.outputs = [*self.view, bar.message]
 
     # -- plumbing -------------------------------------------------------------------------------
@@ -406,6 +448,37 @@ class _Wiring:
         self.listen(bar.discard.click, self.edit(logic.discard_draft, lambda: "Draft discarded."),
                     [self.state, self.author]).then(run_list.refresh, run_list.inputs, run_list.outputs)
 
+    # -- pre-annotations ------------------------------------------------------------------------
+    def proposal_decisions(self) -> None:
+        ctx, box, state, author = self.ctx, self.proposals, self.state, self.author
+        self.listen(box.accept.click,
+                    self.edit(lambda c, s, n, i: logic.accept_proposal(c, s, n, _index(i)),
+                              lambda i: "Proposal accepted into your draft."), [state, author, box.pick])
+        self.listen(box.reject.click,
+                    self.edit(lambda c, s, n, i: logic.reject_proposal(c, s, n, _index(i)),
+                              lambda i: "Proposal rejected (noted in your draft)."), [state, author, box.pick])
+        self.listen(box.adjust.click,
+                    self.edit(lambda c, s, n, i, a, b: logic.adjust_proposal(c, s, n, _index(i), _time(a), _time(b)),
+                              lambda i, a, b: f"Proposal kept as {a}–{b} s."),
+                    [state, author, box.pick, box.start, box.end])
+        self.listen(box.accept_above.click,
+                    self.edit(lambda c, s, n, x: logic.accept_proposals_above(c, s, n, x),
+                              lambda x: f"Proposals with confidence ≥ {x:.2f} accepted."),
+                    [state, author, box.confidence])
+
+        def fill_bounds(current: ViewState, picked: Any) -> tuple[Any, Any]:
+            """Picking a proposal puts its bounds in the boxes, to adjust them."""
+            try:
+                index = _index(picked)
+                proposals = logic.run_proposals(ctx, current.run_key) if current.run_key else []
+            except BAD_INPUT:
+                return gr.skip(), gr.skip()
+            if index is None or index >= len(proposals):
+                return gr.skip(), gr.skip()
+            return f"{proposals[index].start_s:.6g}", f"{proposals[index].end_s:.6g}"
+
+        box.pick.input(fill_bounds, [state, box.pick], [box.start, box.end])
+
     def downloads(self, current: ViewState) -> Any:
         """The cleaned series of the open run as CSV and Parquet files."""
         if current.run_key is None:
@@ -438,6 +511,8 @@ def _updates(state: ViewState, view: RunView, selected: Any) -> list[Any]:
         gr.Dataframe(value=view.interval_table), gr.Dropdown(choices=view.interval_choices, value=None),
         view.preview, gr.Dropdown(choices=view.channels), gr.Dataframe(value=view.versions),
         gr.Dataframe(value=view.audit), gr.Timer(active=view.polling),
+        view.proposal_text, gr.Dataframe(value=view.proposal_table),
+        gr.Dropdown(choices=view.proposal_choices, value=None),
     ]
 
 

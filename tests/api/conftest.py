@@ -25,7 +25,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from lab_assets.etl import run_etl
-from lab_assets.review import annotations, confirmed_dataset
+from lab_assets.definitions import defs as project_defs
 from labflow.annotations import Annotation, PeakMark
 from labflow.catalog import Catalog
 from labflow.demo import write_demo
@@ -100,8 +100,8 @@ class Lab:
 def open_lab(settings: Settings, instance: dg.DagsterInstance) -> Lab:
     """The API app on this data directory and instance (runs requested by the API execute in this process)."""
     resources = build_resources(settings)
-    defs = dg.Definitions(assets=[run_etl, annotations, confirmed_dataset], resources=resources,
-                          executor=dg.in_process_executor)
+    defs = dg.Definitions(assets=list(project_defs.assets or []), resources=resources,
+                          executor=dg.in_process_executor)  # every asset, on this lab's resources
     gateway = DagsterGateway(instance, defs=defs)
     app = create_app(settings, gateway=gateway)
     return Lab(settings, instance, resources, Catalog(settings.database_url), gateway, app, TestClient(app))

@@ -24,3 +24,14 @@ def test_postgres_urls_use_psycopg2():
 def test_bad_values_are_clear_errors(tmp_path, name, value, fragment):
     with pytest.raises(ValueError, match=fragment):
         Settings.from_env({"LABFLOW_HOME": str(tmp_path), name: value})
+
+
+def test_every_setting_names_the_variable_that_sets_it() -> None:
+    """The Settings tab says where each value comes from: no field may be missing from ENV_NAMES."""
+    from dataclasses import fields
+
+    from labflow.runtime_config import ENV_NAMES
+
+    assert {item.name for item in fields(Settings)} == set(ENV_NAMES)
+    for name, variable in ENV_NAMES.items():
+        assert variable.startswith("LABFLOW_"), name

@@ -1,0 +1,283 @@
+"""Event streams: throughput (REST batch path end to end, detectors alone) and detection quality on NAB.
+
+    python benchmarks/streams.py [--nab-dir DIR] [--windows JSON] [--json PATH] [--scores-out DIR]
+
+Throughput: a real API server (uvicorn, in a thread of this process) receives batches of 1,000
+events on ``POST /api/v1/streams/bench/events`` from one client; the time runs until the engine has
+*processed* (scored, spooled) every accepted event. Detectors alone: the same events through one
+source pipeline (scaler, HalfSpaceTrees, ADWIN, k-means) on one core.
+
+Quality: every NAB file (``--nab-dir``, default ``../shared/data/nab/``) is replayed in order through
+the *default* detector configuration (one field, ``value``; no per-file tuning). An alarm is an
+``anomaly`` pattern event. Window-level precision/recall/F1 (a window is detected when at least one
+alarm falls inside it; an alarm outside every window is a false positive), pooled over all files,
+beside a rolling z-score baseline (window 100 rows; the same warm-up and cool-down as the detector; the
+best of |z| > 3, 4 or 5 is reported, which favours the baseline). Keys:
+``events_per_s_rest``, ``events_per_s_detect``, ``window_f1``, ``window_f1_zscore``.
+With ``--scores-out DIR``: ``DIR/<folder>/<file>.csv`` with ``timestamp,value,anomaly_score`` (online).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import print_table, shared_data_dir, write_json  # noqa: E402
+from labflow.streams.engine import SourcePipeline  # noqa: E402
+from labflow.streams.sources import SourceConfig, source_from_mapping  # noqa: E402
+
+ZSCORE_WINDOW = 100
+ZSCORE_LIMITS = (3.0, 4.0, 5.0)
+REST_EVENTS = 100_000
+REST_BATCH = 1_000
+
+
+@dataclass
+class WindowCounts:
+    detected: int = 0
+    missed: int = 0
+    false_alarms: int = 0
+
+    def add(self, other: "WindowCounts") -> None:
+        self.detected += other.detected
+        self.missed += other.missed
+        self.false_alarms += other.false_alarms
+
+    @property
+    def precision(self) -> float:
+        total = self.detected + self.false_alarms
+        return self.detected / total if total else 0.0
+
+    @property
+    def recall(self) -> float:
+        total = self.detected + self.missed
+        return self.detected / total if total else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def score_windows(alarms: list[datetime], windows: list[tuple[datetime, datetime]]) -> WindowCounts:
+    """Detected windows (>= 1 alarm inside), missed windows, and alarms outside every window."""
+    counts = WindowCounts()
+    for start, end in windows:
+        if any(start <= a <= end for a in alarms):
+            counts.detected += 1
+        else:
+            counts.missed += 1
+    counts.false_alarms = sum(not any(s <= a <= e for s, e in windows) for a in alarms)
+    return counts
+
+
+def zscore_alarms(values: np.ndarray, limit: float, cooldown: int, warmup: int) -> list[int]:
+    """Rows more than ``limit`` rolling standard deviations from the mean of the ZSCORE_WINDOW rows before
+    (online), none in the first ``warmup`` rows, at most one alarm per ``cooldown`` rows."""
+    alarms, recent, quiet = [], deque(maxlen=ZSCORE_WINDOW), cooldown
+    for i, v in enumerate(values):
+        quiet += 1
+        if len(recent) == ZSCORE_WINDOW and i >= warmup:
+            sd = float(np.std(recent)) or 1e-9
+            if abs(v - float(np.mean(recent))) / sd > limit and quiet >= cooldown:
+                alarms.append(i)
+                quiet = 0
+        recent.append(v)
+    return alarms
+
+
+def nab_source() -> SourceConfig:
+    """The default detector configuration for a one-field stream (what every NAB file gets)."""
+    return source_from_mapping({"name": "nab", "fields": ["value"]}, "benchmark")
+
+
+def nab_frame(path: Path) -> pl.DataFrame:
+    frame = pl.read_csv(path, try_parse_dates=False)
+    return frame.select(
+        pl.int_range(pl.len()).cast(pl.String).alias("event_id"),
+        pl.col("timestamp").str.to_datetime("%Y-%m-%d %H:%M:%S", time_zone="UTC"),
+        pl.lit("measurement").alias("type"), pl.col("value").cast(pl.Float64))
+
+
+def run_file(frame: pl.DataFrame) -> tuple[list[float], list[int]]:
+    """Online anomaly scores (0–1) and alarm rows of one stream through a fresh default pipeline."""
+    pipeline = SourcePipeline(nab_source())
+    result = pipeline.process_frame(frame)
+    alarm_ids = {p.event_id for p in result.patterns if p.type == "anomaly"}
+    alarms = [i for i, event_id in enumerate(frame["event_id"].to_list()) if event_id in alarm_ids]
+    return result.scores, alarms
+
+
+def evaluate(nab_dir: Path, windows_path: Path, scores_out: Path | None) -> dict:
+    """Window P/R/F1 of the detector and the z-score baseline over every labelled file."""
+    windows = json.loads(windows_path.read_text())
+    ours, zscore = WindowCounts(), {limit: WindowCounts() for limit in ZSCORE_LIMITS}
+    cooldown, warmup = nab_source().anomaly.cooldown, nab_source().anomaly.warmup
+    rows = []
+    started = time.perf_counter()
+    for n, (key, spans) in enumerate(sorted(windows.items()), 1):
+        path = nab_dir / key
+        if not path.exists():
+            continue
+        frame = nab_frame(path)
+        bounds = [(datetime.fromisoformat(s).replace(tzinfo=timezone.utc),
+                   datetime.fromisoformat(e).replace(tzinfo=timezone.utc)) for s, e in spans]
+        stamps = frame["timestamp"].to_list()
+        scores, alarms = run_file(frame)
+        mine = score_windows([stamps[i] for i in alarms], bounds)
+        ours.add(mine)
+        base = {}
+        for limit in ZSCORE_LIMITS:
+            found = zscore_alarms(frame["value"].to_numpy(), limit, cooldown, warmup)
+            base[limit] = score_windows([stamps[i] for i in found], bounds)
+            zscore[limit].add(base[limit])
+        rows.append((key, len(bounds), mine.detected, mine.false_alarms, base[4.0].detected, base[4.0].false_alarms))
+        if scores_out is not None:
+            target = scores_out / key
+            target.parent.mkdir(parents=True, exist_ok=True)
+            pl.DataFrame({"timestamp": pl.read_csv(path)["timestamp"], "value": frame["value"],
+                          "anomaly_score": np.clip(scores, 0.0, 1.0)}).write_csv(target)
+        print(f"\r[{n}/{len(windows)}] {key:<60} {time.perf_counter() - started:5.0f} s", end="", file=sys.stderr)
+    print(file=sys.stderr)
+    print_table(("file", "windows", "hst found", "hst false", "z>4 found", "z>4 false"), rows)
+    return {"ours": ours, "zscore": zscore}
+
+
+def detector_rate(frame: pl.DataFrame) -> dict[str, float]:
+    """Events/s through one full source pipeline, and through river's HalfSpaceTrees + MinMax alone."""
+    from river import anomaly, preprocessing
+
+    config = nab_source()
+    pipeline = SourcePipeline(config)
+    start = time.perf_counter()
+    pipeline.process_frame(frame)
+    full = frame.height / (time.perf_counter() - start)
+    scaler = preprocessing.MinMaxScaler()
+    trees = anomaly.HalfSpaceTrees(n_trees=config.anomaly.n_trees, height=config.anomaly.height,
+                                   window_size=config.anomaly.window_size, seed=config.anomaly.seed)
+    start = time.perf_counter()
+    for value in frame["value"].to_list():
+        x = {"value": value}
+        scaler.learn_one(x)
+        scaled = scaler.transform_one(x)
+        trees.score_one(scaled)
+        trees.learn_one(scaled)
+    bare = frame.height / (time.perf_counter() - start)
+    return {"full": full, "bare": bare}
+
+
+def rest_rate(frame: pl.DataFrame) -> float:
+    """Events/s pushed in batches of REST_BATCH to a real ``labflow api`` until all were processed."""
+    import httpx
+
+    from benchmarks.api import ApiServer
+    from labflow.devserver import prepare_dagster_home
+    from labflow.settings import Settings
+
+    with tempfile.TemporaryDirectory(prefix="labflow-streams-bench-") as tmp:
+        sources = Path(tmp) / "sources"
+        sources.mkdir()
+        (sources / "bench.yaml").write_text(f"name: bench\nfields: [value]\nqueue_size: {REST_EVENTS}\n")
+        os.environ["LABFLOW_SOURCES_DIR"] = str(sources)
+        settings = Settings.from_env({"LABFLOW_HOME": str(Path(tmp) / "home"), "LABFLOW_SOURCES_DIR": str(sources)})
+        settings.ensure_dirs()
+        prepare_dagster_home(settings)
+        stamps = frame["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_list()
+        values = frame["value"].to_list()
+        bodies = [json.dumps([{"event_id": str(i), "timestamp": stamps[i], "payload": {"value": values[i]}}
+                              for i in range(s, min(s + REST_BATCH, frame.height))]).encode()
+                  for s in range(0, frame.height, REST_BATCH)]
+        server = ApiServer(settings)
+        try:
+            with httpx.Client(base_url=server.url, timeout=60,
+                              headers={"Content-Type": "application/json"}) as http:
+                start = time.perf_counter()
+                for body in bodies:
+                    while (answer := http.post("/api/v1/streams/bench/events", content=body)).status_code == 429:
+                        time.sleep(float(answer.headers.get("Retry-After", "1")))
+                    answer.raise_for_status()
+                while True:
+                    counters = http.get("/api/v1/sources").json()["sources"][0]["counters"]
+                    if counters["processed"] + counters["failed"] >= frame.height:
+                        break
+                    time.sleep(0.01)
+                elapsed = time.perf_counter() - start
+                if counters["failed"]:
+                    raise RuntimeError(f"{counters['failed']} events failed: {counters['last_error']}")
+        finally:
+            server.stop()
+    return frame.height / elapsed
+
+
+def throughput_frame(nab_dir: Path, rows: int) -> pl.DataFrame:
+    """``rows`` events of real NAB values (files concatenated, then repeated), one a minute."""
+    files = sorted(nab_dir.glob("real*/*.csv"))
+    values = pl.concat([pl.read_csv(f)["value"].cast(pl.Float64) for f in files])
+    values = pl.concat([values] * (rows // len(values) + 1)).head(rows)
+    start = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    return pl.DataFrame({
+        "event_id": [str(i) for i in range(rows)],
+        "timestamp": pl.datetime_range(start, start + timedelta(minutes=rows - 1), "1m", eager=True,
+                                       time_zone="UTC"),
+        "type": ["measurement"] * rows, "value": values})
+
+
+def main() -> int:
+    default_nab = shared_data_dir() / "nab"
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--nab-dir", type=Path, default=default_nab)
+    parser.add_argument("--windows", type=Path, default=None, help="default: NAB_DIR/combined_windows.json")
+    parser.add_argument("--json", help="write the figures here")
+    parser.add_argument("--scores-out", type=Path, help="write DIR/<folder>/<file>.csv with online scores")
+    args = parser.parse_args()
+    windows = args.windows or args.nab_dir / "combined_windows.json"
+    if not windows.exists():
+        print(f"error: no {windows}; point --nab-dir at a NAB data folder (or give --windows)", file=sys.stderr)
+        return 2
+
+    print("detection quality (window level, all files, default configuration):")
+    quality = evaluate(args.nab_dir, windows, args.scores_out)
+    ours, zscore = quality["ours"], quality["zscore"]
+    best_limit = max(zscore, key=lambda limit: zscore[limit].f1)
+    frame = throughput_frame(args.nab_dir, REST_EVENTS)
+    print(f"\nthroughput ({frame.height:,} events):", file=sys.stderr)
+    detect = detector_rate(frame)
+    rest = rest_rate(frame)
+
+    print()
+    rows = [("HalfSpaceTrees + ADWIN + k-means (default)", ours.detected, ours.missed, ours.false_alarms,
+             ours.precision, ours.recall, ours.f1)]
+    rows += [(f"rolling z-score |z| > {limit:g}", c.detected, c.missed, c.false_alarms, c.precision, c.recall, c.f1)
+             for limit, c in zscore.items()]
+    print_table(("detector", "windows found", "missed", "false alarms", "precision", "recall", "F1"), rows)
+    print()
+    print_table(("path", "events/s"), [
+        ("REST batches of 1,000 -> processed (real server)", f"{rest:,.0f}"),
+        ("detectors alone (full pipeline, one core)", f"{detect['full']:,.0f}"),
+        ("baseline: river HalfSpaceTrees + MinMax only", f"{detect['bare']:,.0f}")])
+    figures = {"events_per_s_rest": round(rest), "events_per_s_detect": round(detect["full"]),
+               "events_per_s_hst_minmax_only": round(detect["bare"]),
+               "window_f1": round(ours.f1, 4), "window_precision": round(ours.precision, 4),
+               "window_recall": round(ours.recall, 4), "window_f1_zscore": round(zscore[best_limit].f1, 4),
+               "zscore_limit": best_limit, "windows": ours.detected + ours.missed}
+    print(f"\nwindow F1 {ours.f1:.3f} vs z-score {zscore[best_limit].f1:.3f} (best limit {best_limit:g}): "
+          f"{ours.f1 - zscore[best_limit].f1:+.3f}")
+    write_json(args.json, figures)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,162 @@
+"""Features for forecasting ``step`` readings ahead of an origin: lags, rolling statistics, calendar, covariates.
+
+The model is *direct*: one row per (origin, step) pair, with the step as a feature, so a whole
+horizon is predicted by one batched call. Every feature uses only readings up to the origin, and
+needs at most one week of history (a week-old reading of the target time is the oldest lag), so a
+168-point hourly history is enough to forecast a day. Covariates at the target time come from the
+caller (a weather forecast, a production plan) or, when not given, from the same time on the latest
+known day ("persistence").
+
+This is the boundary to LightGBM, so it works on NumPy arrays: training and serving call the same
+:func:`feature_matrix`, which is what keeps their features identical.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+NS = 1_000_000_000
+DAY_S = 86_400
+WEEK_S = 7 * DAY_S
+BASE_FEATURES = ("step", "hour", "weekday", "weekend", "day_of_year", "last", "last_change", "mean_day",
+                 "std_day", "same_time_last_day", "same_time_day_before", "same_time_last_week",
+                 "same_time_mean", "same_time_last_day_vs_mean")
+
+
+@dataclass(frozen=True)
+class FeatureLayout:
+    """The grid step, the longest horizon and the covariates a model was trained with."""
+
+    step_s: int
+    horizon: int
+    covariates: tuple[str, ...] = ()
+
+    @property
+    def steps_per_day(self) -> int:
+        return DAY_S // self.step_s
+
+    @property
+    def steps_per_week(self) -> int:
+        return WEEK_S // self.step_s
+
+    @property
+    def min_history(self) -> int:
+        """Readings needed before an origin: one week."""
+        return self.steps_per_week
+
+    @property
+    def names(self) -> list[str]:
+        return [*BASE_FEATURES, *(f"{c}_at_target" for c in self.covariates),
+                *(f"{c}_mean_day" for c in self.covariates)]
+
+
+def feature_matrix(layout: FeatureLayout, values: np.ndarray, covariates: np.ndarray, start_ns: int,
+                   origins: np.ndarray, steps: np.ndarray, *, covariates_given: bool = False
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """The feature rows of every ``(origins[i], steps[i])`` pair, and the level each row is scaled by.
+
+    Readings enter relative to the level (the mean of the week before the origin), and the model
+    predicts the target relative to it too: a line that starts using half the energy it used last
+    year is still recognised, where absolute values would fall outside everything a tree has seen.
+
+    ``values`` are the readings on the grid (NaN where missing) and ``start_ns`` the time of index 0.
+    ``covariates`` is ``(m, k)`` with ``m >= len(values)``: with ``covariates_given`` the values at the
+    target index are used as they are (known or forecast); otherwise covariates after the origin are
+    taken from the same time on the latest day before it.
+    """
+    layout_day, layout_week = layout.steps_per_day, layout.steps_per_week
+    origins = np.asarray(origins, dtype=np.int64)
+    steps = np.asarray(steps, dtype=np.int64)
+    targets = origins + steps
+    days_back = -(-steps // layout_day)  # the latest whole day before the target that is known at the origin
+    lag_day = targets - days_back * layout_day
+    padded = np.concatenate([values, np.full(int(max(steps.max(initial=0), 1)), np.nan)])
+    sums, counts, squares = _cumulative(values)
+    mean_day, std_day = _window_stats(sums, counts, squares, origins, layout_day)
+    mean_week, _ = _window_stats(sums, counts, squares, origins, layout_week)
+    level = np.where(np.abs(mean_week) > 1e-9, np.abs(mean_week), 1.0)
+    level = np.where(np.isnan(level), 1.0, level)
+    same_time = np.stack([padded[targets - d * layout_day] for d in range(1, 8)], axis=1)
+    known = np.arange(1, 8)[None, :] >= days_back[:, None]
+    with np.errstate(all="ignore"):
+        same_time_mean = _nanmean(np.where(known, same_time, np.nan))
+    seconds = (start_ns // NS) + targets * layout.step_s
+    time_of_day = (seconds % DAY_S) / 3600.0
+    weekday = ((seconds // DAY_S) + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
+    day_of_year = ((seconds % (365.2425 * DAY_S)) / DAY_S).astype(np.float64)
+    scaled = [values[origins], values[origins] - values[np.maximum(origins - 1, 0)], mean_day, std_day,
+              padded[lag_day], padded[lag_day - layout_day], padded[targets - layout_week], same_time_mean,
+              padded[lag_day] - same_time_mean]
+    columns = [steps, time_of_day, weekday, weekday >= 5, day_of_year, *(c / level for c in scaled)]
+    if layout.covariates:
+        at_target = covariates[targets] if covariates_given else covariates[np.where(targets > origins, lag_day,
+                                                                                      targets)]
+        cov_sums = np.nancumsum(np.vstack([np.zeros((1, covariates.shape[1])), covariates[:len(values)]]), axis=0)
+        cov_counts = np.cumsum(np.vstack([np.zeros((1, covariates.shape[1])),
+                                          ~np.isnan(covariates[:len(values)])]), axis=0)
+        low = np.maximum(origins + 1 - layout_day, 0)
+        with np.errstate(all="ignore"):
+            cov_mean = (cov_sums[origins + 1] - cov_sums[low]) / (cov_counts[origins + 1] - cov_counts[low])
+        columns += [*at_target.T, *cov_mean.T]
+    return np.column_stack([np.asarray(c, dtype=np.float64) for c in columns]), level
+
+
+def extend_covariates(layout: FeatureLayout, covariates: np.ndarray, future: np.ndarray | None,
+                      horizon: int) -> np.ndarray:
+    """Covariates for ``horizon`` steps after the last reading appended to ``covariates``: the ``future`` values
+    where given (a weather forecast, a production plan), else the same time on the latest known day."""
+    size = covariates.shape[0]
+    extended = np.vstack([covariates, np.full((horizon, covariates.shape[1]), np.nan)])
+    if future is not None:
+        extended[size:] = future
+    steps = np.arange(1, horizon + 1)
+    persistence = size - 1 + steps - (-(-steps // layout.steps_per_day)) * layout.steps_per_day
+    unknown = np.isnan(extended[size:])
+    extended[size:] = np.where(unknown, covariates[persistence], extended[size:])
+    return extended
+
+
+def training_pairs(layout: FeatureLayout, values: np.ndarray, *, first: int, last: int, max_rows: int,
+                   seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(origin, step) pairs whose target reading is known, with origins in ``[first, last]`` and a week of
+    history before each; at most ``max_rows`` of them, drawn at random (fixed seed)."""
+    first = max(first, layout.min_history - 1)
+    origins = np.arange(first, last + 1)
+    steps = np.arange(1, layout.horizon + 1)
+    grid_origins = np.repeat(origins, steps.size)
+    grid_steps = np.tile(steps, origins.size)
+    keep = grid_origins + grid_steps < values.size
+    grid_origins, grid_steps = grid_origins[keep], grid_steps[keep]
+    keep = ~np.isnan(values[grid_origins + grid_steps])
+    grid_origins, grid_steps = grid_origins[keep], grid_steps[keep]
+    if grid_origins.size > max_rows:
+        chosen = np.sort(np.random.default_rng(seed).choice(grid_origins.size, max_rows, replace=False))
+        grid_origins, grid_steps = grid_origins[chosen], grid_steps[chosen]
+    return grid_origins, grid_steps
+
+
+def _cumulative(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    present = ~np.isnan(values)
+    clean = np.where(present, values, 0.0)
+    zero = np.zeros(1)
+    return (np.concatenate([zero, np.cumsum(clean)]), np.concatenate([zero, np.cumsum(present)]),
+            np.concatenate([zero, np.cumsum(clean * clean)]))
+
+
+def _window_stats(sums: np.ndarray, counts: np.ndarray, squares: np.ndarray, origins: np.ndarray,
+                  width: int) -> tuple[np.ndarray, np.ndarray]:
+    low = np.maximum(origins + 1 - width, 0)
+    n = counts[origins + 1] - counts[low]
+    with np.errstate(all="ignore"):
+        mean = (sums[origins + 1] - sums[low]) / n
+        variance = (squares[origins + 1] - squares[low]) / n - mean * mean
+    return np.where(n > 0, mean, np.nan), np.sqrt(np.clip(np.where(n > 1, variance, np.nan), 0, None))
+
+
+def _nanmean(matrix: np.ndarray) -> np.ndarray:
+    present = ~np.isnan(matrix)
+    n = present.sum(axis=1)
+    total = np.where(present, matrix, 0.0).sum(axis=1)
+    return np.where(n > 0, total / np.maximum(n, 1), np.nan)
