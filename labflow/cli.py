@@ -1,4 +1,5 @@
-"""The ``labflow`` command: ``dev``, ``api``, ``ui``, ``keys``, ``forward``, ``demo``, ``ingest``, ``runs``."""
+"""The ``labflow`` command: ``dev``, ``api``, ``ui``, ``keys``, ``forward``, ``demo``, ``ingest``, ``runs``,
+``replay``."""
 
 from __future__ import annotations
 
@@ -16,9 +17,15 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     from labflow.devserver import DevStack, prepare_dagster_home
 
     prepare_dagster_home(settings)
+    on_ready = None
     if args.demo:
+        from functools import partial
+
+        from labflow.demo_live import seed_live_demo
+
         cmd_demo(argparse.Namespace(count=args.demo, seed=7, history=None), settings)
-    stack = DevStack(settings, host=args.host, dagster_port=args.port)
+        on_ready = partial(seed_live_demo, settings)  # the stream and a training job, once the API answers
+    stack = DevStack(settings, host=args.host, dagster_port=args.port, on_ready=on_ready)
     return stack.run()
 
 

@@ -7,7 +7,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,8 +59,11 @@ class DevStack:
     exit code is returned, so a broken service is never left half-running.
     """
 
-    def __init__(self, settings: Settings, *, host: str = "127.0.0.1", dagster_port: int = 3000):
+    def __init__(self, settings: Settings, *, host: str = "127.0.0.1", dagster_port: int = 3000,
+                 on_ready: Callable[[str], list[str]] | None = None):
         self.settings = settings
+        self.api_url = f"http://{host}:{settings.api_port}"
+        self.on_ready = on_ready
         labflow = [sys.executable, "-m", "labflow.cli"]
         self.dagster_url = f"http://{host}:{dagster_port}"
         self.services = [
@@ -81,6 +86,8 @@ class DevStack:
             service.process = subprocess.Popen(service.command, env=env, stdin=subprocess.DEVNULL,
                                                start_new_session=True)
             print(f"labflow: {service.name:<14} {service.url}", flush=True)
+        if self.on_ready is not None:
+            threading.Thread(target=self._announce_ready, name="labflow-demo", daemon=True).start()
         code = 0
         while not self._stopping:
             for service in self.services:
@@ -94,6 +101,11 @@ class DevStack:
             time.sleep(0.5)
         self.stop()
         return code
+
+    def _announce_ready(self) -> None:
+        assert self.on_ready is not None
+        for line in self.on_ready(self.api_url):
+            print(f"labflow: demo: {line}", flush=True)
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         self._stopping = True

@@ -36,7 +36,8 @@ def build_models_tab(settings: Settings, gateway: Any = None) -> None:
                             elem_id="models-versions")
     chart = gr.Plot(label="Backtest: actual vs forecast with the interval", elem_id="models-backtest")
     with gr.Row(equal_height=True):
-        version = gr.Number(label="Version", value=None, precision=0, minimum=1, scale=1)
+        version = gr.Number(label="Version", value=None, precision=0, scale=1,
+                            info="a version number from the table (to show its backtest or activate it)")
         show = gr.Button("Show its backtest", scale=0)
         activate_button = gr.Button("Activate", variant="primary", scale=0)
         rollback_button = gr.Button("Roll back", scale=0)
