@@ -156,7 +156,7 @@ def next_windows(iterations: IterationStore, review: ReviewStore, outputs: Outpu
         key = partition_key(number) if number is not None else "any iteration"
         raise MissingOutputError(f"inference of {key} is not materialized yet; run the iteration's inference first")
     scored = outputs.read_frame(SCORED_WINDOWS, iteration.key)
-    labelled = set(confirmed_intervals(review)) | set(iteration.config["holdout_runs"])
+    labelled = set(confirmed_intervals(review, accepted_only=False)) | set(iteration.config["holdout_runs"])
     pool = scored.filter(~pl.col("run_key").is_in(sorted(labelled)))
     ranked = rank_windows(pool, limit or int(iteration.config["label_budget"]))
     return ranked.select("rank", "run_key", "window_id", "start_s", "end_s", "p_anomaly", "uncertainty") \

@@ -31,11 +31,16 @@ class TrainingSetError(ValueError):
     """The labelled windows cannot train a model (none, or only one class)."""
 
 
-def confirmed_intervals(review: ReviewStore, *,
-                        runs: Collection[str] | None = None) -> dict[str, list[tuple[float, float]]]:
-    """The anomaly intervals of each run's newest confirmed annotation (an empty list = checked, none)."""
+def confirmed_intervals(review: ReviewStore, *, runs: Collection[str] | None = None,
+                        accepted_only: bool = True) -> dict[str, list[tuple[float, float]]]:
+    """The anomaly intervals of each run's newest confirmed annotation (an empty list = checked, none).
+
+    Runs confirmed as invalid or as a failed experiment are left out unless ``accepted_only`` is off:
+    their signal is not ground truth for what an anomaly looks like.
+    """
     return {v.run_key: [(i.start_s, i.end_s) for i in v.annotation.intervals]
-            for v in review.latest_versions() if runs is None or v.run_key in runs}
+            for v in review.latest_versions()
+            if (runs is None or v.run_key in runs) and (v.annotation.accepted or not accepted_only)}
 
 
 def series_channel(frame: pl.DataFrame, channel: str | None = None) -> str:

@@ -55,7 +55,7 @@ def test_labels_from_intervals_cover_short_and_long_anomalies():
 def test_training_set_from_confirmed_annotations(tmp_path):
     catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
     review = ReviewStore(catalog)
-    for key in ("a", "b", "c", "unconfirmed"):
+    for key in ("a", "b", "c", "broken", "unconfirmed"):
         catalog.register_file(run_key=key, sha256=key * 8, size_bytes=1, original_name=f"{key}.csv", source="t",
                               object_path="x", sidecar_name=None, sidecar_text=None,
                               detected_at=__import__("datetime").datetime.now())
@@ -63,8 +63,10 @@ def test_training_set_from_confirmed_annotations(tmp_path):
     review.confirm("b", "ana", Annotation(), base_version=0)
     review.confirm("c", "ana", Annotation(intervals=(AnomalyInterval(start_s=0, end_s=5),)), base_version=0)
     review.confirm("a", "bo", Annotation(intervals=(AnomalyInterval(start_s=30, end_s=40),)), base_version=1)
+    review.confirm("broken", "ana", Annotation(verdict="invalid", reasons=("noise",)), base_version=0)
     intervals = confirmed_intervals(review)
-    assert intervals == {"a": [(30.0, 40.0)], "b": [], "c": [(0.0, 5.0)]}  # newest version wins
+    assert intervals == {"a": [(30.0, 40.0)], "b": [], "c": [(0.0, 5.0)]}  # newest version wins; no invalid run
+    assert set(confirmed_intervals(review, accepted_only=False)) == {"a", "b", "c", "broken"}
 
     t = np.arange(60) * 1.0
     windows = pl.concat([with_values(series_windows(k, t, np.sin(t + i), window=10, step=10), np.sin(t + i))
