@@ -7,8 +7,6 @@ itself (system fonts, Gradio's bundled assets): it works without internet access
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 from typing import Any
 
@@ -18,17 +16,18 @@ import gradio as gr  # noqa: E402  (after switching analytics off)
 
 from labflow.settings import Settings  # noqa: E402
 from resources.dagster_gateway import DagsterGateway  # noqa: E402
+from ui.campaign_tab import build_campaign_tab  # noqa: E402
 from ui.context import AppContext  # noqa: E402
 from ui.dataset_tab import build_dataset_tab  # noqa: E402
+from ui.loop_tab import build_loop_tab  # noqa: E402
+from ui.models_tab import build_models_tab  # noqa: E402
 from ui.operations_tab import CSS as OPERATIONS_CSS  # noqa: E402
 from ui.operations_tab import build_operations_tab  # noqa: E402
+from ui.patterns_tab import build_patterns_tab  # noqa: E402
 from ui.run_view import build_run_view  # noqa: E402
 from ui.runs_tab import build_run_list  # noqa: E402
 from ui.settings_tab import build_settings_tab  # noqa: E402
 
-# Tabs other modules add when they exist: (tab label, module, builder taking the settings).
-EXTRA_TABS = (("Campaign", "ui.campaign_tab", "build_campaign_tab"), ("Loop", "ui.loop_tab", "build_loop_tab"),
-              ("Models", "ui.models_tab", "build_models_tab"), ("Patterns", "ui.patterns_tab", "build_patterns_tab"))
 AUTHOR_KEY = "labflow-author"
 
 THEME = gr.themes.Default(
@@ -84,10 +83,14 @@ def build_app(settings: Settings, *, gateway: DagsterGateway | None = None) -> g
                 build_operations_tab(ctx, author, app)
             with gr.Tab("Recipes & settings", id="settings"):
                 build_settings_tab(ctx, app)
-            for label, module, builder in EXTRA_TABS:
-                if importlib.util.find_spec(module) is not None:
-                    with gr.Tab(label):
-                        getattr(importlib.import_module(module), builder)(settings)
+            with gr.Tab("Campaign", id="campaign"):
+                build_campaign_tab(settings)
+            with gr.Tab("Loop", id="loop"):
+                build_loop_tab(settings, author)
+            with gr.Tab("Models", id="models"):
+                build_models_tab(settings, ctx.gateway, author)
+            with gr.Tab("Patterns", id="patterns"):
+                build_patterns_tab(settings, author)
         app.load(lambda saved: saved or gr.skip(), [remembered], [author])
         author.change(lambda name: (name or "").strip(), [author], [remembered])
         app.load(run_list.refresh, run_list.inputs, run_list.outputs)

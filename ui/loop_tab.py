@@ -19,17 +19,20 @@ AUTHOR_KEY = "labflow-author"  # the same browser storage as the name box at the
 ITERATIONS_PARTITION = "iterations"
 
 
-def build_loop_tab(settings: Settings) -> None:
-    """The tab's components inside the caller's ``gr.Tab``; filled on load and refreshed every few seconds."""
+def build_loop_tab(settings: Settings, author: gr.Textbox | None = None) -> None:
+    """The tab's components inside the caller's ``gr.Tab``; filled on load and refreshed every few seconds.
+    ``author`` is the app's name box (recorded with every change); without one the tab has its own,
+    pre-filled from the name the browser remembers."""
     catalog = Catalog(settings.database_url)
     iterations, review, outputs = IterationStore(catalog), ReviewStore(catalog), open_output_store(settings)
-    remembered = gr.BrowserState("", storage_key=AUTHOR_KEY)
+    own_author = author is None
     summary = gr.Markdown(logic.NO_ITERATIONS, elem_id="loop-summary")
     table = gr.Dataframe(headers=logic.ITERATION_COLUMNS, interactive=False, label="Iterations (newest first)",
                          elem_id="loop-iterations")
     with gr.Row(elem_classes=["tool-row"]):
-        author = gr.Textbox(label="Your name (recorded with every change)", max_lines=1, scale=2,
-                            elem_id="loop-author")
+        if author is None:
+            author = gr.Textbox(label="Your name (recorded with every change)", max_lines=1, scale=2,
+                                elem_id="loop-author")
         number = gr.Dropdown([], label="Iteration", scale=1, elem_id="loop-number")
         target = gr.Dropdown([], label="Move to", scale=2, elem_id="loop-target")
         move = gr.Button("Move", size="sm", scale=0, min_width=90, elem_id="loop-move")
@@ -100,9 +103,10 @@ def build_loop_tab(settings: Settings) -> None:
         return act(launch, current)
 
     gr.on(triggers=None, fn=lambda: reload(None), inputs=None, outputs=views)
-    app_load = [remembered]
-    gr.on(triggers=None, fn=lambda saved: saved or gr.skip(), inputs=app_load, outputs=[author])
-    author.change(lambda name: (name or "").strip(), [author], [remembered])
+    if own_author:
+        remembered = gr.BrowserState("", storage_key=AUTHOR_KEY)
+        gr.on(triggers=None, fn=lambda saved: saved or gr.skip(), inputs=[remembered], outputs=[author])
+        author.change(lambda name: (name or "").strip(), [author], [remembered])
     number.input(lambda n: gr.Dropdown(choices=logic.allowed_moves(iterations, n), value=None), [number], [target])
     move.click(do_move, [number, target, author], [*views, message])
     create.click(do_create, [author, holdout, budget, continued, start_after, target_f1], [*views, message])

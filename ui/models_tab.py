@@ -20,15 +20,17 @@ POLL_S = 1.0
 JOB_TIMEOUT_S = 1800.0
 
 
-def build_models_tab(settings: Settings, gateway: Any = None) -> None:
-    """The tab's components, inside the caller's ``gr.Tab``; filled on page load."""
+def build_models_tab(settings: Settings, gateway: Any = None, author: gr.Textbox | None = None) -> None:
+    """The tab's components, inside the caller's ``gr.Tab``; filled on page load. ``author`` is the app's
+    name box (recorded with activations); without one the tab has its own."""
     registry = ModelRegistry(Catalog(settings.database_url))
     outputs = open_output_store(settings)
     launcher = {"gateway": gateway}
     with gr.Row(equal_height=True):
         asset = gr.Dropdown(label="Asset", choices=[], interactive=True, allow_custom_value=False, scale=3,
                             elem_id="models-asset")
-        author = gr.Textbox(label="Your name (recorded with activations)", max_lines=1, scale=2)
+        if author is None:
+            author = gr.Textbox(label="Your name (recorded with activations)", max_lines=1, scale=2)
         refresh = gr.Button("Refresh", size="sm", scale=0)
     assets = gr.Dataframe(headers=ASSET_COLUMNS, interactive=False, label="Assets with forecast models",
                           elem_id="models-assets")

@@ -17,8 +17,9 @@ EMPTY = ("No event sources yet: add `sources/<name>.yaml` and push events (`POST
          "or replay a recording: `labflow replay examples/streams/demo-sensor.csv --source demo-sensor --speed 60`.")
 
 
-def build_patterns_tab(settings: Settings) -> None:
-    """The tab's components, inside the caller's ``gr.Tab``; refreshed every few seconds."""
+def build_patterns_tab(settings: Settings, author: gr.Textbox | None = None) -> None:
+    """The tab's components, inside the caller's ``gr.Tab``; refreshed every few seconds. ``author`` is the
+    app's name box (recorded with feedback); without one the tab has its own."""
     data = PatternsData.open(settings)
     with gr.Row(equal_height=True):
         source = gr.Dropdown(label="Source", choices=[], interactive=True, elem_id="patterns-source", scale=3)
@@ -31,7 +32,8 @@ def build_patterns_tab(settings: Settings) -> None:
         chosen = gr.Textbox(label="Pattern", placeholder="click a row", interactive=False, scale=2,
                             elem_id="patterns-chosen")
         note = gr.Textbox(label="Note", placeholder="why (optional)", max_lines=2, scale=4)
-        author = gr.Textbox(label="Your name", max_lines=1, scale=2)
+        if author is None:
+            author = gr.Textbox(label="Your name", max_lines=1, scale=2)
     with gr.Row():
         real = gr.Button("Real: true positive", variant="primary", elem_id="patterns-true")
         false = gr.Button("False alarm", variant="stop", elem_id="patterns-false")
