@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 import urllib.request
@@ -19,16 +18,10 @@ from labflow.review import ReviewStore
 from labflow.devserver import dagster_dev_command, prepare_dagster_home, process_env, stop_group
 from labflow.settings import Settings
 from labflow.storage import OutputStore
-from tests.lab_fixtures import drop, signal_csv
+from tests.lab_fixtures import drop, free_port, signal_csv
 
 pytestmark = pytest.mark.e2e
 DEADLINE_S = 300
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(predicate, timeout: float, what: str, poll: float = 1.0):

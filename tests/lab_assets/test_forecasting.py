@@ -13,7 +13,7 @@ from labflow.forecasting.registry import ModelRegistry
 from labflow.forecasting.store import load_backtest, load_history, load_model
 from labflow.settings import Settings
 from labflow.storage import open_output_store
-from tests.forecast_fixtures import energy_csv
+from labflow.forecasting.demo import energy_csv
 
 
 def _train(instance: dg.DagsterInstance, resources: dict, asset_id: str, url: str,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import dagster as dg
 import numpy as np
@@ -10,9 +13,16 @@ import pytest
 
 from lab_assets.etl import run_etl
 from resources.dagster_gateway import DagsterGateway
+from labflow.settings import PROJECT_ROOT, Settings
+from labflow.streams.engine import StreamEngine
+from labflow.streams.sources import SourceRegistry
 from tests.lab_fixtures import process_run
+from tests.labflow.streams.conftest import as_events, noise
 from ui.context import AppContext
 
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = PROJECT_ROOT / ".test-artifacts"  # screenshots of the browser tests
+WAIT_MS = 30_000
 PEAK_TIMES = (10.0, 25.0)
 PEAK_HEIGHTS = (5.0, 3.0)
 
@@ -47,3 +57,33 @@ def app_context(lab_settings, instance, lab_resources) -> Iterator[AppContext]:
 def processed_run(app_context, lab_settings, instance, lab_resources) -> str:
     """One run (two peaks: 5 mV at 10 s, 3 mV at 25 s) processed through the ETL assets for real."""
     return process_run(lab_settings, app_context.catalog, instance, lab_resources, "run_a.csv", two_peak_csv())
+
+
+@pytest.fixture
+def chromium() -> Path:
+    """Debian's chromium; without it the browser tests are skipped locally but fail under ``CI``."""
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing (apt-get install chromium)"
+        if "CI" in os.environ:
+            pytest.fail(f"{message}; CI is set, so the browser test must run", pytrace=False)
+        pytest.skip(message)
+    return CHROMIUM
+
+
+def message_contains(page, text: str) -> None:
+    """Wait until the run view's message line contains ``text``."""
+    page.wait_for_function("t => document.querySelector('#review-message').innerText.includes(t)", arg=text,
+                           timeout=WAIT_MS)
+
+
+def spooled_stream_lab(lab_settings: Settings, tmp_path: Path, *, shifted: int) -> tuple[Settings, StreamEngine]:
+    """A ``probe`` source whose stream (2,000 quiet events, then ``shifted`` at a higher level, a spike at
+    event 1500) went through the detectors; settings that read its sources from ``tmp_path``."""
+    settings = dataclasses.replace(lab_settings, sources_dir=tmp_path / "sources")
+    settings.sources_dir.mkdir()
+    (settings.sources_dir / "probe.yaml").write_text("name: probe\nfields: [value]\n")
+    engine = StreamEngine(settings.streams, SourceRegistry(settings.sources_dir))
+    values = np.r_[noise(2000), noise(shifted, mean=14.0, seed=1)]
+    values[1500] = 30.0
+    engine.process("probe", as_events(values))
+    return settings, engine

@@ -8,12 +8,9 @@ A screenshot of the run view is kept as a test artifact (``tmp_path`` and ``.tes
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -21,32 +18,11 @@ import pytest
 
 from labflow.peaks import measure_peaks
 from labflow.review import ReviewStore
-from labflow.settings import PROJECT_ROOT
-from tests.lab_fixtures import latest_dataset, process_confirmations, process_run
-from tests.ui.conftest import local_gateway, two_peak_csv
+from tests.lab_fixtures import free_port, latest_dataset, process_confirmations, process_run
+from tests.ui.conftest import ARTIFACTS, WAIT_MS, local_gateway, message_contains, two_peak_csv
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = PROJECT_ROOT / ".test-artifacts"
-WAIT_MS = 30_000
 NOTE = "the 10 s peak is an injection artefact; the real one elutes at 17 s"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def chromium() -> Path:
-    """Debian's chromium; without it the test is skipped locally but fails under ``CI``."""
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing (apt-get install chromium)"
-        if "CI" in os.environ:
-            pytest.fail(f"{message}; CI is set, so the browser test must run", pytrace=False)
-        pytest.skip(message)
-    return CHROMIUM
 
 
 @pytest.fixture
@@ -60,11 +36,6 @@ def app_url(lab_settings, instance, lab_resources) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}/"
     finally:
         app.close()
-
-
-def message_contains(page, text: str) -> None:
-    page.wait_for_function("t => document.querySelector('#review-message').innerText.includes(t)", arg=text,
-                           timeout=WAIT_MS)
 
 
 def drag_across(page, start: float, end: float) -> None:

@@ -12,16 +12,16 @@ from labflow.loop.iterations import IterationStore
 from labflow.review import ReviewStore
 from labflow.settings import PROJECT_ROOT
 from resources.dagster_gateway import DagsterGateway
-from tests.lab_fixtures import process_run
+from tests.lab_fixtures import free_port, process_run
 from tests.loop_fixtures import KINDS, anomalous_series, oracle_confirm, series_csv
-from tests.ui.test_browser import WAIT_MS, chromium, free_port, message_contains  # noqa: F401  (fixture)
+from tests.ui.conftest import WAIT_MS, message_contains
 
 pytestmark = pytest.mark.e2e
 ARTIFACTS = PROJECT_ROOT / ".test-artifacts"
 
 
 def test_proposals_are_accepted_in_the_run_view_and_the_loop_tab_drives_iterations(
-        chromium, lab_settings, catalog, instance, lab_resources):  # noqa: F811
+        chromium, lab_settings, catalog, instance, lab_resources):
     from playwright.sync_api import sync_playwright
 
     from ui.app import build_app, launch_options

@@ -16,7 +16,7 @@ from labflow.settings import Settings
 from labflow.storage import open_output_store
 from resources import build_resources
 from resources.dagster_gateway import DagsterGateway
-from tests.forecast_fixtures import energy_csv
+from labflow.forecasting.demo import energy_csv
 from ui.models import (VERSION_COLUMNS, activate, asset_rows, backtest_figure, progress, rollback, start_training,
                        version_rows)
 from ui.models_tab import build_models_tab

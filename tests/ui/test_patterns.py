@@ -1,29 +1,13 @@
 """The Patterns tab's logic: recent events and patterns of a source, the chart, the table, feedback."""
 
-import dataclasses
-
-import numpy as np
 from matplotlib.figure import Figure
 
-from labflow.streams.engine import StreamEngine
-from labflow.streams.sources import SourceRegistry
-from tests.labflow.streams.conftest import as_events, noise
+from tests.ui.conftest import spooled_stream_lab
 from ui.patterns import PatternsData, describe, pattern_rows, source_fields, stream_figure
 
 
-def spooled_lab(lab_settings, tmp_path):
-    settings = dataclasses.replace(lab_settings, sources_dir=tmp_path / "sources")
-    settings.sources_dir.mkdir()
-    (settings.sources_dir / "probe.yaml").write_text("name: probe\nfields: [value]\n")
-    engine = StreamEngine(settings.streams, SourceRegistry(settings.sources_dir))
-    values = np.r_[noise(2000), noise(1500, mean=14.0, seed=1)]
-    values[1500] = 30.0
-    engine.process("probe", as_events(values))
-    return settings, engine
-
-
 def test_the_tab_shows_recent_events_and_patterns_of_a_source(lab_settings, tmp_path):
-    settings, engine = spooled_lab(lab_settings, tmp_path)
+    settings, engine = spooled_stream_lab(lab_settings, tmp_path, shifted=1500)
     data = PatternsData.open(settings)
     assert data.sources() == ["probe"]
     events = data.recent_events("probe", limit=1000)
@@ -41,7 +25,7 @@ def test_the_tab_shows_recent_events_and_patterns_of_a_source(lab_settings, tmp_
 
 
 def test_feedback_from_the_tab_is_recorded_and_tightens_the_detector(lab_settings, tmp_path):
-    settings, engine = spooled_lab(lab_settings, tmp_path)
+    settings, engine = spooled_stream_lab(lab_settings, tmp_path, shifted=1500)
     data = PatternsData.open(settings)
     anomaly = next(p for p in data.recent_patterns("probe") if p["type"] == "anomaly")
     before = engine.thresholds("probe").anomaly_quantile

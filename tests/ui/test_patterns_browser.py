@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
-
-import numpy as np
 import pytest
 from playwright.sync_api import sync_playwright
 
-from labflow.streams.engine import StreamEngine
 from labflow.streams.feedback import FeedbackBook
-from labflow.streams.sources import SourceRegistry
-from tests.labflow.streams.conftest import as_events, noise
-from tests.ui.conftest import local_gateway
-from tests.ui.test_browser import ARTIFACTS, WAIT_MS, chromium, free_port  # noqa: F401 (chromium: a fixture)
+from tests.lab_fixtures import free_port
+from tests.ui.conftest import ARTIFACTS, WAIT_MS, local_gateway, spooled_stream_lab
 
 pytestmark = pytest.mark.e2e
 
@@ -21,13 +15,7 @@ pytestmark = pytest.mark.e2e
 def test_a_person_marks_a_pattern_as_a_false_alarm(chromium, lab_settings, instance, lab_resources, tmp_path):
     from ui.app import build_app, launch_options
 
-    settings = dataclasses.replace(lab_settings, sources_dir=tmp_path / "sources")
-    settings.sources_dir.mkdir()
-    (settings.sources_dir / "probe.yaml").write_text("name: probe\nfields: [value]\n")
-    engine = StreamEngine(settings.streams, SourceRegistry(settings.sources_dir))
-    values = np.r_[noise(2000), noise(1000, mean=14.0, seed=1)]
-    values[1500] = 30.0
-    engine.process("probe", as_events(values))
+    settings, engine = spooled_stream_lab(lab_settings, tmp_path, shifted=1000)
     spike = next(p for p in engine.store.read_patterns("probe") if p["event_id"] == "1500")
 
     app = build_app(settings, gateway=local_gateway(instance, lab_resources))

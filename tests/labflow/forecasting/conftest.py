@@ -6,9 +6,10 @@ from dataclasses import replace
 
 import pytest
 
+from labflow.forecasting.demo import energy_csv
 from labflow.forecasting.history import EnergyHistory, read_history_csv
 from labflow.forecasting.model import ForecastModel, train_forecast_model
-from tests.forecast_fixtures import FAST_PARAMS, energy_csv
+from tests.forecast_fixtures import FAST_PARAMS
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from labflow.forecasting.history import HistoryError, read_history_csv
-from tests.forecast_fixtures import energy_csv, energy_frame
+from labflow.forecasting.demo import energy_csv, energy_frame
 
 
 def _csv(frame: pl.DataFrame) -> bytes:

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from labflow.forecasting.backtest import backtest, rolling_origin_evaluation
+from labflow.forecasting.demo import energy_csv
 from labflow.forecasting.features import FeatureLayout, feature_matrix
 from labflow.forecasting.history import EnergyHistory, read_history_csv
 from labflow.forecasting.model import ForecastModel, ForecastRequestError
-from tests.forecast_fixtures import FAST_PARAMS, energy_csv
+from tests.forecast_fixtures import FAST_PARAMS
 
 
 def test_features_use_only_readings_up_to_the_origin():
