@@ -93,10 +93,7 @@ class LocalBlobStore:
     def read_location(self, location: str) -> bytes:
         if location.startswith("s3://"):
             raise BlobStoreUnreachable(f"{location} is in S3 but LABFLOW_OBJECT_STORE points at the data directory")
-        try:
-            return Path(location).read_bytes()
-        except FileNotFoundError:
-            raise BlobMissing(location) from None
+        return _read_file(location)
 
 
 class S3BlobStore:
@@ -153,8 +150,8 @@ class S3BlobStore:
         return target
 
     def read_location(self, location: str) -> bytes:
-        if not location.startswith("s3://"):
-            return LocalBlobStore(Path("/")).read_location(location)
+        if not location.startswith("s3://"):  # written before the switch to S3
+            return _read_file(location)
         bucket, _, key = location.removeprefix("s3://").partition("/")
         return self._call("get_object", Bucket=bucket, Key=key)["Body"].read()
 
@@ -171,6 +168,13 @@ class S3BlobStore:
                                        f"failed: {code or error}") from error
         except BotoCoreError as error:
             raise BlobStoreUnreachable(f"S3 endpoint did not answer ({method}): {error}") from error
+
+
+def _read_file(location: str) -> bytes:
+    try:
+        return Path(location).read_bytes()
+    except FileNotFoundError:
+        raise BlobMissing(location) from None
 
 
 def open_blob_store(home: Path, object_store: str | None, area: str, *,

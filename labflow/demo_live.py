@@ -4,7 +4,6 @@ the recorded furnace-room stream (Patterns) and a forecast training job for a de
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
@@ -12,7 +11,7 @@ import httpx
 from labflow.atomic import write_atomic
 from labflow.forecasting.demo import energy_csv
 from labflow.settings import PROJECT_ROOT, Settings
-from labflow.streams.replay import recorded_events, replay
+from labflow.streams.replay import recorded_events, replay, shift_to_now
 from labflow.streams.sources import SourceRegistry
 
 DEMO_STREAM = PROJECT_ROOT / "examples" / "streams" / "demo-sensor.csv"
@@ -37,10 +36,7 @@ def send_demo_stream(settings: Settings, url: str) -> str:
     """Replay the recorded sensor stream once, stamped so that it ends now; returns what was sent."""
     config = SourceRegistry(settings.sources_dir).get(DEMO_SOURCE)
     events = recorded_events(DEMO_STREAM, config)
-    if events:
-        shift = datetime.now(timezone.utc) - datetime.fromisoformat(events[-1]["timestamp"])
-        for event in events:
-            event["timestamp"] = (datetime.fromisoformat(event["timestamp"]) + shift).isoformat()
+    shift_to_now(events, anchor=-1)
     report = replay(events, DEMO_SOURCE, url, speed=0.0)
     return f"{report.events} events replayed to {DEMO_SOURCE}"
 

@@ -34,11 +34,19 @@ def recorded_events(path: Path, config: SourceConfig, *, restamp: bool = False) 
     """The file's rows as standard events (JSON form); with ``restamp`` shifted so the first is now."""
     rows, _ = read_rows(path.read_text(encoding="utf-8"), path.suffix.lower(), None)
     events = [row_to_event(row, config, f"{path.stem}:{i + 1}") for i, row in enumerate(rows)]
-    if restamp and events:
-        shift = datetime.now(timezone.utc) - datetime.fromisoformat(events[0]["timestamp"])
-        for event in events:
-            event["timestamp"] = (datetime.fromisoformat(event["timestamp"]) + shift).isoformat()
+    if restamp:
+        shift_to_now(events, anchor=0)
     return events
+
+
+def shift_to_now(events: list[dict], *, anchor: int) -> None:
+    """Shift every timestamp by the same amount so that ``events[anchor]`` happens now (0: the recording
+    starts now; -1: it ends now)."""
+    if not events:
+        return
+    shift = datetime.now(timezone.utc) - datetime.fromisoformat(events[anchor]["timestamp"])
+    for event in events:
+        event["timestamp"] = (datetime.fromisoformat(event["timestamp"]) + shift).isoformat()
 
 
 def replay(events: list[dict], source: str, url: str, *, speed: float = 0.0, batch: int = 500,
