@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass, field, fields
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (JSON, BigInteger, DateTime, Dialect, Float, ForeignKey, Index, String, Text,
                         TypeDecorator, create_engine, event, func, select, text, update)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from labflow.metadata import RunMetadata
@@ -32,6 +36,22 @@ RUN_SORTS = ("time", "quality", "instrument", "run_key")
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
 _SCHEMA_LOCK_KEY = 0x1ABF10  # Postgres advisory lock held while creating the tables
 
+
+
+T = TypeVar("T")
+
+
+def retry_on_conflict(insert: Callable[[], T], *, attempts: int = 20) -> T:
+    """Run ``insert`` (one transaction that takes the next number of something) again when a concurrent
+    writer took the same unique key first, after a short random pause; the last conflict is raised."""
+    for attempt in range(attempts):
+        try:
+            return insert()
+        except IntegrityError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(random.uniform(0.0, 0.02))
+    raise AssertionError("unreachable")
 
 class RunNotFound(LookupError):
     """The run key is not in the catalog."""

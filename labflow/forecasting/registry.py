@@ -24,7 +24,7 @@ from sqlalchemy import JSON, Integer, String, Text, UniqueConstraint, func, sele
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from labflow.catalog import Base, Catalog, UTCDateTime
+from labflow.catalog import Base, Catalog, UTCDateTime, retry_on_conflict
 
 COMPARED_METRIC = "mae_ratio_vs_naive"
 
@@ -125,19 +125,20 @@ class ModelRegistry:
     def register(self, asset_id: str, *, run_id: str, data_hash: str, params: dict[str, Any], model_key: str,
                  data_url: str | None = None) -> ModelVersion:
         """Add the next version of ``asset_id`` (numbered 1, 2, …; safe against concurrent registrations)."""
-        for _ in range(5):
-            try:
-                with self.catalog.begin() as session:
-                    latest = session.scalar(select(func.max(ForecastVersionRow.version))
-                                            .where(ForecastVersionRow.asset_id == asset_id)) or 0
-                    row = ForecastVersionRow(asset_id=asset_id, version=latest + 1, created_at=_now(),
-                                             run_id=run_id, data_hash=data_hash, data_url=data_url, params=params,
-                                             metrics={}, model_key=model_key)
-                    session.add(row)
-                return self.get(asset_id, latest + 1)
-            except IntegrityError:
-                continue
-        raise RegistryError(f"could not number a new version of {asset_id!r}: too many at once; try again")
+        def insert_next() -> int:
+            with self.catalog.begin() as session:
+                latest = session.scalar(select(func.max(ForecastVersionRow.version))
+                                        .where(ForecastVersionRow.asset_id == asset_id)) or 0
+                session.add(ForecastVersionRow(asset_id=asset_id, version=latest + 1, created_at=_now(),
+                                               run_id=run_id, data_hash=data_hash, data_url=data_url, params=params,
+                                               metrics={}, model_key=model_key))
+            return latest + 1
+
+        try:
+            return self.get(asset_id, retry_on_conflict(insert_next))
+        except IntegrityError:
+            raise RegistryError(f"could not number a new version of {asset_id!r}: too many at once; try again") \
+                from None
 
     def set_metrics(self, asset_id: str, version: int, metrics: dict[str, Any]) -> None:
         """Record the backtest metrics of a version."""

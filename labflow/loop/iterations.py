@@ -18,18 +18,15 @@ Example::
 
 from __future__ import annotations
 
-import random
 import re
-import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, String, Text, func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from labflow.catalog import Base, Catalog, UTCDateTime
+from labflow.catalog import Base, Catalog, UTCDateTime, retry_on_conflict
 
 STATES: tuple[str, ...] = ("Created", "Annotating", "DataReady", "Training", "Trained", "Inferring", "Reviewing",
                            "Completed")
@@ -45,7 +42,6 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 PARTITION_PREFIX = "iteration-"
 _KEY = re.compile(r"^iteration-(\d+)$")
-_CREATE_ATTEMPTS = 20
 
 # What an iteration may be configured with (stored as JSON on the row); anything else is refused.
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -196,14 +192,7 @@ class IterationStore:
         """
         author = _author(author)
         checked_config(config)  # refuse bad settings before touching the database
-        for attempt in range(_CREATE_ATTEMPTS):
-            try:
-                return self.get(self._insert_next(author, config, note))
-            except IntegrityError:  # someone created the same number at the same moment: take the next one
-                if attempt == _CREATE_ATTEMPTS - 1:
-                    raise
-                time.sleep(random.uniform(0.0, 0.02))
-        raise AssertionError("unreachable")
+        return self.get(retry_on_conflict(lambda: self._insert_next(author, config, note)))
 
     def _insert_next(self, author: str, config: dict[str, Any] | None, note: str) -> int:
         now = _utcnow()
