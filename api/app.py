@@ -12,7 +12,9 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
+from api.bench_routes import add_bench_routes
 from api.deps import API_PREFIX, Lab
+from api.energy_requests import add_body_schemas
 from api.errors import install_error_handlers, use_problem_media_type
 from api.materialized import MaterializationRequested
 from api.metrics import MetricsMiddleware
@@ -55,7 +57,7 @@ def create_app(settings: Settings, *, gateway: DagsterGateway | None = None) -> 
     energy.attach(app, lab)
     streams.attach(app, lab)
     if os.environ.get("LABFLOW_BENCH") == "1":
-        app.add_api_route(f"{API_PREFIX}/_baseline", _baseline, include_in_schema=False)
+        add_bench_routes(app)
     install_error_handlers(app)
     app.add_exception_handler(MaterializationRequested, _accepted)
     app.add_middleware(uploads.UploadSizeLimit, max_bytes=settings.upload_max_bytes)
@@ -71,11 +73,6 @@ async def _accepted(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=202, headers={"Location": url, "Retry-After": "2"})
 
 
-async def _baseline() -> dict[str, bool]:
-    """A bare answer, for the benchmark's side-by-side baseline."""
-    return {"ok": True}
-
-
 def _openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
     """The schema with problem+json errors; security is declared only when auth is on."""
     if app.openapi_schema is None:
@@ -87,5 +84,5 @@ def _openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
                     operation.pop("security", None)
                     for code in ("401", "403"):
                         operation.get("responses", {}).pop(code, None)
-        app.openapi_schema = use_problem_media_type(schema)
+        app.openapi_schema = use_problem_media_type(add_body_schemas(schema))
     return app.openapi_schema

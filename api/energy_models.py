@@ -11,6 +11,8 @@ from api.models import JobState, Strict
 
 AssetId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
 MAX_POINTS = 100_000
+MAX_HORIZON = 10_000
+MAX_FUTURE_POINTS = 10_000
 
 
 ISO_TIME = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$"
@@ -54,9 +56,9 @@ class CovariatePoint(BaseModel):
 class PredictIn(Strict):
     historical_data: list[EnergyPoint] = Field(min_length=1, max_length=MAX_POINTS,
                                                description="Recent readings, at least a week, on a regular grid.")
-    forecast_horizon: int = Field(ge=1, le=10_000, description="How many steps to forecast after the last reading.")
+    forecast_horizon: int = Field(ge=1, le=MAX_HORIZON, description="How many steps to forecast after the last reading.")
     future_covariates: list[CovariatePoint] | None = Field(
-        default=None, max_length=10_000,
+        default=None, max_length=MAX_FUTURE_POINTS,
         description="Covariates at the forecast times, if known; otherwise the latest day's are carried forward.")
 
 
@@ -115,6 +117,9 @@ class AssetModelsOut(BaseModel):
     versions: int
     latest: int
     active: int | None
+    serving: Literal["compiled", "lightgbm"] | None = Field(
+        default=None, description="How this API runs the active model: compiled trees, LightGBM (while compiling, "
+                                  "or if compiling failed), or not loaded yet.")
 
 
 class CompareOut(BaseModel):

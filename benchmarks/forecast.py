@@ -14,7 +14,9 @@ day as ``/predict`` does when no future covariates are sent. Beside it, the seas
 Latency: the first building's model is registered and activated in a temporary lab, the real API
 (``labflow api``, one uvicorn worker) is started, and ``--clients`` concurrent keep-alive clients (one
 process each) post ``/predict`` requests (168-point history, 24-step horizon); interleaved in rounds
-with the same load on a trivial JSON endpoint of the same server (``/api/v1/_baseline``).
+with the same load on a trivial JSON endpoint of the same server (``/api/v1/_baseline``), on one that
+reads the same request bodies and drops them (what carrying the body costs), and on the baseline made
+to spend ``--cpu-us`` µs of CPU per request (what a given cost per request does to p99 at this load).
 
 Keys: ``mae_ratio_vs_naive`` (ours / naive, mean over files), ``interval_coverage`` (mean over files),
 ``interval_nominal``, ``predict_p99_ms``, ``baseline_p99_ms`` (+ p50, requests/s, per-file figures).
@@ -114,6 +116,18 @@ def _client(job: tuple[str, str, list[bytes] | None, float, float]) -> list[floa
     return times
 
 
+def wait_until_compiled(url: str, timeout_s: float = 120.0) -> None:
+    """Wait until the API serves the model on compiled trees (it compiles them after loading)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        serving = {a["asset_id"]: a["serving"] for a in httpx.get(f"{url}/api/v1/assets", timeout=10).json()}
+        if serving.get("building") == "compiled":
+            print("the API serves the model on compiled trees", flush=True)
+            return
+        time.sleep(0.5)
+    print("WARNING: the model's trees were not compiled; measuring LightGBM's own predict", flush=True)
+
+
 def measure_latency(model: ForecastModel, history: EnergyHistory, args: argparse.Namespace) -> dict[str, dict]:
     """p50/p99 of /predict and of the baseline endpoint, same server, same load, interleaved rounds."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -132,7 +146,10 @@ def measure_latency(model: ForecastModel, history: EnergyHistory, args: argparse
             check = httpx.post(f"{server.url}/api/v1/assets/building/predict", content=bodies[0],
                                headers={"content-type": "application/json"}, timeout=60)
             check.raise_for_status()
-            cases = {"baseline": ("/api/v1/_baseline", None), "predict": ("/api/v1/assets/building/predict", bodies)}
+            wait_until_compiled(server.url)
+            cases = {"baseline": ("/api/v1/_baseline", None), "body": ("/api/v1/_baseline/body", bodies),
+                     **{f"cpu{us}": (f"/api/v1/_baseline/cpu?us={us}", None) for us in args.cpu_us},
+                     "predict": ("/api/v1/assets/building/predict", bodies)}
             times: dict[str, list[float]] = {name: [] for name in cases}
             spans = dict.fromkeys(cases, 0.0)
             with get_context("fork").Pool(args.clients) as pool:
@@ -156,6 +173,8 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per endpoint")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--cpu-us", type=lambda text: [int(us) for us in text.split(",") if us], default=[150, 300],
+                        help="also time the baseline made to spend these µs of CPU (comma-separated; '' = none)")
     parser.add_argument("--json")
     args = parser.parse_args()
     files = sorted(args.data_dir.glob("*.csv"))[:args.files or None]
@@ -186,11 +205,12 @@ def main() -> int:
     baseline, served = latency["baseline"], latency["predict"]
     print(f"\n{args.clients} concurrent clients, {args.seconds:g} s per endpoint in {args.rounds} rounds "
           f"(168-point history, {HORIZON}-step horizon)")
+    labels = {"baseline": 'baseline {"ok": true}', "body": "baseline, same body read and dropped",
+              **{f"cpu{us}": f"baseline + {us} µs of CPU" for us in args.cpu_us}, "predict": "POST /predict"}
     print_table(["endpoint", "p50 ms", "p99 ms", "req/s", "errors", "p99 / baseline"],
-                [['baseline {"ok": true}', baseline["p50_ms"], baseline["p99_ms"], baseline["rps"],
-                  baseline["errors"], ""],
-                 ["POST /predict", served["p50_ms"], served["p99_ms"], served["rps"], served["errors"],
-                  f"{served['p99_ms'] / baseline['p99_ms']:.2f}"]])
+                [[labels[name], f["p50_ms"], f["p99_ms"], f["rps"], f["errors"],
+                  "" if name == "baseline" else f"{f['p99_ms'] / baseline['p99_ms']:.2f}"]
+                 for name, f in latency.items()])
     print(f"\ntargets: MAE / naive ≤ 0.75 (got {ratio:.3f}); coverage within 0.05 of {params.interval} (got "
           f"{coverage:.3f}); /predict p99 ≤ 1.5 × baseline and ≤ 100 ms (got {served['p99_ms']} vs "
           f"{baseline['p99_ms']} ms)")
@@ -199,6 +219,7 @@ def main() -> int:
                "predict_p99_ms": served["p99_ms"], "predict_p50_ms": served["p50_ms"], "predict_rps": served["rps"],
                "baseline_p99_ms": baseline["p99_ms"], "baseline_p50_ms": baseline["p50_ms"],
                "baseline_rps": baseline["rps"],
+               **{f"{name}_p99_ms": f["p99_ms"] for name, f in latency.items() if name not in ("baseline", "predict")},
                **{f"{name}_{key}": round(f[key], 4) for name, f in per_file.items()
                   for key in ("mae_ratio_vs_naive", "interval_coverage", "mape_pct")}}
     write_json(args.json, figures)

@@ -98,6 +98,7 @@ class Settings:
     stream_raw_days: int = 7
     stream_pattern_days: int = 30
     forecast_tolerance: float = 0.05  # a new forecast model is auto-activated unless this much worse
+    forecast_compiled_trees: bool = True  # serve forecast models on compiled trees (lleaves)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -130,6 +131,7 @@ class Settings:
             stream_raw_days=_positive_int(env, "LABFLOW_STREAM_RAW_DAYS", 7),
             stream_pattern_days=_positive_int(env, "LABFLOW_STREAM_PATTERN_DAYS", 30),
             forecast_tolerance=_tolerance(env, "LABFLOW_FORECAST_TOLERANCE", 0.05),
+            forecast_compiled_trees=_flag(env, "LABFLOW_FORECAST_COMPILED_TREES", True),
         )
 
     @property
@@ -161,6 +163,11 @@ class Settings:
     def streams(self) -> Path:
         """Event streams: the spool by source and hour, detector checkpoints, feedback."""
         return self.home / "streams"
+
+    @property
+    def compiled_trees_dir(self) -> Path:
+        """Forecast models' trees compiled to machine code, by the hash of the trees (a cache)."""
+        return self.home / "cache" / "compiled-trees"
 
     def ensure_dirs(self) -> None:
         """Create the data directory tree if it does not exist yet."""

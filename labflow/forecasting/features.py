@@ -23,6 +23,7 @@ WEEK_S = 7 * DAY_S
 BASE_FEATURES = ("step", "hour", "weekday", "weekend", "day_of_year", "last", "last_change", "mean_day",
                  "std_day", "same_time_last_day", "same_time_day_before", "same_time_last_week",
                  "same_time_mean", "same_time_last_day_vs_mean")
+_DAYS_BACK = np.arange(1, 8)
 
 
 @dataclass(frozen=True)
@@ -73,34 +74,40 @@ def feature_matrix(layout: FeatureLayout, values: np.ndarray, covariates: np.nda
     days_back = -(-steps // layout_day)  # the latest whole day before the target that is known at the origin
     lag_day = targets - days_back * layout_day
     padded = np.concatenate([values, np.full(int(max(steps.max(initial=0), 1)), np.nan)])
-    sums, counts, squares = _cumulative(values)
-    mean_day, std_day = _window_stats(sums, counts, squares, origins, layout_day)
-    mean_week, _ = _window_stats(sums, counts, squares, origins, layout_week)
-    level = np.where(np.abs(mean_week) > 1e-9, np.abs(mean_week), 1.0)
-    level = np.where(np.isnan(level), 1.0, level)
-    same_time = np.stack([padded[targets - d * layout_day] for d in range(1, 8)], axis=1)
-    known = np.arange(1, 8)[None, :] >= days_back[:, None]
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):  # empty windows give NaN features, on purpose
+        sums, counts, squares = _cumulative(values)
+        mean_day, std_day = _window_stats(sums, counts, squares, origins, layout_day)
+        mean_week, _ = _window_stats(sums, counts, squares, origins, layout_week)
+        level = np.where(np.abs(mean_week) > 1e-9, np.abs(mean_week), 1.0)
+        level = np.where(np.isnan(level), 1.0, level)
+        same_time = padded[targets[:, None] - _DAYS_BACK[None, :] * layout_day]
+        known = _DAYS_BACK[None, :] >= days_back[:, None]
         same_time_mean = _nanmean(np.where(known, same_time, np.nan))
-    seconds = (start_ns // NS) + targets * layout.step_s
-    time_of_day = (seconds % DAY_S) / 3600.0
-    weekday = ((seconds // DAY_S) + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
-    day_of_year = ((seconds % (365.2425 * DAY_S)) / DAY_S).astype(np.float64)
-    scaled = [values[origins], values[origins] - values[np.maximum(origins - 1, 0)], mean_day, std_day,
-              padded[lag_day], padded[lag_day - layout_day], padded[targets - layout_week], same_time_mean,
-              padded[lag_day] - same_time_mean]
-    columns = [steps, time_of_day, weekday, weekday >= 5, day_of_year, *(c / level for c in scaled)]
-    if layout.covariates:
-        at_target = covariates[targets] if covariates_given else covariates[np.where(targets > origins, lag_day,
-                                                                                      targets)]
-        cov_sums = np.nancumsum(np.vstack([np.zeros((1, covariates.shape[1])), covariates[:len(values)]]), axis=0)
-        cov_counts = np.cumsum(np.vstack([np.zeros((1, covariates.shape[1])),
-                                          ~np.isnan(covariates[:len(values)])]), axis=0)
-        low = np.maximum(origins + 1 - layout_day, 0)
-        with np.errstate(all="ignore"):
-            cov_mean = (cov_sums[origins + 1] - cov_sums[low]) / (cov_counts[origins + 1] - cov_counts[low])
-        columns += [*at_target.T, *cov_mean.T]
-    return np.column_stack([np.asarray(c, dtype=np.float64) for c in columns]), level
+        seconds = (start_ns // NS) + targets * layout.step_s
+        weekday = ((seconds // DAY_S) + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
+        names = layout.names
+        rows = np.empty((targets.size, len(names)))
+        rows[:, 0] = steps
+        rows[:, 1] = (seconds % DAY_S) / 3600.0
+        rows[:, 2] = weekday
+        rows[:, 3] = weekday >= 5
+        rows[:, 4] = (seconds % (365.2425 * DAY_S)) / DAY_S
+        scaled = [values[origins], values[origins] - values[np.maximum(origins - 1, 0)], mean_day, std_day,
+                  padded[lag_day], padded[lag_day - layout_day], padded[targets - layout_week], same_time_mean,
+                  padded[lag_day] - same_time_mean]
+        rows[:, 5:5 + len(scaled)] = np.column_stack(scaled) / level[:, None]
+        if layout.covariates:
+            k = len(layout.covariates)
+            rows[:, 5 + len(scaled):5 + len(scaled) + k] = (
+                covariates[targets] if covariates_given
+                else covariates[np.where(targets > origins, lag_day, targets)])
+            present = ~np.isnan(covariates[:len(values)])
+            cov_sums = _prefixed_cumsum(np.where(present, covariates[:len(values)], 0.0))
+            cov_counts = _prefixed_cumsum(present)
+            low = np.maximum(origins + 1 - layout_day, 0)
+            rows[:, 5 + len(scaled) + k:] = ((cov_sums[origins + 1] - cov_sums[low])
+                                             / (cov_counts[origins + 1] - cov_counts[low]))
+    return rows, level
 
 
 def extend_covariates(layout: FeatureLayout, covariates: np.ndarray, future: np.ndarray | None,
@@ -140,18 +147,24 @@ def training_pairs(layout: FeatureLayout, values: np.ndarray, *, first: int, las
 def _cumulative(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     present = ~np.isnan(values)
     clean = np.where(present, values, 0.0)
-    zero = np.zeros(1)
-    return (np.concatenate([zero, np.cumsum(clean)]), np.concatenate([zero, np.cumsum(present)]),
-            np.concatenate([zero, np.cumsum(clean * clean)]))
+    sums = _prefixed_cumsum(np.stack([clean, present, clean * clean], axis=1))
+    return sums[:, 0], sums[:, 1], sums[:, 2]
+
+
+def _prefixed_cumsum(columns: np.ndarray) -> np.ndarray:
+    """Cumulative sums down the rows, with a row of zeros first (so a window sum is two lookups)."""
+    out = np.zeros((columns.shape[0] + 1, *columns.shape[1:]))
+    np.cumsum(columns, axis=0, out=out[1:])
+    return out
 
 
 def _window_stats(sums: np.ndarray, counts: np.ndarray, squares: np.ndarray, origins: np.ndarray,
                   width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of the ``width`` readings up to each origin (call under ``np.errstate``)."""
     low = np.maximum(origins + 1 - width, 0)
     n = counts[origins + 1] - counts[low]
-    with np.errstate(all="ignore"):
-        mean = (sums[origins + 1] - sums[low]) / n
-        variance = (squares[origins + 1] - squares[low]) / n - mean * mean
+    mean = (sums[origins + 1] - sums[low]) / n
+    variance = (squares[origins + 1] - squares[low]) / n - mean * mean
     return np.where(n > 0, mean, np.nan), np.sqrt(np.clip(np.where(n > 1, variance, np.nan), 0, None))
 
 

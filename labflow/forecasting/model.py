@@ -83,6 +83,7 @@ class ForecastModel:
     trained_rows: int
     trained_until: datetime
     info: dict[str, Any] = field(default_factory=dict)
+    compiled: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # see compiled.py
 
     def predict_pairs(self, values: np.ndarray, covariates: np.ndarray, start: datetime, origins: np.ndarray,
                       steps: np.ndarray, *, covariates_given: bool = False) -> tuple[np.ndarray, np.ndarray,
@@ -90,10 +91,19 @@ class ForecastModel:
         """Predicted value, lower and upper bound of every (origin, step) pair (one batched call per booster)."""
         rows, level = feature_matrix(self.layout, values, covariates, _ns(start), origins, steps,
                                      covariates_given=covariates_given)
-        predicted = self.boosters["point"].predict(rows, num_threads=1) * level
-        lower = np.minimum((self.boosters["lower"].predict(rows, num_threads=1) - self.margin) * level, predicted)
-        upper = np.maximum((self.boosters["upper"].predict(rows, num_threads=1) + self.margin) * level, predicted)
+        predicted = self._raw("point", rows) * level
+        lower = np.minimum((self._raw("lower", rows) - self.margin) * level, predicted)
+        upper = np.maximum((self._raw("upper", rows) + self.margin) * level, predicted)
         return predicted, lower, upper
+
+    @property
+    def is_compiled(self) -> bool:
+        """Whether predictions run on compiled trees (:mod:`labflow.forecasting.compiled`)."""
+        return bool(self.compiled)
+
+    def _raw(self, name: str, rows: np.ndarray) -> np.ndarray:
+        compiled = self.compiled.get(name)
+        return compiled.predict(rows) if compiled is not None else self.boosters[name].predict(rows, num_threads=1)
 
     def forecast(self, values: np.ndarray, covariates: np.ndarray, last_time: datetime, horizon: int,
                  future_covariates: np.ndarray | None = None) -> Forecast:
