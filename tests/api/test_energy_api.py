@@ -107,6 +107,18 @@ def test_predict_returns_the_horizon_with_an_interval(energy: EnergyLab, history
     assert all(p["lower"] <= p["predicted"] <= p["upper"] for p in body["forecast_data"])
 
 
+def test_the_active_model_is_served_on_compiled_trees(energy: EnergyLab, history: list[dict]):
+    body = {"historical_data": history, "forecast_horizon": 24}
+    deadline = time.monotonic() + 120
+    while energy.client.get("/api/v1/assets").json()[0]["serving"] != "compiled":
+        assert time.monotonic() < deadline, "the active model was not compiled within 2 minutes"
+        time.sleep(0.2)
+    response = energy.client.post(f"{ASSET}/predict", json=body)
+    assert response.status_code == 200 and len(response.json()["forecast_data"]) == 24
+    compiled = Path(energy.app.state.lab.settings.compiled_trees_dir)  # type: ignore[attr-defined]
+    assert len(list(compiled.glob("*.o"))) >= 3
+
+
 def test_future_covariates_are_used_when_given(energy: EnergyLab, history: list[dict]):
     plan = [{"timestamp": f"2024-02-12T{h:02d}:00:00", "temp": 5.0, "production": 80.0 if 7 <= h < 18 else 0.0}
             for h in range(24)]
