@@ -74,7 +74,7 @@ async def predict_consumption(asset_id: AssetPath, request: Request, service: Fo
     ``PredictIn``.
 
     Computed on the event loop (well under a millisecond: the body read into arrays, one batched call
-    per LightGBM model); only a model that is not in memory yet is looked up in a worker thread.
+    per model's compiled trees); only a model that is not in memory yet is looked up in a worker thread.
     """
     try:
         body = read_predict_body(await request.body())
