@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from labflow.forecasting.features import FeatureLayout, extend_covariates, feature_matrix, training_pairs
+from labflow.forecasting.features import (FeatureLayout, extend_covariates, feature_matrix, forecast_rows,
+                                          training_pairs)
 from labflow.forecasting.history import EnergyHistory
 
 FORMAT = "labflow-forecast/1"
@@ -91,6 +92,10 @@ class ForecastModel:
         """Predicted value, lower and upper bound of every (origin, step) pair (one batched call per booster)."""
         rows, level = feature_matrix(self.layout, values, covariates, _ns(start), origins, steps,
                                      covariates_given=covariates_given)
+        return self._interval(rows, level)
+
+    def _interval(self, rows: np.ndarray, level: np.ndarray | float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Predicted value, lower and upper bound of feature rows scaled by ``level``."""
         predicted = self._raw("point", rows) * level
         lower = np.minimum((self._raw("lower", rows) - self.margin) * level, predicted)
         upper = np.maximum((self._raw("upper", rows) + self.margin) * level, predicted)
@@ -114,13 +119,10 @@ class ForecastModel:
         """
         self.check_request(len(values), horizon)
         covariates = extend_covariates(self.layout, covariates, future_covariates, horizon)
-        origin = len(values) - 1
-        start = last_time - timedelta(seconds=origin * self.layout.step_s)
-        steps = np.arange(1, horizon + 1)
-        predicted, lower, upper = self.predict_pairs(values, covariates, start, np.full(horizon, origin), steps,
-                                                     covariates_given=True)
-        times = [last_time + timedelta(seconds=int(s) * self.layout.step_s) for s in steps]
-        return Forecast(times, predicted, lower, upper)
+        start = last_time - timedelta(seconds=(len(values) - 1) * self.layout.step_s)
+        predicted, lower, upper = self._interval(*forecast_rows(self.layout, values, covariates, _ns(start), horizon))
+        step = timedelta(seconds=self.layout.step_s)
+        return Forecast([last_time + step * s for s in range(1, horizon + 1)], predicted, lower, upper)
 
     def check_request(self, readings: int, horizon: int) -> None:
         """Raise :class:`ForecastRequestError` if ``readings`` cannot support a ``horizon``-step forecast."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -94,17 +95,17 @@ def readings_from_json(points: Any, *, values: bool) -> Readings | None:
     seconds = _plain_epoch_seconds(columns.pop("timestamp"))
     if seconds is None:
         return None
-    numbers = {}
-    for name, column in columns.items():
-        if not set(map(type, column)) <= _NUMBER_TYPES:
-            return None
-        try:
-            numbers[name] = _floats(column)
-        except OverflowError:  # an integer too big for a float
-            return None
-        if np.isinf(numbers[name]).any():
-            return None
-    return Readings(seconds, numbers.pop("value") if values else None, numbers)
+    numbers = list(columns.values())
+    if not set(map(type, chain.from_iterable(numbers))) <= _NUMBER_TYPES:
+        return None
+    try:
+        matrix = np.array(numbers, dtype=np.float64).reshape(len(numbers), len(points))  # None → NaN
+    except OverflowError:  # an integer too big for a float
+        return None
+    if np.isinf(matrix).any():
+        return None
+    named = dict(zip(columns, matrix))
+    return Readings(seconds, named.pop("value") if values else None, named)
 
 
 def epoch_seconds(moment: datetime) -> int:
