@@ -42,6 +42,9 @@ def _require(scope: str):
         if not lab.settings.auth_required:
             return None
         token = credentials.credentials if credentials else None
+        recent = lab.keys.recently_verified(token) if token else None
+        if recent is not None and scope_allows(recent.scope, scope):
+            return recent  # checked a moment ago: no thread, no database read
         return await anyio.to_thread.run_sync(check_key, lab, token, scope)  # a database read, maybe scrypt
 
     return current_key

@@ -37,7 +37,8 @@ class Lab:
     @classmethod
     def build(cls, settings: Settings, gateway: DagsterGateway) -> "Lab":
         catalog = Catalog(settings.database_url)
-        return cls(settings, catalog, ReviewStore(catalog), KeyStore(catalog), ExperimentStore(catalog), gateway,
+        keys = KeyStore(catalog, recheck_s=settings.key_recheck_s)
+        return cls(settings, catalog, ReviewStore(catalog), keys, ExperimentStore(catalog), gateway,
                    MaterializedReader(settings, gateway), ApiMetrics())
 
 

@@ -4,6 +4,12 @@ A key reads ``lf_<prefix>_<secret>``. The prefix (public, unique) finds the stor
 checked against ``scrypt(secret, salt)`` with a constant-time comparison. Scopes are ordered:
 ``read`` < ``write`` < ``admin`` (a key may do everything its scope and the lower ones allow).
 
+A device calling ``/predict`` many times a second should not cost a database read each time: a key
+checked against the database is trusted for ``recheck_s`` seconds (``LABFLOW_KEY_RECHECK_S``, default 5)
+by :meth:`KeyStore.recently_verified`, which only hashes the secret (SHA-256, microseconds). A key
+revoked in this process is refused at once (every store on the same database shares what it
+checked); one revoked by another process (``labflow keys revoke``) within ``recheck_s``.
+
 Example::
 
     store = KeyStore(Catalog(settings.database_url))
@@ -20,6 +26,8 @@ import re
 import secrets
 import sys
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -62,6 +70,24 @@ class ApiKey:
         return self.revoked_at is None
 
 
+@dataclass(frozen=True)
+class _Checked:
+    """A key whose token passed scrypt: its salt, SHA-256 of salt + secret, and when the database last said
+    it is active (``time.monotonic()``)."""
+
+    key: ApiKey
+    salt: bytes
+    digest: bytes
+    at: float
+
+
+# (database URL, prefix) → the last check of that key in this process, shared by every store on the database;
+# and revocations per database, so a check that read the row before a revocation committed is not kept.
+_CHECKED: dict[tuple[str, str], _Checked] = {}
+_REVOCATIONS: dict[str, int] = {}
+_CHECKED_LOCK = threading.Lock()
+
+
 class KeyRequestError(ValueError):
     """A key cannot be created or revoked as asked (bad name or scope, name taken, unknown name)."""
 
@@ -74,12 +100,12 @@ def scope_allows(granted: str, needed: str) -> bool:
 class KeyStore:
     """API keys in the catalog database."""
 
-    def __init__(self, catalog: Catalog):
+    def __init__(self, catalog: Catalog, *, recheck_s: float = 5.0):
+        """``recheck_s``: how long a key checked against the database is trusted without asking it again."""
         self.catalog = catalog
+        self.recheck_s = recheck_s
+        self._database = str(catalog.engine.url)
         catalog.create_tables()
-        # prefix -> fast digest of a secret that already passed scrypt (saves ~50 ms per request)
-        self._verified: dict[str, bytes] = {}
-        self._lock = threading.Lock()
 
     def create(self, name: str, scope: str) -> tuple[ApiKey, str]:
         """Create an active key; returns it and the token, which is shown once and never stored."""
@@ -100,25 +126,53 @@ class KeyStore:
 
     def verify(self, token: str) -> ApiKey | None:
         """The active key this token belongs to, or ``None`` (malformed, unknown, revoked or wrong)."""
+        recent = self.recently_verified(token)
+        if recent is not None:
+            return recent
         match = _TOKEN.match(token or "")
         if match is None:
             return None
         prefix, secret = match.groups()
+        with _CHECKED_LOCK:
+            revocations = _REVOCATIONS.get(self._database, 0)
         with self.catalog.session() as session:
             row = session.get(ApiKeyRow, prefix)
             if row is None or row.revoked_at is not None:
+                self._forget(lambda checked: checked.key.prefix == prefix)
                 return None
             key, salt, stored = _key(row), bytes.fromhex(row.salt), bytes.fromhex(row.hash)
-        fast = hashlib.sha256(salt + secret.encode()).digest()
-        with self._lock:
-            known = self._verified.get(prefix)
-        if known is not None and hmac.compare_digest(known, fast):
-            return key
-        if not hmac.compare_digest(_scrypt(secret, salt), stored):
-            return None
-        with self._lock:
-            self._verified[prefix] = fast
+        digest = _fast_digest(salt, secret)
+        with _CHECKED_LOCK:
+            known = _CHECKED.get((self._database, prefix))
+        if known is None or not hmac.compare_digest(known.digest, digest):  # not seen yet: the slow, real check
+            if not hmac.compare_digest(_scrypt(secret, salt), stored):
+                return None
+        with _CHECKED_LOCK:
+            if _REVOCATIONS.get(self._database, 0) == revocations:
+                _CHECKED[(self._database, prefix)] = _Checked(key, salt, digest, time.monotonic())
         return key
+
+    def recently_verified(self, token: str) -> ApiKey | None:
+        """The key of ``token`` if the database said it is active less than ``recheck_s`` ago and the secret
+        matches, else ``None`` (then :meth:`verify` decides). No database read, no scrypt: safe to call on an
+        event loop."""
+        match = _TOKEN.match(token or "")
+        if match is None:
+            return None
+        prefix, secret = match.groups()
+        with _CHECKED_LOCK:
+            known = _CHECKED.get((self._database, prefix))
+        if known is None or time.monotonic() - known.at >= self.recheck_s:
+            return None
+        return known.key if hmac.compare_digest(known.digest, _fast_digest(known.salt, secret)) else None
+
+    def _forget(self, which: Callable[[_Checked], bool]) -> None:
+        """Drop this database's checks that ``which`` selects (a revocation: also counted)."""
+        with _CHECKED_LOCK:
+            _REVOCATIONS[self._database] = _REVOCATIONS.get(self._database, 0) + 1
+            for place in [place for place, checked in _CHECKED.items()
+                          if place[0] == self._database and which(checked)]:
+                del _CHECKED[place]
 
     def list(self) -> list[ApiKey]:
         """Every key, active and revoked, oldest first."""
@@ -132,6 +186,7 @@ class KeyStore:
                      .values(revoked_at=datetime.now(timezone.utc)))
         with self.catalog.begin() as session:
             count = session.execute(statement).rowcount
+        self._forget(lambda checked: checked.key.name == name)
         if count == 0:
             raise KeyRequestError(f"no active key named {name!r}; `labflow keys list` shows the keys")
         return count
@@ -165,6 +220,10 @@ def keys_command(args: argparse.Namespace, settings: Settings) -> int:
 
 def _scrypt(secret: str, salt: bytes) -> bytes:
     return hashlib.scrypt(secret.encode(), salt=salt, **_SCRYPT)
+
+
+def _fast_digest(salt: bytes, secret: str) -> bytes:
+    return hashlib.sha256(salt + secret.encode()).digest()
 
 
 def _key(row: ApiKeyRow) -> ApiKey:

@@ -48,17 +48,18 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-def _tolerance(env: Mapping[str, str], name: str, default: float) -> float:
-    """A relative tolerance such as 0.05 (5 %), between 0 and 1."""
+def _number(env: Mapping[str, str], name: str, default: float, *, low: float, high: float, kind: str,
+            unit: str = "") -> float:
+    """A number between ``low`` and ``high``; ``kind`` says in an error what it should look like."""
     raw = (env.get(name) or "").strip()
     if not raw:
         return default
     try:
         value = float(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a number such as 0.05 (5 %), got {raw!r}") from None
-    if not 0 <= value <= 1:
-        raise ValueError(f"{name} must be between 0 and 1, got {value}")
+        raise ValueError(f"{name} must be {kind}, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low:g} and {high:g}{unit}, got {value:g}")
     return value
 
 
@@ -89,6 +90,7 @@ class Settings:
     api_port: int = 8000
     ui_port: int = 7860
     auth_required: bool = False
+    key_recheck_s: float = 5.0  # a verified API key is trusted this long before the database is asked again
     upload_max_bytes: int = 200 * 1024 * 1024
     s3_sources: tuple[str, ...] = ()
     s3_endpoint_url: str | None = None
@@ -121,6 +123,8 @@ class Settings:
             api_port=_positive_int(env, "LABFLOW_API_PORT", 8000),
             ui_port=_positive_int(env, "LABFLOW_UI_PORT", 7860),
             auth_required=_flag(env, "LABFLOW_AUTH", False),
+            key_recheck_s=_number(env, "LABFLOW_KEY_RECHECK_S", 5.0, low=0, high=3600, kind="a number of seconds",
+                                  unit=" seconds"),
             upload_max_bytes=_positive_int(env, "LABFLOW_UPLOAD_MAX_MB", 200) * 1024 * 1024,
             s3_sources=tuple(p.strip() for p in (env.get("LABFLOW_S3_SOURCES") or "").split(",") if p.strip()),
             s3_endpoint_url=env.get("LABFLOW_S3_ENDPOINT_URL") or None,
@@ -130,7 +134,8 @@ class Settings:
             sources_dir=Path(env.get("LABFLOW_SOURCES_DIR") or PROJECT_ROOT / "sources").expanduser().resolve(),
             stream_raw_days=_positive_int(env, "LABFLOW_STREAM_RAW_DAYS", 7),
             stream_pattern_days=_positive_int(env, "LABFLOW_STREAM_PATTERN_DAYS", 30),
-            forecast_tolerance=_tolerance(env, "LABFLOW_FORECAST_TOLERANCE", 0.05),
+            forecast_tolerance=_number(env, "LABFLOW_FORECAST_TOLERANCE", 0.05, low=0, high=1,
+                                       kind="a number such as 0.05 (5 %)"),
             forecast_compiled_trees=_flag(env, "LABFLOW_FORECAST_COMPILED_TREES", True),
         )
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import time
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import text
 
-from labflow.apikeys import KeyRequestError, KeyStore, keys_command, scope_allows
+from labflow.apikeys import ApiKeyRow, KeyRequestError, KeyStore, keys_command, scope_allows
 from labflow.catalog import Catalog
 
 
@@ -56,6 +58,49 @@ def test_a_revoked_key_is_refused_at_once(store):
     assert [k.active for k in store.list()] == [False]
     with pytest.raises(KeyRequestError, match="no active key named 'old'"):
         store.revoke("old")
+
+
+def _revoke_elsewhere(store: KeyStore, prefix: str) -> None:
+    """Revoke a key the way another process would (``labflow keys revoke``): in the database only."""
+    with store.catalog.begin() as session:
+        session.get(ApiKeyRow, prefix).revoked_at = datetime.now(timezone.utc)
+
+
+def test_a_checked_key_is_trusted_for_recheck_s_then_asked_for_again(store):
+    short = KeyStore(store.catalog, recheck_s=0.5)
+    key, token = short.create("device", "read")
+    assert short.recently_verified(token) is None  # never checked: the database decides
+    assert short.verify(token) == key
+    assert short.recently_verified(token) == key  # no database read, no scrypt
+    _revoke_elsewhere(short, key.prefix)
+    assert short.verify(token) == key  # another process's revocation is not seen yet…
+    time.sleep(0.6)
+    assert short.recently_verified(token) is None
+    assert short.verify(token) is None  # …but after recheck_s it is
+    assert short.recently_verified(token) is None
+
+
+def test_with_recheck_s_zero_every_check_asks_the_database(store):
+    eager = KeyStore(store.catalog, recheck_s=0)
+    key, token = eager.create("device", "read")
+    assert eager.verify(token) == key and eager.recently_verified(token) is None
+    _revoke_elsewhere(eager, key.prefix)
+    assert eager.verify(token) is None
+
+
+def test_a_recently_checked_prefix_does_not_let_another_secret_in(store):
+    key, token = store.create("device", "read")
+    assert store.verify(token) == key
+    forged = token[:-1] + ("A" if token[-1] != "A" else "B")
+    assert store.recently_verified(forged) is None and store.verify(forged) is None
+    assert store.recently_verified(token) == key
+
+
+def test_a_key_revoked_through_any_store_of_this_process_is_refused_at_once(store):
+    key, token = store.create("old", "read")
+    assert store.verify(token) == key and store.recently_verified(token) == key
+    KeyStore(store.catalog).revoke("old")  # e.g. the app's Settings tab, beside the API's own store
+    assert store.recently_verified(token) is None and store.verify(token) is None
 
 
 def test_bad_names_scopes_and_duplicates_are_refused(store):

@@ -20,10 +20,17 @@ def test_postgres_urls_use_psycopg2():
     ("LABFLOW_ETL_MODE", "sometimes", "eager' or 'lazy"),
     ("LABFLOW_SENSOR_INTERVAL", "fast", "whole number"),
     ("LABFLOW_BATCH_SIZE", "0", "at least 1"),
+    ("LABFLOW_KEY_RECHECK_S", "soon", "number of seconds"),
+    ("LABFLOW_KEY_RECHECK_S", "-1", "between 0 and 3600"),
 ])
 def test_bad_values_are_clear_errors(tmp_path, name, value, fragment):
     with pytest.raises(ValueError, match=fragment):
         Settings.from_env({"LABFLOW_HOME": str(tmp_path), name: value})
+
+
+def test_api_keys_are_rechecked_every_few_seconds_unless_told_otherwise(tmp_path):
+    assert Settings.from_env({"LABFLOW_HOME": str(tmp_path)}).key_recheck_s == 5.0
+    assert Settings.from_env({"LABFLOW_HOME": str(tmp_path), "LABFLOW_KEY_RECHECK_S": "0"}).key_recheck_s == 0.0
 
 
 def test_every_setting_names_the_variable_that_sets_it() -> None:
