@@ -92,11 +92,12 @@ def prepare(settings: Settings) -> None:
 class ApiServer:
     """``labflow api`` in a subprocess on a free port."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, env: dict[str, str] | None = None):
+        """``env``: more environment variables for the server (e.g. ``LABFLOW_AUTH=on``)."""
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
-        env = process_env(settings, {**os.environ, "LABFLOW_BENCH": "1"})
+        env = process_env(settings, {**os.environ, "LABFLOW_BENCH": "1", **(env or {})})
         self.log = (settings.home / "api.log").open("wb")
         self.process = subprocess.Popen([sys.executable, "-m", "labflow.cli", "api", "--port", str(self.port)],
                                         env=env, cwd=PROJECT_ROOT, stdout=self.log, stderr=subprocess.STDOUT)
@@ -109,6 +110,11 @@ class ApiServer:
             except httpx.HTTPError:
                 time.sleep(0.5)
         raise RuntimeError(f"the API did not start; see {settings.home / 'api.log'}")
+
+    def cpu_seconds(self) -> float:
+        """CPU time the server process has used so far (user + system, all threads; Linux's /proc)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         self.process.terminate()

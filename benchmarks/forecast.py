@@ -12,11 +12,13 @@ day as ``/predict`` does when no future covariates are sent. Beside it, the seas
 (:func:`labflow.forecasting.serving.predict` on 168 request points) to check it gives the same numbers.
 
 Latency: the first building's model is registered and activated in a temporary lab, the real API
-(``labflow api``, one uvicorn worker) is started, and ``--clients`` concurrent keep-alive clients (one
-process each) post ``/predict`` requests (168-point history, 24-step horizon); interleaved in rounds
-with the same load on a trivial JSON endpoint of the same server (``/api/v1/_baseline``), on one that
-reads the same request bodies and drops them (what carrying the body costs), and on the baseline made
-to spend ``--cpu-us`` µs of CPU per request (what a given cost per request does to p99 at this load).
+(``labflow api``, one uvicorn worker, ``LABFLOW_AUTH=on``) is started, and ``--clients`` concurrent
+keep-alive clients (one process each) post ``/predict`` requests with a read key (168-point history,
+24-step horizon); interleaved in rounds with the same load on a trivial JSON endpoint of the same server
+(``/api/v1/_baseline``), on one that reads the same request bodies and drops them (what carrying the
+body costs), on one that also reads them into arrays as ``/predict`` does (what the request's shape
+costs, without the model), and on the baseline made to spend ``--cpu-us`` µs of CPU per request (what a
+given cost per request does to p99 at this load). Beside each: the server's CPU time per request.
 
 Keys: ``mae_ratio_vs_naive`` (ours / naive, mean over files), ``interval_coverage`` (mean over files),
 ``interval_nominal``, ``predict_p99_ms``, ``baseline_p99_ms`` (+ p50, requests/s, per-file figures).
@@ -40,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.api import ApiServer, summary  # noqa: E402
 from benchmarks.common import print_table, shared_data_dir, write_json  # noqa: E402
+from labflow.apikeys import KeyStore  # noqa: E402
 from labflow.catalog import Catalog  # noqa: E402
 from labflow.devserver import prepare_dagster_home  # noqa: E402
 from labflow.forecasting.backtest import backtest  # noqa: E402
@@ -95,11 +98,11 @@ def request_bodies(history: EnergyHistory) -> list[bytes]:
     return bodies
 
 
-def _client(job: tuple[str, str, list[bytes] | None, float, float]) -> list[float]:
+def _client(job: tuple[str, str, list[bytes] | None, dict[str, str], float, float]) -> list[float]:
     """One client process: warm up, then send requests from ``start_at`` for ``seconds``; times in ms."""
-    url, path, bodies, start_at, seconds = job
+    url, path, bodies, headers, start_at, seconds = job
     times = []
-    with httpx.Client(base_url=url, timeout=60) as client:
+    with httpx.Client(base_url=url, timeout=60, headers=headers) as client:
         for number in range(-1, 10**9):
             if number == 0:
                 time.sleep(max(0.0, start_at - time.monotonic()))
@@ -116,11 +119,12 @@ def _client(job: tuple[str, str, list[bytes] | None, float, float]) -> list[floa
     return times
 
 
-def wait_until_compiled(url: str, timeout_s: float = 120.0) -> None:
+def wait_until_compiled(url: str, headers: dict[str, str], timeout_s: float = 120.0) -> None:
     """Wait until the API serves the model on compiled trees (it compiles them after loading)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        serving = {a["asset_id"]: a["serving"] for a in httpx.get(f"{url}/api/v1/assets", timeout=10).json()}
+        answer = httpx.get(f"{url}/api/v1/assets", headers=headers, timeout=10).json()
+        serving = {a["asset_id"]: a["serving"] for a in answer}
         if serving.get("building") == "compiled":
             print("the API serves the model on compiled trees", flush=True)
             return
@@ -139,31 +143,37 @@ def measure_latency(model: ForecastModel, history: EnergyHistory, args: argparse
         save_model(open_output_store(settings), key, model)
         registry.register("building", run_id="benchmark", data_hash=history.data_hash, params={}, model_key=key)
         registry.activate("building", 1, by="benchmark")
+        _, token = KeyStore(catalog).create("benchmark-device", "read")
         catalog.dispose()
-        server = ApiServer(settings)
+        key = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+        server = ApiServer(settings, {"LABFLOW_AUTH": "on"})
         try:
             bodies = request_bodies(history)
-            check = httpx.post(f"{server.url}/api/v1/assets/building/predict", content=bodies[0],
-                               headers={"content-type": "application/json"}, timeout=60)
+            check = httpx.post(f"{server.url}/api/v1/assets/building/predict", content=bodies[0], headers=key,
+                               timeout=60)
             check.raise_for_status()
-            wait_until_compiled(server.url)
+            wait_until_compiled(server.url, key)
             cases = {"baseline": ("/api/v1/_baseline", None), "body": ("/api/v1/_baseline/body", bodies),
+                     "parse": ("/api/v1/_baseline/parse", bodies),
                      **{f"cpu{us}": (f"/api/v1/_baseline/cpu?us={us}", None) for us in args.cpu_us},
                      "predict": ("/api/v1/assets/building/predict", bodies)}
             times: dict[str, list[float]] = {name: [] for name in cases}
-            spans = dict.fromkeys(cases, 0.0)
+            spans, cpu = dict.fromkeys(cases, 0.0), dict.fromkeys(cases, 0.0)
             with get_context("fork").Pool(args.clients) as pool:
                 for round_number in range(args.rounds):
                     for name, (path, payload) in cases.items():
                         start_at = time.monotonic() + 2.0
                         seconds = args.seconds / args.rounds
-                        jobs = [(server.url, path, payload, start_at, seconds)] * args.clients
+                        jobs = [(server.url, path, payload, key, start_at, seconds)] * args.clients
+                        cpu_before = server.cpu_seconds()
                         times[name] += [t for ts in pool.map(_client, jobs, chunksize=1) for t in ts]
+                        cpu[name] += server.cpu_seconds() - cpu_before
                         spans[name] += time.monotonic() - start_at
                     print(f"latency round {round_number + 1}/{args.rounds} done", flush=True)
         finally:
             server.stop()
-    return {name: summary(values, spans[name]) for name, values in times.items()}
+    return {name: {**summary(values, spans[name]), "server_cpu_us": round(cpu[name] / len(values) * 1e6)}
+            for name, values in times.items()}
 
 
 def main() -> int:
@@ -206,9 +216,11 @@ def main() -> int:
     print(f"\n{args.clients} concurrent clients, {args.seconds:g} s per endpoint in {args.rounds} rounds "
           f"(168-point history, {HORIZON}-step horizon)")
     labels = {"baseline": 'baseline {"ok": true}', "body": "baseline, same body read and dropped",
-              **{f"cpu{us}": f"baseline + {us} µs of CPU" for us in args.cpu_us}, "predict": "POST /predict"}
-    print_table(["endpoint", "p50 ms", "p99 ms", "req/s", "errors", "p99 / baseline"],
-                [[labels[name], f["p50_ms"], f["p99_ms"], f["rps"], f["errors"],
+              "parse": "baseline, same body read into arrays as /predict does",
+              **{f"cpu{us}": f"baseline + {us} µs of CPU" for us in args.cpu_us},
+              "predict": "POST /predict (with a key)"}
+    print_table(["endpoint", "p50 ms", "p99 ms", "req/s", "errors", "server CPU µs / request", "p99 / baseline"],
+                [[labels[name], f["p50_ms"], f["p99_ms"], f["rps"], f["errors"], f["server_cpu_us"],
                   "" if name == "baseline" else f"{f['p99_ms'] / baseline['p99_ms']:.2f}"]
                  for name, f in latency.items()])
     print(f"\ntargets: MAE / naive ≤ 0.75 (got {ratio:.3f}); coverage within 0.05 of {params.interval} (got "
@@ -220,6 +232,7 @@ def main() -> int:
                "baseline_p99_ms": baseline["p99_ms"], "baseline_p50_ms": baseline["p50_ms"],
                "baseline_rps": baseline["rps"],
                **{f"{name}_p99_ms": f["p99_ms"] for name, f in latency.items() if name not in ("baseline", "predict")},
+               **{f"{name}_server_cpu_us": f["server_cpu_us"] for name, f in latency.items()},
                **{f"{name}_{key}": round(f[key], 4) for name, f in per_file.items()
                   for key in ("mae_ratio_vs_naive", "interval_coverage", "mape_pct")}}
     write_json(args.json, figures)
