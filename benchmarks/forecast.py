@@ -145,14 +145,14 @@ def measure_latency(model: ForecastModel, history: EnergyHistory, args: argparse
         registry.activate("building", 1, by="benchmark")
         _, token = KeyStore(catalog).create("benchmark-device", "read")
         catalog.dispose()
-        key = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+        headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
         server = ApiServer(settings, {"LABFLOW_AUTH": "on"})
         try:
             bodies = request_bodies(history)
-            check = httpx.post(f"{server.url}/api/v1/assets/building/predict", content=bodies[0], headers=key,
+            check = httpx.post(f"{server.url}/api/v1/assets/building/predict", content=bodies[0], headers=headers,
                                timeout=60)
             check.raise_for_status()
-            wait_until_compiled(server.url, key)
+            wait_until_compiled(server.url, headers)
             cases = {"baseline": ("/api/v1/_baseline", None), "body": ("/api/v1/_baseline/body", bodies),
                      "parse": ("/api/v1/_baseline/parse", bodies),
                      **{f"cpu{us}": (f"/api/v1/_baseline/cpu?us={us}", None) for us in args.cpu_us},
@@ -164,7 +164,7 @@ def measure_latency(model: ForecastModel, history: EnergyHistory, args: argparse
                     for name, (path, payload) in cases.items():
                         start_at = time.monotonic() + 2.0
                         seconds = args.seconds / args.rounds
-                        jobs = [(server.url, path, payload, key, start_at, seconds)] * args.clients
+                        jobs = [(server.url, path, payload, headers, start_at, seconds)] * args.clients
                         cpu_before = server.cpu_seconds()
                         times[name] += [t for ts in pool.map(_client, jobs, chunksize=1) for t in ts]
                         cpu[name] += server.cpu_seconds() - cpu_before

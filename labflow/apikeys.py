@@ -126,13 +126,13 @@ class KeyStore:
 
     def verify(self, token: str) -> ApiKey | None:
         """The active key this token belongs to, or ``None`` (malformed, unknown, revoked or wrong)."""
-        recent = self.recently_verified(token)
-        if recent is not None:
-            return recent
         match = _TOKEN.match(token or "")
         if match is None:
             return None
         prefix, secret = match.groups()
+        recent = self._recent(prefix, secret)
+        if recent is not None:
+            return recent
         with _CHECKED_LOCK:
             revocations = _REVOCATIONS.get(self._database, 0)
         with self.catalog.session() as session:
@@ -157,9 +157,9 @@ class KeyStore:
         matches, else ``None`` (then :meth:`verify` decides). No database read, no scrypt: safe to call on an
         event loop."""
         match = _TOKEN.match(token or "")
-        if match is None:
-            return None
-        prefix, secret = match.groups()
+        return None if match is None else self._recent(*match.groups())
+
+    def _recent(self, prefix: str, secret: str) -> ApiKey | None:
         with _CHECKED_LOCK:
             known = _CHECKED.get((self._database, prefix))
         if known is None or time.monotonic() - known.at >= self.recheck_s:
