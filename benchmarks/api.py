@@ -99,7 +99,7 @@ class ApiServer:
             self.port = sock.getsockname()[1]
         env = process_env(settings, {**os.environ, "LABFLOW_BENCH": "1", **(env or {})})
         self.log = (settings.home / "api.log").open("wb")
-        self.process = subprocess.Popen([sys.executable, "-m", "labflow.cli", "api", "--port", str(self.port)],
+        self.process = subprocess.Popen([sys.executable, "-m", "cli.main", "api", "--port", str(self.port)],
                                         env=env, cwd=PROJECT_ROOT, stdout=self.log, stderr=subprocess.STDOUT)
         self.url = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 120

@@ -24,6 +24,7 @@ from urllib.parse import urlparse
 import dagster as dg
 import polars as pl
 
+from lab_assets.events import check_evaluation
 from labflow.store.catalog import Catalog
 from labflow.ops.stats import CHECKS_SCHEMA, DAGSTER_RUNS_SCHEMA, OpsData, load_catalog_data
 
@@ -212,15 +213,6 @@ class DagsterGateway:
         for thread in self._threads:
             thread.join(timeout_s)
         self._threads = [t for t in self._threads if t.is_alive()]
-
-
-def check_evaluation(record: dg.EventLogRecord) -> tuple[Any, str | None]:
-    """The asset-check evaluation an event record carries (``None`` if it carries none) and its partition."""
-    event = record.event_log_entry.dagster_event
-    evaluation = event.event_specific_data if event is not None else None
-    if evaluation is None or not hasattr(evaluation, "passed"):
-        return None, None
-    return evaluation, getattr(evaluation, "partition", None) or event.partition
 
 
 def _utc(timestamp: float) -> datetime:

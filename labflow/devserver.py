@@ -64,7 +64,7 @@ class DevStack:
         self.settings = settings
         self.api_url = f"http://{host}:{settings.api_port}"
         self.on_ready = on_ready
-        labflow = [sys.executable, "-m", "labflow.cli"]
+        labflow = [sys.executable, "-m", "cli.main"]
         self.dagster_url = f"http://{host}:{dagster_port}"
         self.services = [
             Service("Dagster UI", self.dagster_url, dagster_dev_command(dagster_port, host)),

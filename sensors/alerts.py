@@ -15,7 +15,7 @@ from labflow.ops.alerts import (AlertDraft, AlertStore, AlertThresholds, check_f
 from labflow.ingest.forward import waiting_files
 from labflow.runtime_config import load_runtime_config
 from resources import CatalogResource, LabStorageResource
-from lab_assets.gateway import check_evaluation
+from lab_assets.events import check_evaluation
 
 OPERATIONS_INTERVAL_S = 30
 MAX_CHECK_EVENTS_PER_TICK = 2000

@@ -47,22 +47,9 @@ CSS = """
 """
 
 
-def default_gateway(settings: Settings) -> DagsterGateway:
-    """The Dagster instance of ``DAGSTER_HOME`` (set by the launcher), else the data directory's own."""
-    import dagster as dg
-
-    from labflow.devserver import prepare_dagster_home
-
-    if os.environ.get("DAGSTER_HOME"):
-        instance = dg.DagsterInstance.get()
-    else:
-        instance = dg.DagsterInstance.from_config(str(prepare_dagster_home(settings)))
-    return DagsterGateway(instance, webserver_url=settings.dagster_url)
-
-
 def build_app(settings: Settings, *, gateway: DagsterGateway | None = None) -> gr.Blocks:
     """The whole app: runs (list beside the run view), the confirmed dataset, then any extra tabs."""
-    ctx = AppContext.create(settings, gateway or default_gateway(settings))
+    ctx = AppContext.create(settings, gateway)
     with gr.Blocks(title="labflow · review runs", fill_width=True, analytics_enabled=False) as app:
         with gr.Row(equal_height=True, elem_id="app-header"):
             gr.Markdown("## labflow · review runs\nLook at a run, correct it, confirm it. Edits stay your draft "
@@ -84,13 +71,13 @@ def build_app(settings: Settings, *, gateway: DagsterGateway | None = None) -> g
             with gr.Tab("Recipes & settings", id="settings"):
                 build_settings_tab(ctx, app)
             with gr.Tab("Campaign", id="campaign"):
-                build_campaign_tab(settings)
+                build_campaign_tab(ctx)
             with gr.Tab("Loop", id="loop"):
-                build_loop_tab(settings, author)
+                build_loop_tab(ctx, author)
             with gr.Tab("Models", id="models"):
-                build_models_tab(settings, ctx.gateway, author)
+                build_models_tab(ctx, author)
             with gr.Tab("Patterns", id="patterns"):
-                build_patterns_tab(settings, author)
+                build_patterns_tab(ctx, author)
         app.load(lambda saved: saved or gr.skip(), [remembered], [author])
         author.change(lambda name: (name or "").strip(), [author], [remembered])
         app.load(run_list.refresh, run_list.inputs, run_list.outputs)

@@ -8,9 +8,8 @@ from typing import Any
 import gradio as gr
 from matplotlib.figure import Figure
 
-from labflow.store.catalog import Catalog
 from labflow.experiments import CampaignStatus, ExperimentStore, chart_points, point_rows
-from labflow.settings import Settings
+from ui.context import AppContext
 
 REFRESH_S = 10.0
 STATE_COLORS = {"recommended": "#9e9e9e", "registered": "#1f77b4", "ran": "#ff7f0e", "confirmed": "#2ca02c"}
@@ -20,9 +19,9 @@ TABLE_COLUMNS = ["batch", "point", "phase", "parameters", "mean ± uncertainty",
 EMPTY = "No campaign yet: post recommendations (`POST /api/v1/recommendations`) or register an experiment."
 
 
-def build_campaign_tab(settings: Settings) -> None:
+def build_campaign_tab(ctx: AppContext) -> None:
     """The tab's components, inside the caller's ``gr.Tab``; filled on page load, refreshed every few seconds."""
-    store = ExperimentStore(Catalog(settings.database_url))
+    store = ExperimentStore(ctx.catalog)
     with gr.Row(equal_height=True):
         campaign = gr.Dropdown(label="Campaign", choices=[], interactive=True, elem_id="campaign", scale=3)
         refresh = gr.Button("Refresh now", size="sm", scale=0)

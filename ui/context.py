@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from labflow.devserver import prepare_dagster_home
 from labflow.store.catalog import Catalog, RunRecord
 from labflow.processing.pipeline import RunProcessor
 from labflow.processing.recipe_store import recipes_in_effect
@@ -14,6 +16,17 @@ from labflow.settings import Settings
 from labflow.store.outputs import OutputStore
 from lab_assets.gateway import DagsterGateway
 from ui.run_data import SeriesCache
+
+
+def default_gateway(settings: Settings) -> DagsterGateway:
+    """The Dagster instance of ``DAGSTER_HOME`` (set by the launcher), else the data directory's own."""
+    import dagster as dg
+
+    if os.environ.get("DAGSTER_HOME"):
+        instance = dg.DagsterInstance.get()
+    else:
+        instance = dg.DagsterInstance.from_config(str(prepare_dagster_home(settings)))
+    return DagsterGateway(instance, webserver_url=settings.dagster_url)
 
 
 @dataclass
@@ -29,12 +42,13 @@ class AppContext:
     downloads_dir: Path
 
     @classmethod
-    def create(cls, settings: Settings, gateway: DagsterGateway) -> "AppContext":
+    def create(cls, settings: Settings, gateway: DagsterGateway | None = None) -> "AppContext":
+        """Open everything once; ``gateway`` defaults to :func:`default_gateway`."""
         catalog = Catalog.from_settings(settings)
         processor = RunProcessor(settings, catalog, recipes_in_effect(settings))
         downloads = settings.home / "ui_downloads"
         downloads.mkdir(parents=True, exist_ok=True)
-        return cls(settings, catalog, ReviewStore(catalog), processor, gateway,
+        return cls(settings, catalog, ReviewStore(catalog), processor, gateway or default_gateway(settings),
                    SeriesCache(processor.outputs), downloads)
 
     @property

@@ -7,24 +7,20 @@ from typing import Any
 
 import gradio as gr
 
-from labflow.store.catalog import Catalog
-from labflow.loop.iterations import IterationStore
-from labflow.review.store import ReviewStore
-from labflow.settings import Settings
-from labflow.store.outputs import open_output_store
+from lab_assets.partitions import ITERATIONS_PARTITION
+from labflow.loop.iterations import IterationStore, partition_key
 from ui import loop as logic
+from ui.context import AppContext
 
 REFRESH_S = 15.0
 AUTHOR_KEY = "labflow-author"  # the same browser storage as the name box at the top of the app
-ITERATIONS_PARTITION = "iterations"
 
 
-def build_loop_tab(settings: Settings, author: gr.Textbox | None = None) -> None:
+def build_loop_tab(ctx: AppContext, author: gr.Textbox | None = None) -> None:
     """The tab's components inside the caller's ``gr.Tab``; filled on load and refreshed every few seconds.
     ``author`` is the app's name box (recorded with every change); without one the tab has its own,
     pre-filled from the name the browser remembers."""
-    catalog = Catalog(settings.database_url)
-    iterations, review, outputs = IterationStore(catalog), ReviewStore(catalog), open_output_store(settings)
+    iterations, review, outputs = IterationStore(ctx.catalog), ctx.store, ctx.outputs
     own_author = author is None
     summary = gr.Markdown(logic.NO_ITERATIONS, elem_id="loop-summary")
     table = gr.Dataframe(headers=logic.ITERATION_COLUMNS, interactive=False, label="Iterations (newest first)",
@@ -84,21 +80,17 @@ def build_loop_tab(settings: Settings, author: gr.Textbox | None = None) -> None
         def make() -> str:
             iteration = logic.create(iterations, name, holdout=runs, label_budget=n, continue_model=cont,
                                      start_after_labels=after, target_f1=f1)
-            _instance(settings).add_dynamic_partitions(ITERATIONS_PARTITION, [iteration.key])
+            ctx.gateway.instance.add_dynamic_partitions(ITERATIONS_PARTITION, [iteration.key])
             return f"Iteration {iteration.number} created ({iteration.key}); move it to Annotating, then run it."
         return act(make, None)
 
     def do_run(current: Any) -> list[Any]:
         def launch() -> str:
-            from labflow.loop.iterations import partition_key
-            from ui.app import default_gateway
-
             if current is None:
                 raise ValueError("choose an iteration from the list")
             key = partition_key(int(current))
-            gateway = default_gateway(settings)
-            gateway.instance.add_dynamic_partitions(ITERATIONS_PARTITION, [key])
-            run_id = gateway.request(logic.LOOP_ASSETS, key, tags={"labflow/iteration": str(current)})
+            ctx.gateway.instance.add_dynamic_partitions(ITERATIONS_PARTITION, [key])
+            run_id = ctx.gateway.request(logic.LOOP_ASSETS, key, tags={"labflow/iteration": str(current)})
             return f"Run {run_id[:8]} requested for {key}: follow it in the Dagster UI; this page refreshes."
         return act(launch, current)
 
@@ -114,8 +106,3 @@ def build_loop_tab(settings: Settings, author: gr.Textbox | None = None) -> None
     suggest.click(lambda: logic.label_next(iterations, review, outputs), None, [windows, advice])
     timer.tick(reload, [number], views, show_progress="hidden")
 
-
-def _instance(settings: Settings) -> Any:
-    from ui.app import default_gateway
-
-    return default_gateway(settings).instance

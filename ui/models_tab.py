@@ -9,10 +9,8 @@ from typing import Any
 
 import gradio as gr
 
-from labflow.store.catalog import Catalog
 from labflow.forecasting.registry import ModelRegistry
-from labflow.settings import Settings
-from labflow.store.outputs import open_output_store
+from ui.context import AppContext
 from ui.models import (ASSET_COLUMNS, VERSION_COLUMNS, activate, asset_rows, backtest_figure, progress, rollback,
                        start_training, version_rows)
 
@@ -20,12 +18,11 @@ POLL_S = 1.0
 JOB_TIMEOUT_S = 1800.0
 
 
-def build_models_tab(settings: Settings, gateway: Any = None, author: gr.Textbox | None = None) -> None:
+def build_models_tab(ctx: AppContext, author: gr.Textbox | None = None) -> None:
     """The tab's components, inside the caller's ``gr.Tab``; filled on page load. ``author`` is the app's
     name box (recorded with activations); without one the tab has its own."""
-    registry = ModelRegistry(Catalog(settings.database_url))
-    outputs = open_output_store(settings)
-    launcher = {"gateway": gateway}
+    settings, gateway, outputs = ctx.settings, ctx.gateway, ctx.outputs
+    registry = ModelRegistry(ctx.catalog)
     with gr.Row(equal_height=True):
         asset = gr.Dropdown(label="Asset", choices=[], interactive=True, allow_custom_value=False, scale=3,
                             elem_id="models-asset")
@@ -64,8 +61,6 @@ def build_models_tab(settings: Settings, gateway: Any = None, author: gr.Textbox
         return [gr.Dropdown(choices=names, value=chosen), *views(chosen)]
 
     def run_training(name: str, steps: float | None, path: str | None) -> Iterator[list[Any]]:
-        gateway = launcher["gateway"] or _default_gateway(settings)
-        launcher["gateway"] = gateway
         try:
             job_id = start_training(settings, gateway, name, path, horizon=int(steps or 24))
         except ValueError as error:
@@ -92,8 +87,3 @@ def build_models_tab(settings: Settings, gateway: Any = None, author: gr.Textbox
     train.click(run_training, [new_asset, horizon, upload], [job_status, job_bar]).then(
         reload, [asset], [asset, *outputs_all])
 
-
-def _default_gateway(settings: Settings) -> Any:
-    from ui.app import default_gateway
-
-    return default_gateway(settings)

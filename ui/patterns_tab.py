@@ -8,7 +8,7 @@ from typing import Any
 import gradio as gr
 import polars as pl
 
-from labflow.settings import Settings
+from ui.context import AppContext
 from ui.patterns import (PATTERN_COLUMNS, PatternsData, pattern_json, pattern_rows, source_fields,
                          stream_figure)
 
@@ -17,10 +17,10 @@ EMPTY = ("No event sources yet: add `sources/<name>.yaml` and push events (`POST
          "or replay a recording: `labflow replay examples/streams/demo-sensor.csv --source demo-sensor --speed 60`.")
 
 
-def build_patterns_tab(settings: Settings, author: gr.Textbox | None = None) -> None:
+def build_patterns_tab(ctx: AppContext, author: gr.Textbox | None = None) -> None:
     """The tab's components, inside the caller's ``gr.Tab``; refreshed every few seconds. ``author`` is the
     app's name box (recorded with feedback); without one the tab has its own."""
-    data = PatternsData.open(settings)
+    data = PatternsData.open(ctx.settings)
     with gr.Row(equal_height=True):
         source = gr.Dropdown(label="Source", choices=[], interactive=True, elem_id="patterns-source", scale=3)
         refresh = gr.Button("Refresh now", size="sm", scale=0)

@@ -158,7 +158,7 @@ def test_a_recorded_stream_is_replayed_through_a_real_server(streams_lab: Lab):
 
 
 def test_the_replay_command_sends_a_file_and_waits_out_429s(streams_lab: Lab, tmp_path, monkeypatch, capsys):
-    from labflow.cli import main
+    from cli.main import main
 
     recording = tmp_path / "tiny.csv"
     recording.write_text("timestamp,value\n" + "".join(f"2024-05-01T12:{i // 60:02d}:{i % 60:02d}Z,{i % 5}\n"

@@ -189,7 +189,7 @@ def test_a_second_agent_on_the_same_folder_is_refused(s3, versioned, tmp_path):
 
 
 def forward_command(s3: S3Endpoint, folder: Path, target: str | None, *extra: str) -> list[str]:
-    command = [sys.executable, "-m", "labflow.cli", "forward", "--from", str(folder), "--endpoint-url", s3.url,
+    command = [sys.executable, "-m", "cli.main", "forward", "--from", str(folder), "--endpoint-url", s3.url,
                "--interval", "0.2", *extra]
     return command + (["--to", target] if target else [])
 

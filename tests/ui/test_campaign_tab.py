@@ -9,14 +9,14 @@ from labflow.experiments import ExperimentStore, Recommendation
 from ui.campaign_tab import EMPTY, build_campaign_tab, campaign_figure, campaign_summary, campaign_table
 
 
-def test_the_tab_builds_and_shows_a_campaign(lab_settings):
+def test_the_tab_builds_and_shows_a_campaign(lab_settings, app_context):
     catalog = Catalog(lab_settings.database_url)
     store = ExperimentStore(catalog)
     store.add_recommendations("demo", [Recommendation({"t": 30.0}, 1.0, 0.5, "space_filling", "sobol-1"),
                                        Recommendation({"t": 40.0}, 2.0, 0.3, "space_filling", "sobol-1")])
     store.register("EXP-40", campaign="demo", inputs={"t": 40.0})
     with gr.Blocks() as app, gr.Tab("Campaign"):
-        build_campaign_tab(lab_settings)
+        build_campaign_tab(app_context)
     assert {"campaign", "campaign-summary", "campaign-chart", "campaign-points"} <= {
         block.elem_id for block in app.blocks.values()}
     status = store.campaign_status("demo")

@@ -77,6 +77,6 @@ def test_label_next_most_useful_names_a_run_and_where_to_look(stores):
     assert "run `run-x`" in message and "Runs" in message
 
 
-def test_the_tab_builds(lab_settings):
+def test_the_tab_builds(app_context):
     with gr.Blocks():
-        build_loop_tab(lab_settings)
+        build_loop_tab(app_context)

@@ -22,9 +22,9 @@ from ui.models import (VERSION_COLUMNS, activate, asset_rows, backtest_figure, p
 from ui.models_tab import build_models_tab
 
 
-def test_the_tab_builds(lab_settings: Settings):
+def test_the_tab_builds(app_context):
     with gr.Blocks() as app, gr.Tab("Models"):
-        build_models_tab(lab_settings)
+        build_models_tab(app_context)
     assert {"models-asset", "models-assets", "models-versions", "models-backtest", "models-training"} <= {
         block.elem_id for block in app.blocks.values()}
 
