@@ -77,7 +77,7 @@ def _openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
     """The schema with problem+json errors; security is declared only when auth is on."""
     if app.openapi_schema is None:
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-        if not settings.auth_required:
+        if not settings.auth:
             schema.get("components", {}).pop("securitySchemes", None)
             for path in schema["paths"].values():
                 for operation in path.values():

@@ -23,7 +23,7 @@ _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 def check_key(lab: LabDep, token: str | None, scope: str) -> ApiKey | None:
     """The key allowed to do what needs ``scope``; ``None`` when auth is off; else a 401/403 problem."""
-    if not lab.settings.auth_required:
+    if not lab.settings.auth:
         return None
     if not token:
         raise ApiProblem(401, "this endpoint needs an API key: send 'Authorization: Bearer <key>' "
@@ -39,7 +39,7 @@ def check_key(lab: LabDep, token: str | None, scope: str) -> ApiKey | None:
 def _require(scope: str):
     async def current_key(lab: LabDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
                           ) -> ApiKey | None:
-        if not lab.settings.auth_required:
+        if not lab.settings.auth:
             return None
         token = credentials.credentials if credentials else None
         recent = lab.keys.recently_verified(token) if token else None

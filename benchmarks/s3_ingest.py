@@ -58,7 +58,7 @@ def defs() -> dg.Definitions:
 
     settings = Settings.from_env()
     return dg.Definitions(assets=[run_etl], sensors=[build_inbox_sensor(settings), build_s3_sensor(settings)],
-                          resources={**build_resources(settings), "s3": build_s3_resource()},
+                          resources={**build_resources(settings), "s3": build_s3_resource(settings)},
                           executor=dg.in_process_executor)
 
 

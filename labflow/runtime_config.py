@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import fields
 from typing import Any
 
 import yaml
@@ -21,19 +20,6 @@ from labflow.store.atomic import write_atomic
 from labflow.settings import Settings
 
 CONFIG_FILE = "config.yaml"
-# Settings fields and the environment variable each comes from.
-ENV_NAMES = {
-    "home": "LABFLOW_HOME", "database_url": "LABFLOW_DATABASE_URL", "etl_mode": "LABFLOW_ETL_MODE",
-    "sensor_interval_s": "LABFLOW_SENSOR_INTERVAL", "batch_size": "LABFLOW_BATCH_SIZE",
-    "recipes_dir": "LABFLOW_RECIPES_DIR", "dagster_url": "LABFLOW_DAGSTER_URL", "api_port": "LABFLOW_API_PORT",
-    "ui_port": "LABFLOW_UI_PORT", "auth_required": "LABFLOW_AUTH",
-    "key_recheck_s": "LABFLOW_KEY_RECHECK_S", "upload_max_bytes": "LABFLOW_UPLOAD_MAX_MB",
-    "s3_sources": "LABFLOW_S3_SOURCES", "s3_endpoint_url": "LABFLOW_S3_ENDPOINT_URL",
-    "forward_dirs": "LABFLOW_FORWARD_DIRS", "object_store": "LABFLOW_OBJECT_STORE",
-    "sources_dir": "LABFLOW_SOURCES_DIR", "stream_raw_days": "LABFLOW_STREAM_RAW_DAYS",
-    "stream_pattern_days": "LABFLOW_STREAM_PATTERN_DAYS", "forecast_tolerance": "LABFLOW_FORECAST_TOLERANCE",
-    "forecast_compiled_trees": "LABFLOW_FORECAST_COMPILED_TREES",
-}
 SECRET_FIELDS = {"database_url"}
 
 
@@ -96,12 +82,11 @@ def effective_settings(settings: Settings, env: Mapping[str, str] | None = None)
     """Every setting with its value and where it came from (environment, default or config.yaml)."""
     env = os.environ if env is None else env
     rows = []
-    for item in fields(Settings):
-        variable = ENV_NAMES.get(item.name)
-        value = getattr(settings, item.name)
-        shown = _hide_password(str(value)) if item.name in SECRET_FIELDS else value
-        source = f"environment ({variable})" if variable and env.get(variable) else "default"
-        rows.append({"name": item.name, "value": str(shown), "source": source, "editable": False})
+    for name, variable in Settings.variables().items():
+        value = getattr(settings, name)
+        shown = _hide_password(str(value)) if name in SECRET_FIELDS else value
+        source = f"environment ({variable})" if env.get(variable) else "default"
+        rows.append({"name": name, "value": str(shown), "source": source, "editable": False})
     path = settings.home / CONFIG_FILE
     config = load_runtime_config(settings)
     source = str(path) if path.exists() else "default"

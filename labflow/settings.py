@@ -1,40 +1,47 @@
-"""One settings object for every labflow process, read from environment variables."""
+"""One settings object for every labflow process, read from ``LABFLOW_*`` environment variables.
+
+Each field is read from ``LABFLOW_`` + its name in capitals (``batch_size`` ← ``LABFLOW_BATCH_SIZE``); an
+empty variable means the default. A bad value is refused with the variable's name and what it should be:
+
+>>> Settings.from_env({"LABFLOW_HOME": "/tmp/lab", "LABFLOW_UPLOAD_MAX_MB": "1"}).upload_max_bytes
+1048576
+>>> Settings.from_env({"LABFLOW_HOME": "/tmp/lab", "LABFLOW_BATCH_SIZE": "0"})
+Traceback (most recent call last):
+...
+labflow.settings.SettingsError: LABFLOW_BATCH_SIZE must be at least 1, got 0
+
+The settings a person may change while labflow runs are not here: see :mod:`labflow.runtime_config`.
+"""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+import json
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, ValidationError, ValidationInfo, model_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 EtlMode = Literal["eager", "lazy"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "LABFLOW_"
+_GIVEN_ENV: ContextVar[Mapping[str, str] | None] = ContextVar("labflow_settings_env", default=None)
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, got {value}")
-    return value
+class SettingsError(ValueError):
+    """A ``LABFLOW_*`` variable has a value labflow cannot use; the message names the variable."""
 
 
-def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = (env.get(name) or "").strip().lower()
-    if not raw:
-        return default
-    if raw in ("1", "true", "on", "yes"):
-        return True
-    if raw in ("0", "false", "off", "no"):
-        return False
-    raise ValueError(f"{name} must be on or off, got {raw!r}")
+def variable(field: str) -> str:
+    """The environment variable a settings field is read from.
+
+    >>> variable("upload_max_mb")
+    'LABFLOW_UPLOAD_MAX_MB'
+    """
+    return ENV_PREFIX + field.upper()
 
 
 def normalise_database_url(url: str) -> str:
@@ -48,24 +55,68 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-def _number(env: Mapping[str, str], name: str, default: float, *, low: float, high: float, kind: str,
-            unit: str = "") -> float:
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else str(value)
+
+
+def _whole(low: int = 1) -> BeforeValidator:
+    def check(value: Any, info: ValidationInfo) -> int:
+        try:
+            number = int(_text(value))
+        except ValueError:
+            raise ValueError(f"{variable(info.field_name)} must be a whole number, got {value!r}") from None
+        if number < low:
+            raise ValueError(f"{variable(info.field_name)} must be at least {low}, got {number}")
+        return number
+    return BeforeValidator(check)
+
+
+def _number(low: float, high: float, kind: str, unit: str = "") -> BeforeValidator:
     """A number between ``low`` and ``high``; ``kind`` says in an error what it should look like."""
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be {kind}, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be between {low:g} and {high:g}{unit}, got {value:g}")
-    return value
+    def check(value: Any, info: ValidationInfo) -> float:
+        try:
+            number = float(_text(value))
+        except ValueError:
+            raise ValueError(f"{variable(info.field_name)} must be {kind}, got {value!r}") from None
+        if not low <= number <= high:
+            raise ValueError(f"{variable(info.field_name)} must be between {low:g} and {high:g}{unit}, got {number:g}")
+        return number
+    return BeforeValidator(check)
 
 
-def _object_store(value: str | None) -> str | None:
+def _flag(value: Any, info: ValidationInfo) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = _text(value).lower()
+    if text in ("1", "true", "on", "yes"):
+        return True
+    if text in ("0", "false", "off", "no"):
+        return False
+    raise ValueError(f"{variable(info.field_name)} must be on or off, got {value!r}")
+
+
+def _etl_mode(value: Any, info: ValidationInfo) -> str:
+    text = _text(value).lower()
+    if text not in ("eager", "lazy"):
+        raise ValueError(f"{variable(info.field_name)} must be 'eager' or 'lazy', got {text!r}")
+    return text
+
+
+def _folder(value: Any) -> Path:
+    return Path(value).expanduser().resolve()
+
+
+def _listed(item: Callable[[str], Any]) -> BeforeValidator:
+    """A comma-separated list (from the environment) or a sequence (from code)."""
+    def parse(value: Any) -> tuple[Any, ...]:
+        parts = value.split(",") if isinstance(value, str) else value
+        return tuple(item(str(part).strip()) for part in parts if str(part).strip())
+    return BeforeValidator(parse)
+
+
+def _object_store(value: Any) -> str | None:
     """``LABFLOW_OBJECT_STORE``: empty for the data directory, else ``s3://bucket/prefix``."""
-    text = (value or "").strip()
+    text = _text(value or "")
     if not text or text in ("local", "file"):
         return None
     if not text.startswith("s3://") or len(text) <= len("s3://") or text.startswith("s3:///"):
@@ -73,71 +124,95 @@ def _object_store(value: str | None) -> str | None:
     return text.rstrip("/")
 
 
-@dataclass(frozen=True)
-class Settings:
+def _positive(value: Any, info: ValidationInfo) -> float:
+    try:
+        number = float(_text(value))
+    except ValueError:
+        raise ValueError(f"{variable(info.field_name)} must be a number, got {value!r}") from None
+    if not number > 0:
+        raise ValueError(f"{variable(info.field_name)} must be more than 0, got {number:g}")
+    return number
+
+
+WholeNumber = Annotated[int, _whole()]
+Flag = Annotated[bool, BeforeValidator(_flag)]
+Folder = Annotated[Path, BeforeValidator(_folder)]
+
+
+class Settings(BaseSettings):
     """Where labflow keeps its data and how it processes new files.
 
     Every path lives under one data directory, ``home`` (``LABFLOW_HOME``, default ``./.labflow``).
     """
 
-    home: Path
-    database_url: str
-    etl_mode: EtlMode = "eager"
-    sensor_interval_s: int = 5
-    batch_size: int = 50
-    recipes_dir: Path = PROJECT_ROOT / "recipes"
-    dagster_url: str = "http://127.0.0.1:3000"
-    api_port: int = 8000
-    ui_port: int = 7860
-    auth_required: bool = False
-    key_recheck_s: float = 5.0  # a verified API key is trusted this long before the database is asked again
-    upload_max_bytes: int = 200 * 1024 * 1024
-    s3_sources: tuple[str, ...] = ()
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_ignore_empty=True, frozen=True, extra="ignore")
+
+    home: Folder = Path(".labflow")
+    database_url: str = ""  # empty: the SQLite catalog under home
+    etl_mode: Annotated[EtlMode, BeforeValidator(_etl_mode)] = "eager"
+    sensor_interval: WholeNumber = 5  # seconds between sensor ticks
+    batch_size: WholeNumber = 50
+    recipes_dir: Folder = PROJECT_ROOT / "recipes"
+    dagster_url: Annotated[str, BeforeValidator(lambda v: _text(v).rstrip("/"))] = "http://127.0.0.1:3000"
+    api_port: WholeNumber = 8000
+    ui_port: WholeNumber = 7860
+    auth: Flag = False  # API keys required
+    # a verified API key is trusted this long before the database is asked again
+    key_recheck_s: Annotated[float, _number(0, 3600, "a number of seconds", " seconds")] = 5.0
+    upload_max_mb: Annotated[float, BeforeValidator(_positive)] = 200  # MiB
+    s3_sources: Annotated[tuple[str, ...], NoDecode, _listed(str)] = ()
     s3_endpoint_url: str | None = None
-    forward_dirs: tuple[Path, ...] = ()
-    object_store: str | None = None
-    sources_dir: Path = PROJECT_ROOT / "sources"
-    stream_raw_days: int = 7
-    stream_pattern_days: int = 30
-    forecast_tolerance: float = 0.05  # a new forecast model is auto-activated unless this much worse
-    forecast_compiled_trees: bool = True  # serve forecast models on compiled trees (lleaves)
+    forward_dirs: Annotated[tuple[Path, ...], NoDecode, _listed(lambda p: Path(p).expanduser())] = ()
+    object_store: Annotated[str | None, BeforeValidator(_object_store)] = None
+    sources_dir: Folder = PROJECT_ROOT / "sources"
+    stream_raw_days: WholeNumber = 7
+    stream_pattern_days: WholeNumber = 30
+    # a new forecast model is auto-activated unless this much worse
+    forecast_tolerance: Annotated[float, _number(0, 1, "a number such as 0.05 (5 %)")] = 0.05
+    forecast_compiled_trees: Flag = True  # serve forecast models on compiled trees (lleaves)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _catalog_under_home(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            url = data.get("database_url") or f"sqlite:///{_folder(data.get('home') or '.labflow') / 'catalog.db'}"
+            data = {**data, "database_url": normalise_database_url(url)}
+        return data
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        given = _GIVEN_ENV.get()
+        return (init_settings, env_settings if given is None else _MappingSource(settings_cls, given))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
-        """Build settings from ``LABFLOW_*`` environment variables (see README, "Configuration")."""
-        env = os.environ if env is None else env
-        home = Path(env.get("LABFLOW_HOME") or ".labflow").expanduser().resolve()
-        mode = (env.get("LABFLOW_ETL_MODE") or "eager").strip().lower()
-        if mode not in ("eager", "lazy"):
-            raise ValueError(f"LABFLOW_ETL_MODE must be 'eager' or 'lazy', got {mode!r}")
-        database_url = env.get("LABFLOW_DATABASE_URL") or f"sqlite:///{home / 'catalog.db'}"
-        recipes_dir = Path(env.get("LABFLOW_RECIPES_DIR") or PROJECT_ROOT / "recipes").resolve()
-        return cls(
-            home=home,
-            database_url=normalise_database_url(database_url),
-            etl_mode=mode,  # type: ignore[arg-type]
-            sensor_interval_s=_positive_int(env, "LABFLOW_SENSOR_INTERVAL", 5),
-            batch_size=_positive_int(env, "LABFLOW_BATCH_SIZE", 50),
-            recipes_dir=recipes_dir,
-            dagster_url=(env.get("LABFLOW_DAGSTER_URL") or "http://127.0.0.1:3000").rstrip("/"),
-            api_port=_positive_int(env, "LABFLOW_API_PORT", 8000),
-            ui_port=_positive_int(env, "LABFLOW_UI_PORT", 7860),
-            auth_required=_flag(env, "LABFLOW_AUTH", False),
-            key_recheck_s=_number(env, "LABFLOW_KEY_RECHECK_S", 5.0, low=0, high=3600, kind="a number of seconds",
-                                  unit=" seconds"),
-            upload_max_bytes=_positive_int(env, "LABFLOW_UPLOAD_MAX_MB", 200) * 1024 * 1024,
-            s3_sources=tuple(p.strip() for p in (env.get("LABFLOW_S3_SOURCES") or "").split(",") if p.strip()),
-            s3_endpoint_url=env.get("LABFLOW_S3_ENDPOINT_URL") or None,
-            forward_dirs=tuple(Path(p.strip()).expanduser() for p in (env.get("LABFLOW_FORWARD_DIRS") or "").split(",")
-                               if p.strip()),
-            object_store=_object_store(env.get("LABFLOW_OBJECT_STORE")),
-            sources_dir=Path(env.get("LABFLOW_SOURCES_DIR") or PROJECT_ROOT / "sources").expanduser().resolve(),
-            stream_raw_days=_positive_int(env, "LABFLOW_STREAM_RAW_DAYS", 7),
-            stream_pattern_days=_positive_int(env, "LABFLOW_STREAM_PATTERN_DAYS", 30),
-            forecast_tolerance=_number(env, "LABFLOW_FORECAST_TOLERANCE", 0.05, low=0, high=1,
-                                       kind="a number such as 0.05 (5 %)"),
-            forecast_compiled_trees=_flag(env, "LABFLOW_FORECAST_COMPILED_TREES", True),
-        )
+        """Settings from ``env`` (default: this process's environment); a bad value raises :class:`SettingsError`."""
+        token = _GIVEN_ENV.set(env)
+        try:
+            return cls()
+        except ValidationError as error:
+            raise SettingsError(describe(error)) from None
+        finally:
+            _GIVEN_ENV.reset(token)
+
+    @classmethod
+    def from_json(cls, text: str, **values: Any) -> "Settings":
+        """Settings written by :meth:`model_dump_json`, with ``values`` replacing fields (the environment is
+        not read)."""
+        return cls.model_validate({**json.loads(text), **values})
+
+    @classmethod
+    def variables(cls) -> dict[str, str]:
+        """Every field and the environment variable it is read from."""
+        return {name: variable(name) for name in cls.model_fields}
+
+    @property
+    def upload_max_bytes(self) -> int:
+        """The largest upload accepted (``LABFLOW_UPLOAD_MAX_MB``), in bytes."""
+        return round(self.upload_max_mb * 1024 * 1024)
 
     @property
     def inbox(self) -> Path:
@@ -178,3 +253,24 @@ class Settings:
         """Create the data directory tree if it does not exist yet."""
         for path in (self.inbox, self.objects, self.quarantine, self.storage, self.dagster_home):
             path.mkdir(parents=True, exist_ok=True)
+
+
+class _MappingSource(EnvSettingsSource):
+    """The ``LABFLOW_*`` variables of a given mapping instead of ``os.environ`` (tests, benchmarks, scripts)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]):
+        self._given = env
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {name.lower(): value for name, value in self._given.items() if value != ""}
+
+
+def describe(error: ValidationError) -> str:
+    """A validation error as sentences that name the variable (one per problem)."""
+    problems = []
+    for item in error.errors():
+        message = str(item["msg"]).removeprefix("Value error, ")
+        field = str(item["loc"][0]) if item["loc"] else ""
+        problems.append(message if message.startswith(ENV_PREFIX) or not field else f"{variable(field)}: {message}")
+    return "; ".join(problems)

@@ -1,6 +1,6 @@
 """S3 as a Dagster resource: dagster-aws's ``S3Resource`` plus the sources the S3 sensor watches.
 
-Configured from the environment in one place (:func:`build_s3_resource`):
+Configured from the settings in one place (:func:`build_s3_resource`):
 
 - ``LABFLOW_S3_SOURCES``: comma-separated ``s3://bucket/prefix`` list (the sensor exists only when set);
 - ``LABFLOW_S3_ENDPOINT_URL``: an S3-compatible endpoint (MinIO, ...); empty means AWS;
@@ -11,18 +11,13 @@ Configured from the environment in one place (:func:`build_s3_resource`):
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from typing import Any
 
 from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
-from labflow.ingest.s3_inbox import parse_sources
 from labflow.s3 import S3Source, s3_client
-
-SOURCES_ENV = "LABFLOW_S3_SOURCES"
-ENDPOINT_ENV = "LABFLOW_S3_ENDPOINT_URL"
+from labflow.settings import Settings
 
 
 class S3InboxResource(S3Resource):
@@ -44,8 +39,7 @@ class S3InboxResource(S3Resource):
         return [S3Source.parse(url) for url in self.sources]
 
 
-def build_s3_resource(env: Mapping[str, str] | None = None) -> S3InboxResource:
+def build_s3_resource(settings: Settings) -> S3InboxResource:
     """The ``s3`` resource from ``LABFLOW_S3_SOURCES`` and ``LABFLOW_S3_ENDPOINT_URL``."""
-    env = os.environ if env is None else env
-    sources = [s.url for s in parse_sources(env.get(SOURCES_ENV, ""))]
-    return S3InboxResource(sources=sources, endpoint_url=env.get(ENDPOINT_ENV) or None, max_attempts=3)
+    sources = [S3Source.parse(url).url for url in settings.s3_sources]
+    return S3InboxResource(sources=sources, endpoint_url=settings.s3_endpoint_url, max_attempts=3)

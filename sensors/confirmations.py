@@ -74,7 +74,7 @@ def build_confirmations_sensor(settings: Settings) -> dg.SensorDefinition:
     @dg.sensor(
         name="confirmations_sensor",
         target=[annotations],
-        minimum_interval_seconds=settings.sensor_interval_s,
+        minimum_interval_seconds=settings.sensor_interval,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Materializes annotations[run] for every annotation confirmed (or rejected) in the "
         "labelling app since the last tick; confirmed_dataset follows by automation.",
@@ -97,6 +97,6 @@ def build_review_automation_sensor(settings: Settings) -> dg.AutomationCondition
         "review_automation_sensor",
         target=dg.AssetSelection.groups("review"),
         default_status=dg.DefaultSensorStatus.RUNNING,
-        minimum_interval_seconds=settings.sensor_interval_s,
+        minimum_interval_seconds=settings.sensor_interval,
         description="Rebuilds confirmed_dataset after annotations change.",
     )

@@ -24,7 +24,7 @@ def build_inbox_sensor(settings: Settings) -> dg.SensorDefinition:
     @dg.sensor(
         name="inbox_sensor",
         target=run_etl,
-        minimum_interval_seconds=settings.sensor_interval_s,
+        minimum_interval_seconds=settings.sensor_interval,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Ingests complete files dropped into the inbox (size and mtime unchanged across two "
         "ticks; temporary names ignored); the same bytes twice are one run.",
@@ -59,7 +59,7 @@ def build_inbox_sensor(settings: Settings) -> dg.SensorDefinition:
             context.log.info(f"{len(new_keys)} new run(s), {duplicates} duplicate(s), {len(cursor.pending)} pending")
         return dg.SensorResult(
             run_requests=batch_run_requests(new_keys, batch_size=settings.batch_size,
-                                            etl_mode=lab.etl_mode, source="inbox"),
+                                            etl_mode=lab_settings.etl_mode, source="inbox"),
             dynamic_partitions_requests=[runs_partitions.build_add_request(new_keys)] if new_keys else [],
             cursor=cursor.to_json(),
         )

@@ -28,7 +28,7 @@ def build_loop_sensor(settings: Settings) -> dg.SensorDefinition:
     @dg.sensor(
         name="loop_sensor",
         target=LOOP_ASSETS,
-        minimum_interval_seconds=max(MIN_INTERVAL_S, settings.sensor_interval_s),
+        minimum_interval_seconds=max(MIN_INTERVAL_S, settings.sensor_interval),
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Starts the next labelling-loop iteration (training set → model → inference → metrics) "
         "when the newest iteration's start_after_labels new runs are confirmed; stops at its target_f1.",

@@ -31,7 +31,7 @@ def build_s3_sensor(settings: Settings, *, max_objects_per_tick: int = MAX_OBJEC
     @dg.sensor(
         name="s3_sensor",
         target=run_etl,
-        minimum_interval_seconds=settings.sensor_interval_s,
+        minimum_interval_seconds=settings.sensor_interval,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Ingests new objects under the LABFLOW_S3_SOURCES bucket/prefixes (with their "
         "<key>.meta.json sidecars); the same bytes twice, from S3 or the inbox, are one run.",
@@ -62,7 +62,7 @@ def build_s3_sensor(settings: Settings, *, max_objects_per_tick: int = MAX_OBJEC
         if result.outcomes:
             context.log.info(f"{len(new_keys)} new run(s) from {len(result.outcomes)} object(s)")
         return dg.SensorResult(
-            run_requests=batch_run_requests(new_keys, batch_size=settings.batch_size, etl_mode=lab.etl_mode,
+            run_requests=batch_run_requests(new_keys, batch_size=settings.batch_size, etl_mode=lab_settings.etl_mode,
                                             source="s3"),
             dynamic_partitions_requests=[runs_partitions.build_add_request(new_keys)] if new_keys else [],
             cursor=cursor.to_json(),

@@ -26,7 +26,7 @@ def build_streams_sensor(settings: Settings) -> dg.SensorDefinition:
     @dg.sensor(
         name="streams_sensor",
         jobs=[stream_hour_job, stream_summary_job, stream_feedback_job],
-        minimum_interval_seconds=max(settings.sensor_interval_s, 30),
+        minimum_interval_seconds=max(settings.sensor_interval, 30),
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Materializes closed hours of spooled stream events and pattern events (source × hour), "
         "closed days' summaries and new feedback; prunes the spool past its retention.",

@@ -26,7 +26,7 @@ def healthz(lab: LabDep, response: Response) -> Health:
     if not catalog:
         response.status_code = 503
     return Health(status="ok" if catalog and dagster else "degraded", catalog=catalog, dagster=dagster,
-                  auth_required=lab.settings.auth_required, etl_mode=lab.settings.etl_mode)
+                  auth_required=lab.settings.auth, etl_mode=lab.settings.etl_mode)
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response,

@@ -38,11 +38,6 @@ from labflow.store.objects import ObjectStore
 PAGE_SIZE = 1000
 
 
-def parse_sources(text: str) -> list[S3Source]:
-    """A comma-separated list of ``s3://bucket/prefix`` URLs (``LABFLOW_S3_SOURCES``)."""
-    return [S3Source.parse(part) for part in text.split(",") if part.strip()]
-
-
 @dataclass
 class SourceState:
     """Scan state of one source (keys are relative to its prefix)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 
 import pytest
 from starlette.websockets import WebSocketDisconnect
@@ -18,7 +17,7 @@ EXPERIMENT = {"campaign": "demo", "inputs": {"x": 1.0}}
 
 @pytest.fixture
 def secured(lab_settings, instance):
-    lab = open_lab(dataclasses.replace(lab_settings, auth_required=True), instance)
+    lab = open_lab(lab_settings.model_copy(update={"auth": True}), instance)
     keys = KeyStore(lab.catalog)
     tokens = {scope: keys.create(f"{scope}-key", scope)[1] for scope in ("read", "write", "admin")}
     with lab.client:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -64,7 +63,7 @@ def test_bad_form_fields_are_refused(api):
 
 
 def test_an_upload_over_the_limit_is_413(lab_settings, instance):
-    small = dataclasses.replace(lab_settings, upload_max_bytes=1024)
+    small = lab_settings.model_copy(update={"upload_max_mb": 1024 / 2**20})
     lab = open_lab(small, instance)
     with lab.client:
         response = lab.client.post(UPLOADS, files={"file": ("big.csv", signal_csv(1, n=2000))})

@@ -1,6 +1,5 @@
 """Stream assets materialize a source × hour partition from the spool; the sensor requests closed hours."""
 
-import dataclasses
 from datetime import datetime, timezone
 
 import dagster as dg
@@ -23,7 +22,7 @@ DAY_AFTER = datetime(2024, 5, 2, 1, tzinfo=timezone.utc)
 @pytest.fixture
 def lab_settings(lab_settings, tmp_path):
     """The lab's settings with a sources folder of its own."""
-    return dataclasses.replace(lab_settings, sources_dir=tmp_path / "sources")
+    return lab_settings.model_copy(update={"sources_dir": tmp_path / "sources"})
 
 
 def spool_a_stream(settings) -> StreamEngine:

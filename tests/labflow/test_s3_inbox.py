@@ -12,7 +12,7 @@ import pytest
 from labflow.store.catalog import Catalog
 from labflow.ingest.register import ingest_file
 from labflow.store.objects import open_object_store
-from labflow.ingest.s3_inbox import PollResult, S3Cursor, S3Inbox, is_data_key, parse_sources
+from labflow.ingest.s3_inbox import PollResult, S3Cursor, S3Inbox, is_data_key
 from labflow.s3 import S3Source, S3SourceError
 from labflow.settings import Settings
 from tests.lab_fixtures import drop, signal_csv
@@ -47,8 +47,10 @@ def put(s3: S3Endpoint, bucket: str, key: str, data: bytes) -> None:
     s3.client().put_object(Bucket=bucket, Key=key, Body=data)
 
 
-def test_sources_parse_from_urls():
-    assert parse_sources("s3://lab/incoming, s3://other/a/b/ ,s3://top") == [
+def test_sources_parse_from_urls(tmp_path):
+    settings = Settings.from_env({"LABFLOW_HOME": str(tmp_path),
+                                  "LABFLOW_S3_SOURCES": "s3://lab/incoming, s3://other/a/b/ ,s3://top"})
+    assert [S3Source.parse(url) for url in settings.s3_sources] == [
         S3Source("lab", "incoming/"), S3Source("other", "a/b/"), S3Source("top", "")]
     for bad in ("http://lab/x", "s3://", "lab/incoming", "s3://lab/odd:prefix"):
         with pytest.raises(ValueError, match="s3://bucket/prefix"):

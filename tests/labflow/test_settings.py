@@ -8,7 +8,7 @@ def test_defaults_live_under_one_home(tmp_path):
     assert settings.inbox == tmp_path / "inbox"
     assert settings.dagster_home == tmp_path / "dagster_home"
     assert settings.database_url == f"sqlite:///{tmp_path / 'catalog.db'}"
-    assert settings.etl_mode == "eager" and settings.sensor_interval_s == 5
+    assert settings.etl_mode == "eager" and settings.sensor_interval == 5
 
 
 def test_postgres_urls_use_psycopg2():
@@ -34,11 +34,13 @@ def test_api_keys_are_rechecked_every_few_seconds_unless_told_otherwise(tmp_path
 
 
 def test_every_setting_names_the_variable_that_sets_it() -> None:
-    """The Settings tab says where each value comes from: no field may be missing from ENV_NAMES."""
-    from dataclasses import fields
-
-    from labflow.runtime_config import ENV_NAMES
-
-    assert {item.name for item in fields(Settings)} == set(ENV_NAMES)
-    for name, variable in ENV_NAMES.items():
+    """The Settings tab says where each value comes from: every field has its variable, derived from its name."""
+    env_names = Settings.variables()
+    assert set(Settings.model_fields) == set(env_names)
+    for name, variable in env_names.items():
         assert variable.startswith("LABFLOW_"), name
+        if name != "home":  # an empty variable is the default
+            assert Settings.from_env({"LABFLOW_HOME": "/tmp/lab", variable: ""}) == Settings.from_env(
+                {"LABFLOW_HOME": "/tmp/lab"})
+    assert env_names["sensor_interval"] == "LABFLOW_SENSOR_INTERVAL" and env_names["auth"] == "LABFLOW_AUTH"
+    assert env_names["upload_max_mb"] == "LABFLOW_UPLOAD_MAX_MB"

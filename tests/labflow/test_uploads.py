@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from datetime import datetime, timezone
 from pathlib import Path
@@ -90,7 +89,7 @@ def test_files_that_are_not_tables_are_refused(lab_settings, fixture, status, me
 
 def test_empty_and_oversize_files_are_refused(lab_settings):
     assert refused(lab_settings, "x.csv", b"").status == 422
-    small = dataclasses.replace(lab_settings, upload_max_bytes=1000)
+    small = lab_settings.model_copy(update={"upload_max_mb": 1000 / 2**20})
     error = refused(small, "x.csv", signal_csv(1))
     assert error.status == 413 and "limited to 1,000 bytes" in str(error)
 

@@ -140,9 +140,7 @@ def test_a_burst_of_300_files_is_one_partition_request_and_batched_runs(daemon, 
 
 
 def test_lazy_mode_stops_after_raw_series(lab_settings, instance, lab_resources):
-    lab = lab_resources["lab"]
-    lab_resources["lab"] = LabStorageResource(home=lab.home, database_url=lab.database_url,
-                                              recipes_dir=lab.recipes_dir, etl_mode="lazy")
+    lab_resources["lab"] = LabStorageResource.from_settings(lab_settings.model_copy(update={"etl_mode": "lazy"}))
     daemon = Daemon(lab_settings, instance, lab_resources)
     drop(lab_settings.inbox, "a.csv", signal_csv(9))
     daemon.tick()

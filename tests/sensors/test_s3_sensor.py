@@ -54,14 +54,17 @@ def put(s3: S3Endpoint, bucket: str, key: str, data: bytes) -> None:
     s3.client().put_object(Bucket=bucket, Key=key, Body=data)
 
 
-def test_the_resource_is_configured_from_the_environment():
+def test_the_resource_is_configured_from_the_environment(tmp_path):
+    def from_env(env: dict[str, str]) -> S3InboxResource:
+        return build_s3_resource(Settings.from_env({"LABFLOW_HOME": str(tmp_path), **env}))
+
     env = {"LABFLOW_S3_SOURCES": "s3://lab/incoming,s3://archive", "LABFLOW_S3_ENDPOINT_URL": "http://minio:9000"}
-    resource = build_s3_resource(env)
+    resource = from_env(env)
     assert resource.sources == ["s3://lab/incoming/", "s3://archive/"]
     assert resource.endpoint_url == "http://minio:9000" and resource.get_client().meta.endpoint_url == "http://minio:9000"
-    assert build_s3_resource({"LABFLOW_S3_SOURCES": " , "}).sources == []
+    assert from_env({"LABFLOW_S3_SOURCES": " , "}).sources == []
     with pytest.raises(ValueError, match="s3://bucket/prefix"):
-        build_s3_resource({"LABFLOW_S3_SOURCES": "lab/incoming"})
+        from_env({"LABFLOW_S3_SOURCES": "lab/incoming"})
 
 
 def test_an_uploaded_object_becomes_one_partition_and_one_run(daemon, s3, bucket, catalog):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,7 +78,7 @@ def message_contains(page, text: str) -> None:
 def spooled_stream_lab(lab_settings: Settings, tmp_path: Path, *, shifted: int) -> tuple[Settings, StreamEngine]:
     """A ``probe`` source whose stream (2,000 quiet events, then ``shifted`` at a higher level, a spike at
     event 1500) went through the detectors; settings that read its sources from ``tmp_path``."""
-    settings = dataclasses.replace(lab_settings, sources_dir=tmp_path / "sources")
+    settings = lab_settings.model_copy(update={"sources_dir": tmp_path / "sources"})
     settings.sources_dir.mkdir()
     (settings.sources_dir / "probe.yaml").write_text("name: probe\nfields: [value]\n")
     engine = StreamEngine(settings.streams, SourceRegistry(settings.sources_dir))
