@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from labflow.processing.apply import changes_cleaning
 from labflow.review.annotations import Annotation, describe_changes
 from labflow.store.catalog import RunRecord
 from labflow.loop import preannotations
@@ -520,7 +521,7 @@ def _objective_series(ctx: AppContext, run: RunRecord, annotation: Annotation, c
     """The cleaned series the peaks are measured on: the stored one, or re-smoothed with kept parameters."""
     overrides = dict(annotation.recipe_overrides)
     wanted = annotation.channel or channel
-    if not any(k.startswith("smoothing.") for k in overrides):
+    if not changes_cleaning(overrides):
         return ctx.series.frame("clean_series", run.run_key, [wanted, f"{wanted}_clean"])
     key = ("kept", run.run_key, json.dumps(overrides, sort_keys=True))
     cached = ctx.series.previews.get(key)

@@ -13,10 +13,10 @@ from typing import Any
 
 import polars as pl
 
+from labflow.processing.apply import TIME_COLUMNS
 from labflow.store.outputs import OutputStore
 
 VIEW_ASSETS = ("clean_series", "peaks", "quality_report")
-TIME_COLUMNS = ("time_s", "timestamp")
 CACHE_ENTRIES = 8
 
 

@@ -26,18 +26,16 @@ from labflow.ingest.metadata import (
     parse_sidecar,
 )
 from labflow.store.objects import ObjectIntegrityError, open_object_store, quarantine
+from labflow.processing.apply import UnknownChannel, clean, find_peaks, value_channels
 from labflow.processing.parsing import ParseError, parse_instrument_csv, read_header_metadata
-from labflow.processing.peaks import detect_peaks
 from labflow.processing.plots import png_to_markdown, render_run_png
 from labflow.processing.quality import QualityReport, assess_quality
 from labflow.processing.recipes import Recipe, RecipeBook
 from labflow.ops.report import frame_to_markdown, mapping_to_markdown
 from labflow.settings import Settings
-from labflow.processing.smoothing import clean_series
 from labflow.store.outputs import MissingOutputError, open_output_store
 
 STEPS = ("raw_file", "raw_series", "clean_series", "peaks", "quality_report")
-TIME_COLUMNS = ("time_s", "timestamp")
 
 
 class StepFailed(RuntimeError):
@@ -70,11 +68,6 @@ class StepReport:
     path: str | None = None
     markdown: dict[str, str] = field(default_factory=dict)
     checks: list[CheckOutcome] = field(default_factory=list)
-
-
-def value_channels(frame: pl.DataFrame) -> list[str]:
-    """The value columns of a raw series (everything but the time columns)."""
-    return [c for c in frame.columns if c not in TIME_COLUMNS]
 
 
 class RunProcessor:
@@ -206,8 +199,7 @@ class RunProcessor:
 
     def clean_series(self, run: RunRecord, recipe: Recipe) -> StepReport:
         """Rolling-mean smoothing (and optional baseline removal) beside the raw channels."""
-        raw = self._read("clean_series", run.run_key, "raw_series")
-        cleaned = clean_series(raw, value_channels(raw), recipe.smoothing)
+        cleaned = clean(self._read("clean_series", run.run_key, "raw_series"), recipe)
         path = self.outputs.write_frame("clean_series", run.run_key, cleaned)
         smoothing = recipe.smoothing
         return StepReport(
@@ -219,9 +211,12 @@ class RunProcessor:
     def peaks(self, run: RunRecord, recipe: Recipe) -> StepReport:
         """Detect peaks on the recipe's channel, with a picture of raw vs cleaned and the peaks."""
         cleaned = self._read("peaks", run.run_key, "clean_series")
-        channel = self._peak_channel(run, recipe, cleaned)
-        column = f"{channel}_clean" if recipe.peaks.source == "cleaned" else channel
-        result = detect_peaks(cleaned["time_s"].to_numpy(), cleaned[column].to_numpy(), recipe.peaks)
+        try:
+            found = find_peaks(cleaned, recipe)
+        except UnknownChannel as error:
+            raise self._fail("peaks", run, f"recipe {recipe.id!r} asks for channel {error.channel!r}; "
+                             f"the file has {', '.join(error.known)}") from None
+        channel, result = found.channel, found.peaks
         table = result.table.with_columns(pl.lit(channel).alias("channel"))
         path = self.outputs.write_frame("peaks", run.run_key, table)
         png = render_run_png(cleaned, channel, table, title=f"{run.original_name} · {channel}")
@@ -236,14 +231,6 @@ class RunProcessor:
                       "peaks": frame_to_markdown(table, max_rows=20)},
             checks=checks,
         )
-
-    def _peak_channel(self, run: RunRecord, recipe: Recipe, cleaned: pl.DataFrame) -> str:
-        channels = [c for c in value_channels(cleaned) if not c.endswith("_clean")]
-        wanted = recipe.peaks.channel or channels[0]
-        if wanted not in channels:
-            raise self._fail("peaks", run, f"recipe {recipe.id!r} asks for channel {wanted!r}; "
-                             f"the file has {', '.join(channels)}")
-        return wanted
 
     def quality_report(self, run: RunRecord, recipe: Recipe) -> StepReport:
         """Quality flags and a 0–1 score, with asset checks on the same numbers."""

@@ -21,12 +21,12 @@ import polars as pl
 
 from labflow.review.annotations import ACCEPTED_VERDICTS
 from labflow.store.catalog import RunNotFound, RunRecord
+from labflow.processing.apply import changes_cleaning, clean
 from labflow.processing.objective import compute_objective
 from labflow.processing.peaks import measure_peaks
-from labflow.processing.pipeline import RunProcessor, value_channels
+from labflow.processing.pipeline import RunProcessor
 from labflow.processing.recipes import Recipe
 from labflow.review.store import AnnotationVersion, ReviewStore
-from labflow.processing.smoothing import clean_series
 from labflow.store.outputs import OutputStore
 
 ANNOTATIONS_ASSET = "annotations"
@@ -96,9 +96,8 @@ def annotate_run(processor: RunProcessor, review: ReviewStore, run_key: str) -> 
         raise LookupError(f"run {run_key} has no confirmed annotation yet; confirm it in the labelling app first")
     overrides = dict(version.annotation.recipe_overrides)
     recipe = processor.recipe_for(run, overrides or None)
-    if any(key.startswith("smoothing.") for key in overrides):
-        raw = processor.outputs.read_frame("raw_series", run_key)
-        cleaned = clean_series(raw, value_channels(raw), recipe.smoothing)
+    if changes_cleaning(overrides):
+        cleaned = clean(processor.outputs.read_frame("raw_series", run_key), recipe)
     else:
         cleaned = processor.outputs.read_frame("clean_series", run_key)
     return store_annotation(run, version, recipe, cleaned, processor.outputs)

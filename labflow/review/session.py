@@ -27,10 +27,9 @@ from labflow.review.annotations import (REASONS, VERDICTS, Annotation, AnomalyIn
 from labflow.store.catalog import RunRecord
 from labflow.review.confirmed import annotation_output
 from labflow.processing.objective import ObjectiveValue
-from labflow.processing.peaks import detect_peaks
+from labflow.processing.apply import UnknownChannel, apply_recipe, peak_channel
 from labflow.processing.recipes import Recipe, RecipeError
 from labflow.review.store import AnnotationVersion, ConfirmConflict, ReviewStore
-from labflow.processing.smoothing import clean_series
 
 # Smoothing/peak parameters a person may change in a preview (dotted recipe paths).
 PREVIEW_PARAMETERS = ("smoothing.window", "smoothing.baseline", "peaks.channel", "peaks.mode",
@@ -266,14 +265,12 @@ def preview_processing(raw: pl.DataFrame, recipe: Recipe, overrides: Mapping[str
     The channel is ``peaks.channel`` of the overrides or recipe, else the first value channel.
     """
     tuned = recipe.with_overrides(overrides)
-    channels = [c for c in raw.columns if c not in ("time_s", "timestamp")]
-    channel = tuned.peaks.channel or channels[0]
-    if channel not in channels:
-        raise ReviewError(f"unknown channel {channel!r}; this run has {', '.join(channels)}")
-    cleaned = clean_series(raw.select("time_s", channel), [channel], tuned.smoothing)
-    column = f"{channel}_clean" if tuned.peaks.source == "cleaned" else channel
-    result = detect_peaks(cleaned["time_s"].to_numpy(), cleaned[column].to_numpy(), tuned.peaks)
-    return Preview(dict(overrides), channel, cleaned, result.table, result.thresholds)
+    try:
+        channel = peak_channel(raw, tuned)
+    except UnknownChannel as error:
+        raise ReviewError(f"unknown channel {error.channel!r}; this run has {', '.join(error.known)}") from None
+    result = apply_recipe(raw.select("time_s", channel), tuned)
+    return Preview(dict(overrides), channel, result.cleaned, result.peaks.table, result.peaks.thresholds)
 
 
 def keep_preview(annotation: Annotation, preview: Preview) -> Annotation:
