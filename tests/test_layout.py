@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from labflow.settings import PROJECT_ROOT
-from tests.import_graph import circles, import_graph, imported_names, module_files
+from tests.import_graph import PACKAGES, circles, import_graph, imported_names, module_files
 
 # What the core may not import: the frameworks and the layers built on top of it.
 FORBIDDEN_IN_CORE = ("dagster", "dagster_aws", "dagster_graphql", "dagster_webserver", "dagster_postgres", "fastapi",
@@ -34,3 +34,18 @@ def test_the_core_imports_no_framework_and_no_outer_layer():
             if imported.split(".")[0] in FORBIDDEN_IN_CORE:
                 offenders.append(f"{path.relative_to(PROJECT_ROOT)} imports {imported}")
     assert offenders == []
+
+
+def test_the_readme_layout_names_every_package_and_core_module():
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    layout = readme[readme.index("## Layout"):readme.index("## Tests")]
+    missing = [f"{package}/" for package in PACKAGES if f"`{package}/`" not in layout]
+    core = PROJECT_ROOT / "labflow"
+    for folder in sorted(p for p in core.iterdir() if (p / "__init__.py").exists()):
+        if f"labflow/{folder.name}/" not in layout:
+            missing.append(f"labflow/{folder.name}/")
+    domains = ("ingest", "store", "processing", "review", "ops", "demo")
+    for path in [*core.glob("*.py"), *(p for d in domains for p in (core / d).glob("*.py"))]:
+        if path.stem != "__init__" and f"`{path.stem}`" not in layout:
+            missing.append(str(path.relative_to(PROJECT_ROOT)))
+    assert missing == []
