@@ -124,6 +124,23 @@ def recipes_in_effect(settings: Settings) -> RecipeBook:
     return RecipeStore(settings.recipes_dir, settings.home).book(load_runtime_config(settings).default_recipes)
 
 
+def recipe_sources(settings: Settings) -> tuple[tuple[str, int, int], ...]:
+    """What :func:`recipes_in_effect` reads (recipe files, ``config.yaml``) with size and modification time:
+    when this changes, the recipes in effect may have changed."""
+    from labflow.runtime_config import CONFIG_FILE
+
+    folders = (settings.recipes_dir, settings.home / "recipes")
+    paths = [p for folder in folders if folder.is_dir() for p in [*folder.glob("*.yaml"), *folder.glob("*.yml")]]
+    seen = []
+    for path in sorted([*paths, settings.home / CONFIG_FILE]):
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            continue
+        seen.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(seen)
+
+
 def to_yaml(recipe: Recipe) -> str:
     """A recipe as readable YAML (sections in their natural order)."""
     return yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
