@@ -13,7 +13,7 @@ from typing import TypeVar
 import anyio
 from fastapi import Request, Response
 
-from api.caching import LruCache
+from labflow.caching import LruCache
 
 T = TypeVar("T")
 Rendered = tuple[bytes, str, dict[str, str]]

@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 import anyio
 import polars as pl
 
-from api.caching import LruCache, SingleFlight
+from labflow.caching import LruCache, SingleFlight
 from api.errors import ApiProblem
 from labflow.store.catalog import RunRecord
 from labflow.processing.pipeline import STEPS

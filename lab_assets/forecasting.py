@@ -14,6 +14,7 @@ from typing import Any, Callable, Optional
 import dagster as dg
 
 from lab_assets.partitions import energy_assets_partitions
+from lab_assets.failures import failure_on
 from labflow.forecasting.backtest import rolling_origin_evaluation
 from labflow.forecasting.fetch import FetchError, fetch_data
 from labflow.forecasting.history import HistoryError, read_history_csv
@@ -75,11 +76,9 @@ def energy_history(context: dg.AssetExecutionContext, config: ForecastConfig,
     if not url:
         raise dg.Failure(description=f"no data URL: set data_url in the launchpad or start a training job "
                                      f"(POST /api/v1/training-jobs) for {context.partition_key}")
-    try:
+    with failure_on(FetchError, HistoryError):
         data = fetch_data(url, max_bytes=settings.upload_max_bytes, s3_endpoint_url=settings.s3_endpoint_url)
         history = read_history_csv(data, source=url.rsplit("/", 1)[-1] or url)
-    except (FetchError, HistoryError) as error:
-        raise dg.Failure(description=str(error)) from None
     path = save_history(open_output_store(settings), context.partition_key, history, url)
     for note in history.report.warnings():
         context.log.warning(note)
@@ -104,11 +103,9 @@ def forecast_model(context: dg.AssetExecutionContext, config: ForecastConfig, ca
     settings = lab.settings()
     outputs = open_output_store(settings)
     params = forecast_params(context, config)
-    try:
+    with failure_on(MissingOutputError, ForecastRequestError, ValueError):
         history, info = load_history(outputs, context.partition_key)
         model = train_forecast_model(history, params)
-    except (MissingOutputError, ForecastRequestError, ValueError) as error:
-        raise dg.Failure(description=str(error)) from None
     key = model_key(context.partition_key, context.run.run_id)
     path = save_model(outputs, key, model)
     version = ModelRegistry(catalog.get_catalog()).register(
@@ -139,13 +136,11 @@ def forecast_evaluation(context: dg.AssetExecutionContext, config: ForecastConfi
     outputs = open_output_store(settings)
     registry = ModelRegistry(catalog.get_catalog())
     asset_id = context.partition_key
-    try:
+    with failure_on(LookupError, ForecastRequestError, ValueError):
         versions = registry.versions(asset_id)
         version = next((v for v in versions if v.run_id == context.run.run_id), versions[0])
         history, _ = load_history(outputs, asset_id)
         evaluation = rolling_origin_evaluation(history, ForecastParams.from_dict(version.params))
-    except (LookupError, ForecastRequestError, ValueError) as error:
-        raise dg.Failure(description=str(error)) from None
     path = save_backtest(outputs, version.model_key, evaluation.points)
     registry.set_metrics(asset_id, version.version, evaluation.metrics)
     tolerance = _choose(context, config.activation_tolerance, TOLERANCE_TAG, float, DEFAULT_TOLERANCE)

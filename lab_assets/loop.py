@@ -8,6 +8,7 @@ loop sensor); iterations are independent partitions, so Dagster may run several 
 import dagster as dg
 
 from lab_assets.partitions import iterations_partitions
+from lab_assets.failures import failure_on
 from labflow.loop.iterations import IterationStore, iteration_number
 from labflow.loop.steps import (INFERENCE, METRICS, MODEL, TRAINING_SET, build_iteration_training_set,
                                 infer_iteration, measure_iteration, train_iteration_model)
@@ -36,12 +37,10 @@ ALL_ANNOTATIONS = dg.AssetDep("annotations", partition_mapping=dg.AllPartitionMa
 def training_set(context: dg.AssetExecutionContext, catalog: CatalogResource,
                  lab: LabStorageResource) -> dg.MaterializeResult:
     store = catalog.get_catalog()
-    try:
+    with failure_on(*_EXPECTED):
         summary = build_iteration_training_set(IterationStore(store), ReviewStore(store),
                                                open_output_store(lab.settings()),
                                                iteration_number(context.partition_key))
-    except _EXPECTED as error:
-        raise dg.Failure(description=str(error)) from None
     return dg.MaterializeResult(metadata=_metadata(summary))
 
 
@@ -51,11 +50,9 @@ def training_set(context: dg.AssetExecutionContext, catalog: CatalogResource,
           "model continued on the new labels only.")
 def anomaly_model(context: dg.AssetExecutionContext, catalog: CatalogResource,
                   lab: LabStorageResource) -> dg.MaterializeResult:
-    try:
+    with failure_on(*_EXPECTED):
         summary = train_iteration_model(IterationStore(catalog.get_catalog()), open_output_store(lab.settings()),
                                         iteration_number(context.partition_key))
-    except _EXPECTED as error:
-        raise dg.Failure(description=str(error)) from None
     return dg.MaterializeResult(metadata=_metadata(summary))
 
 
@@ -66,11 +63,9 @@ def anomaly_model(context: dg.AssetExecutionContext, catalog: CatalogResource,
 def inference(context: dg.AssetExecutionContext, catalog: CatalogResource,
               lab: LabStorageResource) -> dg.MaterializeResult:
     store = catalog.get_catalog()
-    try:
+    with failure_on(*_EXPECTED):
         summary = infer_iteration(IterationStore(store), store, open_output_store(lab.settings()),
                                   iteration_number(context.partition_key))
-    except _EXPECTED as error:
-        raise dg.Failure(description=str(error)) from None
     return dg.MaterializeResult(metadata=_metadata(summary))
 
 
@@ -82,11 +77,9 @@ def iteration_metrics(context: dg.AssetExecutionContext, catalog: CatalogResourc
                       lab: LabStorageResource) -> dg.MaterializeResult:
     store = catalog.get_catalog()
     iterations = IterationStore(store)
-    try:
+    with failure_on(*_EXPECTED):
         metrics = measure_iteration(iterations, ReviewStore(store), open_output_store(lab.settings()),
                                     iteration_number(context.partition_key))
-    except _EXPECTED as error:
-        raise dg.Failure(description=str(error)) from None
     rows = [f"| {it.number} | {it.metrics.get('event_f1', 0):.3f} | {it.metrics.get('point_f1', 0):.3f} | "
             f"{it.metrics.get('labels_spent', 0)} |" for it in iterations.list() if it.metrics]
     table = "| iteration | event F1 | point F1 | labels |\n|---|---|---|---|\n" + "\n".join(rows)

@@ -8,6 +8,7 @@ automation, eager) whenever any run's annotation changes. Both only call :mod:`l
 import dagster as dg
 
 from lab_assets.partitions import runs_partitions
+from lab_assets.failures import failure_on
 from labflow.review.confirmed import (ANNOTATIONS_ASSET, DATASET_ASSET, annotate_run, build_confirmed_dataset,
                                read_annotation_outputs, write_dataset)
 from labflow.processing.pipeline import RunProcessor
@@ -41,10 +42,8 @@ def annotations(context: dg.AssetExecutionContext, catalog: CatalogResource,
     """Store the newest confirmed annotation of this run."""
     store = catalog.get_catalog()
     processor = RunProcessor(lab.settings(), store, lab.recipes())
-    try:
+    with failure_on(LookupError, ValueError, MissingOutputError):
         stored = annotate_run(processor, ReviewStore(store), context.partition_key)
-    except (LookupError, ValueError, MissingOutputError) as error:
-        raise dg.Failure(description=str(error)) from None
     objective = stored["objective"]
     return dg.MaterializeResult(metadata={
         "version": stored["version"], "verdict": stored["verdict"], "author": stored["author"],

@@ -446,7 +446,7 @@ def render(ctx: AppContext, state: ViewState) -> RunView:
 
 
 def current_preview(ctx: AppContext, state: ViewState) -> Preview | None:
-    return None if state.preview_id is None else ctx.series.previews.get(state.preview_id)
+    return None if state.preview_id is None else ctx.series.previews.find(state.preview_id)
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -524,12 +524,11 @@ def _objective_series(ctx: AppContext, run: RunRecord, annotation: Annotation, c
     if not changes_cleaning(overrides):
         return ctx.series.frame("clean_series", run.run_key, [wanted, f"{wanted}_clean"])
     key = ("kept", run.run_key, json.dumps(overrides, sort_keys=True))
-    cached = ctx.series.previews.get(key)
-    if cached is None:
+    def recleaned() -> pl.DataFrame:
         raw = ctx.series.frame("raw_series", run.run_key, [wanted])
-        cached = preview_processing(raw, ctx.recipe_for(run), {**overrides, "peaks.channel": wanted}).cleaned
-        ctx.series.previews.put(key, cached)
-    return cached
+        return preview_processing(raw, ctx.recipe_for(run), {**overrides, "peaks.channel": wanted}).cleaned
+
+    return ctx.series.previews.get(key, recleaned)
 
 
 def _peak_table(annotation: Annotation, in_view: list[float], measured: pl.DataFrame) -> pd.DataFrame:

@@ -6,41 +6,17 @@ zooming, editing peaks and redrawing then work on the cached frame.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
 
+from labflow.caching import LruCache
 from labflow.processing.apply import TIME_COLUMNS
 from labflow.store.outputs import OutputStore
 
 VIEW_ASSETS = ("clean_series", "peaks", "quality_report")
 CACHE_ENTRIES = 8
-
-
-class LruCache:
-    """A thread-safe mapping that forgets the least recently used entry beyond ``capacity``."""
-
-    def __init__(self, capacity: int):
-        self.capacity = capacity
-        self._items: OrderedDict[Hashable, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> Any | None:
-        with self._lock:
-            if key not in self._items:
-                return None
-            self._items.move_to_end(key)
-            return self._items[key]
-
-    def put(self, key: Hashable, value: Any) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
 
 
 class SeriesCache:
@@ -60,15 +36,14 @@ class SeriesCache:
         path = self._path(asset, run_key)
         wanted = list(dict.fromkeys(["time_s", *columns]))
         key = (str(path), path.stat().st_mtime_ns, tuple(wanted))
-        frame = self._frames.get(key)
-        if frame is None:
+        def read() -> pl.DataFrame:
             available = self.columns(asset, run_key)
             unknown = [c for c in wanted if c not in available]
             if unknown:
                 raise KeyError(f"{asset} of {run_key} has no column(s) {', '.join(unknown)}")
-            frame = pl.read_parquet(path, columns=wanted)
-            self._frames.put(key, frame)
-        return frame
+            return pl.read_parquet(path, columns=wanted)
+
+        return self._frames.get(key, read)
 
     def _path(self, asset: str, run_key: str) -> Any:
         return self.outputs.local_path(asset, run_key)
