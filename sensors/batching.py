@@ -7,7 +7,9 @@ from collections.abc import Sequence
 
 import dagster as dg
 
+from lab_assets.partitions import runs_partitions
 from labflow.processing.pipeline import STEPS
+from labflow.settings import Settings
 
 LAZY_STEPS = ("raw_file", "raw_series")
 
@@ -40,3 +42,14 @@ def batch_run_requests(run_keys: Sequence[str], *, batch_size: int, etl_mode: st
                      "dagster/asset_partition_range_end": batch[-1]})
         requests.append(dg.RunRequest(run_key=f"etl-batch-{digest}", asset_selection=selection, tags=tags))
     return requests
+
+
+def new_runs_result(new_keys: Sequence[str], settings: Settings, *, source: str, cursor: str) -> dg.SensorResult:
+    """How an ingest tick ends (folder inbox, S3): the new run partitions added, their runs requested in
+    batches of ``LABFLOW_BATCH_SIZE`` (only the lazy steps in lazy mode), and the new cursor."""
+    return dg.SensorResult(
+        run_requests=batch_run_requests(new_keys, batch_size=settings.batch_size, etl_mode=settings.etl_mode,
+                                        source=source),
+        dynamic_partitions_requests=[runs_partitions.build_add_request(list(new_keys))] if new_keys else [],
+        cursor=cursor,
+    )

@@ -7,13 +7,13 @@ from datetime import datetime, timezone
 import dagster as dg
 
 from lab_assets.etl import run_etl
-from lab_assets.partitions import RUNS_PARTITION, runs_partitions
+from lab_assets.partitions import RUNS_PARTITION
 from labflow.ingest.inbox import InboxCursor, scan_inbox
 from labflow.ingest.register import ingest_file
 from labflow.store.objects import open_object_store
 from labflow.settings import Settings
 from resources import CatalogResource, LabStorageResource
-from sensors.batching import batch_run_requests
+from sensors.batching import new_runs_result
 
 MAX_FILES_PER_TICK = 1000
 
@@ -57,11 +57,6 @@ def build_inbox_sensor(settings: Settings) -> dg.SensorDefinition:
                 new_keys.append(outcome.run_key)
         if new_keys or duplicates:
             context.log.info(f"{len(new_keys)} new run(s), {duplicates} duplicate(s), {len(cursor.pending)} pending")
-        return dg.SensorResult(
-            run_requests=batch_run_requests(new_keys, batch_size=settings.batch_size,
-                                            etl_mode=lab_settings.etl_mode, source="inbox"),
-            dynamic_partitions_requests=[runs_partitions.build_add_request(new_keys)] if new_keys else [],
-            cursor=cursor.to_json(),
-        )
+        return new_runs_result(new_keys, lab_settings, source="inbox", cursor=cursor.to_json())
 
     return inbox_sensor

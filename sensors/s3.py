@@ -12,13 +12,13 @@ from datetime import datetime, timezone
 import dagster as dg
 
 from lab_assets.etl import run_etl
-from lab_assets.partitions import RUNS_PARTITION, runs_partitions
+from lab_assets.partitions import RUNS_PARTITION
 from labflow.ingest.s3_inbox import S3Cursor, S3Inbox
 from labflow.store.objects import open_object_store
 from labflow.settings import Settings
 from resources import CatalogResource, LabStorageResource
 from resources.s3 import S3InboxResource
-from sensors.batching import batch_run_requests
+from sensors.batching import new_runs_result
 
 MAX_OBJECTS_PER_TICK = 500
 TICK_BUDGET_S = 40.0  # the daemon gives a tick about 60 s
@@ -61,11 +61,6 @@ def build_s3_sensor(settings: Settings, *, max_objects_per_tick: int = MAX_OBJEC
         new_keys = result.new_run_keys
         if result.outcomes:
             context.log.info(f"{len(new_keys)} new run(s) from {len(result.outcomes)} object(s)")
-        return dg.SensorResult(
-            run_requests=batch_run_requests(new_keys, batch_size=settings.batch_size, etl_mode=lab_settings.etl_mode,
-                                            source="s3"),
-            dynamic_partitions_requests=[runs_partitions.build_add_request(new_keys)] if new_keys else [],
-            cursor=cursor.to_json(),
-        )
+        return new_runs_result(new_keys, lab_settings, source="s3", cursor=cursor.to_json())
 
     return s3_sensor
