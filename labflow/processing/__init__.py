@@ -1,0 +1,1 @@
+"""Processing: instrument readers, series (axis + channels), smoothing, peaks, quality, recipes."""
