@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from labflow.processing.readers.autolab import AutolabReader
+from labflow.processing.readers.biologic import BiologicReader
+from labflow.processing.readers.chi import ChiReader
 from labflow.processing.readers.delimited import DelimitedReader
+from labflow.processing.readers.gamry import GamryReader
+from labflow.processing.readers.versastudio import VersaStudioReader
+from labflow.processing.readers.zplot import ZplotReader
 
-BUILTIN: list[type] = [DelimitedReader]
+BUILTIN: list[type] = [BiologicReader, GamryReader, ChiReader, AutolabReader, VersaStudioReader, ZplotReader,
+                      DelimitedReader]

@@ -438,3 +438,25 @@ def default_role(column: Column) -> str:
     if column.kind in ("datetime", "clock", "epoch"):
         return "axis"
     return "signal"
+
+
+def fixed_table(lines: Sequence[str], header_at: int | None, delimiter: str, *, first_data: int | None = None,
+                end: int | None = None, units_at: int | None = None, width: int | None = None,
+                metadata: dict[str, str] | None = None) -> Table:
+    """A table whose place the format declares: header row index (0-based), data from ``first_data``
+    (default: the line after the header / units row) up to ``end`` (exclusive). Blank lines are skipped;
+    a row with another field count is refused with its line number."""
+    header = split(lines[header_at], delimiter) if header_at is not None else []
+    width = width or len(header)
+    if header and header[-1] == "" and width == len(header):
+        width -= 1
+        header = header[:-1]
+    start = first_data if first_data is not None else max(i for i in (header_at, units_at) if i is not None) + 1
+    stop = len(lines) if end is None else end
+    kept = [(i, lines[i]) for i in range(start, stop)]
+    rows, numbers, notes = _rows([t for _, t in kept], kept, 0, width, delimiter) if kept else ([], [], [])
+    sample = [c for row in rows[:500] for c in row]
+    units = _fit(split(lines[units_at], delimiter), width) if units_at is not None else [""] * width
+    return Table(delimiter, delimiter != "," and any(COMMA_DECIMAL.match(c) for c in sample),
+                 _fit(header, width), units, rows, numbers, dict(metadata or {}), notes,
+                 header_line=header_at + 1 if header_at is not None else 0)
