@@ -7,7 +7,8 @@ project). For every file: the reader the registry chose, the axis kind, the main
 channel names beside the expected ones, and a class:
 
 - ``correct``: an expected reader, the expected axis kind and rows (every block's rows for multi-block
-  files), and every expected column name found among the axis and channel names;
+  files), and every expected column name found among the axis and channel names (where the manifest
+  names no columns — JCAMP's generic "x, y", headerless files — the number of channels instead);
 - ``refused``: the registry refused the file (the message is shown) — safe, but not read;
 - ``wrong``: read, but anything differs from the expectation — the worst outcome;
 - ``crash``: an exception other than a refusal.
@@ -43,6 +44,7 @@ class Expected:
     rows: int
     names: tuple[str, ...]
     blocks: tuple[int, ...] = ()  # rows of every block, in file order, for multi-block files
+    channels: int | None = None  # channels of the main block, where the manifest names no columns
 
 
 EXPECTED: dict[str, Expected] = {
@@ -54,11 +56,11 @@ EXPECTED: dict[str, Expected] = {
     "gamma_ortec_NAA_pottery.Spe": Expected(("ortec",), "energy", 16384, ("channel", "counts")),
     "gamma_ortec_digibase.spe": Expected(("ortec",), "channel", 1024, ("channel", "counts")),
     "gamma_nai_detector.spe": Expected(("ortec",), "channel", 1001, ("channel", "counts")),
-    "jcamp_ir_pe1800_pac.dx": Expected(("jcamp",), "wavenumber", 3301, ("x", "y")),
-    "jcamp_ms_isas_peaktable.dx": Expected(("jcamp",), "mass_to_charge", 26, ("x", "y")),
-    "jcamp_nmr13c_bruker_sqz.dx": Expected(("jcamp",), "frequency", 16384, ("x", "y")),
-    "jcamp_raman_oceanoptics_tannic.jdx": Expected(("jcamp",), "raman_shift", 1949, ("x", "y")),
-    "jcamp_uvvis_nist_toluene.jdx": Expected(("jcamp",), "wavelength", 335, ("x", "y")),
+    "jcamp_ir_pe1800_pac.dx": Expected(("jcamp",), "wavenumber", 3301, (), channels=1),
+    "jcamp_ms_isas_peaktable.dx": Expected(("jcamp",), "mass_to_charge", 26, (), channels=1),
+    "jcamp_nmr13c_bruker_sqz.dx": Expected(("jcamp",), "frequency", 16384, (), channels=1),
+    "jcamp_raman_oceanoptics_tannic.jdx": Expected(("jcamp",), "raman_shift", 1949, (), channels=1),
+    "jcamp_uvvis_nist_toluene.jdx": Expected(("jcamp",), "wavelength", 335, (), channels=1),
     "touchstone_ringslot_measured.s1p": Expected(("touchstone",), "frequency", 101,
                                                  ("frequency", "Re S11", "Im S11")),
     "touchstone_ntwk1.s2p": Expected(
@@ -152,6 +154,8 @@ def classify(parsed: ParsedFile, expected: Expected) -> tuple[str, str]:
         problems.append(f"rows {parsed.rows} (expected {expected.rows})")
     if expected.blocks and tuple(b.rows for b in parsed.blocks) != expected.blocks:
         problems.append(f"blocks {[b.rows for b in parsed.blocks]} (expected {list(expected.blocks)})")
+    if expected.channels is not None and len(parsed.channels) != expected.channels:
+        problems.append(f"{len(parsed.channels)} channels (expected {expected.channels})")
     missing = [n for n in expected.names if _norm(n) not in _names(parsed)]
     if missing:
         problems.append(f"missing names {missing}")

@@ -7,8 +7,9 @@ from labflow.processing.readers.biologic import BiologicReader
 from labflow.processing.readers.chi import ChiReader
 from labflow.processing.readers.delimited import DelimitedReader
 from labflow.processing.readers.gamry import GamryReader
+from labflow.processing.readers.jcamp import JcampReader
 from labflow.processing.readers.versastudio import VersaStudioReader
 from labflow.processing.readers.zplot import ZplotReader
 
-BUILTIN: list[type] = [BiologicReader, GamryReader, ChiReader, AutolabReader, VersaStudioReader, ZplotReader,
+BUILTIN: list[type] = [JcampReader, BiologicReader, GamryReader, ChiReader, AutolabReader, VersaStudioReader, ZplotReader,
                       DelimitedReader]
