@@ -13,8 +13,9 @@ from labflow.processing.readers.ortec import OrtecReader
 from labflow.processing.readers.raman import RamanReader
 from labflow.processing.readers.touchstone import TouchstoneReader
 from labflow.processing.readers.uxd import UxdReader
+from labflow.processing.readers.vamas import VamasReader
 from labflow.processing.readers.versastudio import VersaStudioReader
 from labflow.processing.readers.zplot import ZplotReader
 
-BUILTIN: list[type] = [JcampReader, OrtecReader, TouchstoneReader, RamanReader, UxdReader, IllReader, BiologicReader, GamryReader, ChiReader, AutolabReader, VersaStudioReader, ZplotReader,
+BUILTIN: list[type] = [JcampReader, OrtecReader, TouchstoneReader, RamanReader, UxdReader, IllReader, VamasReader, BiologicReader, GamryReader, ChiReader, AutolabReader, VersaStudioReader, ZplotReader,
                       DelimitedReader]
