@@ -11,11 +11,12 @@ from labflow.processing.readers.ill import IllReader
 from labflow.processing.readers.jcamp import JcampReader
 from labflow.processing.readers.ortec import OrtecReader
 from labflow.processing.readers.raman import RamanReader
+from labflow.processing.readers.specs import SpecsReader
 from labflow.processing.readers.touchstone import TouchstoneReader
 from labflow.processing.readers.uxd import UxdReader
 from labflow.processing.readers.vamas import VamasReader
 from labflow.processing.readers.versastudio import VersaStudioReader
 from labflow.processing.readers.zplot import ZplotReader
 
-BUILTIN: list[type] = [JcampReader, OrtecReader, TouchstoneReader, RamanReader, UxdReader, IllReader, VamasReader, BiologicReader, GamryReader, ChiReader, AutolabReader, VersaStudioReader, ZplotReader,
+BUILTIN: list[type] = [JcampReader, OrtecReader, TouchstoneReader, RamanReader, UxdReader, IllReader, VamasReader, SpecsReader, BiologicReader, GamryReader, ChiReader, AutolabReader, VersaStudioReader, ZplotReader,
                       DelimitedReader]
