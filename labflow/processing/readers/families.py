@@ -5,6 +5,7 @@ from __future__ import annotations
 from labflow.processing.readers.autolab import AutolabReader
 from labflow.processing.readers.biologic import BiologicReader
 from labflow.processing.readers.chi import ChiReader
+from labflow.processing.readers.cyclers import MaccorReader, PecReader
 from labflow.processing.readers.delimited import DelimitedReader
 from labflow.processing.readers.ezchrom import EzchromReader
 from labflow.processing.readers.gamry import GamryReader
@@ -20,5 +21,5 @@ from labflow.processing.readers.vamas import VamasReader
 from labflow.processing.readers.versastudio import VersaStudioReader
 from labflow.processing.readers.zplot import ZplotReader
 
-BUILTIN: list[type] = [JcampReader, OrtecReader, TouchstoneReader, RamanReader, UxdReader, IllReader, VamasReader, SpecsReader, ShimadzuReader, EzchromReader, BiologicReader, GamryReader, ChiReader, AutolabReader, VersaStudioReader, ZplotReader,
+BUILTIN: list[type] = [JcampReader, OrtecReader, TouchstoneReader, RamanReader, UxdReader, IllReader, VamasReader, SpecsReader, ShimadzuReader, EzchromReader, MaccorReader, PecReader, BiologicReader, GamryReader, ChiReader, AutolabReader, VersaStudioReader, ZplotReader,
                       DelimitedReader]

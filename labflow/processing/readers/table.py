@@ -236,8 +236,7 @@ def read_columns(table: Table) -> tuple[list[Column], list[str]]:
         unit = table.units[j].strip("[]() ") if j < len(table.units) and table.units[j] else names_units[j][1]
         column = _typed(names[j], unit, cells, table)
         if column is None:
-            if names[j]:
-                notes.append(f"dropped column '{names[j]}': every cell is empty")
+            notes.append(f"dropped column {j + 1}: no name and every cell is empty")
             continue
         if column.note:
             notes.append(column.note)
@@ -248,7 +247,8 @@ def read_columns(table: Table) -> tuple[list[Column], list[str]]:
 def _typed(name: str, unit: str, cells: list[str], table: Table) -> Column | None:
     filled = [c for c in cells if not is_missing(c)]
     if not filled:
-        return None
+        return Column(name, unit, np.full(len(cells), np.nan), "number",
+                      note=f"column '{name or 'unnamed column'}' is empty in every row") if name else None
     values = floats(cells, table.decimal_comma)
     bad = bad_cells(cells, values)
     label = name or "unnamed column"
@@ -279,22 +279,28 @@ def _epoch_or_number(name: str, unit: str, values: np.ndarray) -> Column:
 
 
 def _times(name: str, unit: str, cells: list[str]) -> Column | None:
-    """Dates with times (several locales), 12-hour or clock-only times, or hh:mm:ss durations."""
-    filled = [c.strip() for c in cells if not is_missing(c)]
-    if len(filled) != len(cells):
-        return None
+    """Dates with times (several locales), 12-hour or clock-only times, or hh:mm:ss durations; missing
+    cells stay NaN."""
+    present = [i for i, c in enumerate(cells) if not is_missing(c)]
+    filled = [cells[i].strip() for i in present]
+    column = None
     if all(_DATE_TIME.match(c) for c in filled):
-        return _date_times(name, filled)
-    if all(_CLOCK_12.match(c) for c in filled):
-        seconds = np.array([_twelve_hour(c) for c in filled])
-        return _clock(name, seconds, "12-hour clock times")
-    if all(_CLOCK.match(c) for c in filled):
+        column = _date_times(name, filled)
+    elif all(_CLOCK_12.match(c) for c in filled):
+        column = _clock(name, np.array([_twelve_hour(c) for c in filled]), "12-hour clock times")
+    elif all(_CLOCK.match(c) for c in filled):
         seconds = np.array([_hms(c) for c in filled])
-        if re.search(r"hours in|duration|elapsed|total|step|time \(h", name, re.I) or seconds.max() >= 86400:
-            return Column(name, "s", seconds, "number", note=f"column '{name}': hh:mm:ss durations read as "
-                                                           "seconds")
-        return _clock(name, seconds, "clock times without a date")
-    return None
+        if "hh:mm" in unit or re.search(r"duration|elapsed|total|step", name, re.I) or seconds.max() >= 86400:
+            column = Column(name, "s", seconds, "number",
+                            note=f"column '{name}': hh:mm:ss durations read as seconds")
+        else:
+            column = _clock(name, seconds, "clock times without a date")
+    if column is None or len(present) == len(cells):
+        return column
+    values = np.full(len(cells), np.nan)
+    values[present] = column.values
+    column.values = values
+    return column
 
 
 def _hms(cell: str) -> float:
@@ -345,8 +351,8 @@ def _date_order(dates: list[str]) -> tuple[str | None, str]:
         return "D/M/Y", ""
     if second > 12 >= first:
         return "M/D/Y", ""
-    return "M/D/Y", ("day and month cannot be told apart (no day above 12): month/day order assumed; "
-                     "set the order in the sidecar if it is day/month")
+    return "M/D/Y", ("day and month cannot be told apart (no day above 12): month/day order assumed; if the "
+                     "instrument writes day/month, the dates are wrong (times within a day are not)")
 
 
 def _stamp(match: re.Match, order: str) -> datetime | None:
@@ -377,7 +383,7 @@ AxisRule = Callable[[list[Column]], tuple[int, str] | None]
 def default_axis(columns: list[Column]) -> tuple[int, str] | None:
     """A time column first (named time, or dates / clock / epoch), else a column named like an x axis."""
     for j, column in enumerate(columns):
-        if column.kind in ("datetime", "clock", "epoch"):
+        if column.kind in ("datetime", "clock", "epoch") and not np.isnan(column.values).any():
             return j, "time"
     for j, column in enumerate(columns):
         if column.kind == "number" and axis_kind_of(column.name) == "time" and \
