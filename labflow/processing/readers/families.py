@@ -18,8 +18,9 @@ from labflow.processing.readers.specs import SpecsReader
 from labflow.processing.readers.touchstone import TouchstoneReader
 from labflow.processing.readers.uxd import UxdReader
 from labflow.processing.readers.vamas import VamasReader
+from labflow.processing.readers.zilien import ZilienReader
 from labflow.processing.readers.versastudio import VersaStudioReader
 from labflow.processing.readers.zplot import ZplotReader
 
-BUILTIN: list[type] = [JcampReader, OrtecReader, TouchstoneReader, RamanReader, UxdReader, IllReader, VamasReader, SpecsReader, ShimadzuReader, EzchromReader, MaccorReader, PecReader, BiologicReader, GamryReader, ChiReader, AutolabReader, VersaStudioReader, ZplotReader,
+BUILTIN: list[type] = [JcampReader, OrtecReader, TouchstoneReader, RamanReader, UxdReader, IllReader, VamasReader, SpecsReader, ShimadzuReader, EzchromReader, MaccorReader, PecReader, ZilienReader, BiologicReader, GamryReader, ChiReader, AutolabReader, VersaStudioReader, ZplotReader,
                       DelimitedReader]

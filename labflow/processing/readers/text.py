@@ -74,7 +74,7 @@ def bad_cells(cells: list[str], values: np.ndarray) -> list[int]:
 
 _BRACKETS = re.compile(r"^(?P<name>.*?\S)\s*(?:\[(?P<square>[^\[\]]*)\]|\((?P<round>[^()]*)\))$")
 _SLASH = re.compile(r"^(?P<name>[^/]*[^/\s])\s*/\s*(?P<unit>[^/\s][^/]{0,12})$")
-_UNIT_WORD = re.compile(r"^(?:[pnuµμmckMGT]?(?:s|sec|Sec|[Ss]econds|[Mm]inutes|[Hh]ours|min|h|hr|Hz|V|A|W|Wh|Ah|J|Pa|bar|Torr|g|L|m|K|°C|degC|C|"
+_UNIT_WORD = re.compile(r"^(?:[pnuµμmckMGT]?(?:s|sec|Sec|[Ss]econds|[Mm]inutes|[Hh]ours|min|h|hr|Hz|V|A|W|Wh|Ah|A\.h|J|Pa|bar|Torr|g|L|m|K|°C|degC|C|"
                         r"mol|M|S|Ω|Ohm|ohms?|ohm|AU|au|a\.u\.|counts?|cts|cps|deg|°|rad|eV|%|nm|cm-1|1/cm|"
                         r"F|Ohm-1|mbar|sccm|mAh|mWh|mOhm|Wh/kg))(?:\s*[/·*^]\s*[\w°µ-]+)?$")
 
