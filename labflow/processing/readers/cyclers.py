@@ -54,7 +54,8 @@ def _unit_by_clock(parsed: ParsedFile, clock: str) -> ParsedFile:
     if stamp is None:
         parsed.notes.append(f"the file does not say the unit of {axis.name} and has no {clock} clock to tell it")
         return parsed
-    span, elapsed = np.nanmax(stamp.values) - np.nanmin(stamp.values), np.nanmax(axis.values) - np.nanmin(axis.values)
+    both = np.isfinite(stamp.values) & np.isfinite(axis.values)
+    span, elapsed = np.ptp(stamp.values[both]) if both.any() else 0.0, np.ptp(axis.values[both]) if both.any() else 0.0
     for unit, seconds in (("s", 1.0), ("min", 60.0), ("h", 3600.0)):
         if elapsed > 0 and abs(span / elapsed - seconds) <= 0.02 * seconds:
             parsed.notes.append(f"the unit of {axis.name} ({unit}) was told from the {clock} clock column "

@@ -25,6 +25,9 @@ from labflow.processing.readers.base import SURE, Reader, ReadRefused
 from labflow.processing.series import ParsedFile
 
 ENTRY_POINT_GROUP = "labflow.readers"
+READER_OPTIONS = ("reader", "axis", "axis_kind", "axis_name", "axis_unit")
+"""Sidecar / recipe fields that steer reading: force a reader, name the axis column, or say what a
+header-less file's first column is."""
 HEAD_BYTES = 65_536
 """Bytes of the (decompressed) file a reader sniffs."""
 
@@ -70,6 +73,11 @@ def all_readers() -> list[Reader]:
         readers.append(reader)
         names.add(reader.name)
     return readers
+
+
+def reader_options(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The reading options among a sidecar's (or recipe's) fields."""
+    return {key: fields[key] for key in READER_OPTIONS if fields.get(key) not in (None, "")}
 
 
 def decompressed(data: bytes, filename: str) -> tuple[bytes, str, list[str]]:
