@@ -37,7 +37,7 @@ class DelimitedReader:
 
     def sniff(self, head: bytes, filename: str) -> float:
         try:
-            table = find_table(lines(head_text(head))[:-1] or lines(head_text(head)))
+            table = find_table(lines(head_text(head))[:-1] or lines(head_text(head)), strict=False)
         except ReadRefused:
             return 0.0
         if len(table.rows) < 2:

@@ -28,10 +28,12 @@ class IllReader:
     def sniff(self, head: bytes, filename: str) -> float:
         text = lines(head_text(head[:4096]))
         try:
-            _range(text)
-        except (ReadRefused, IndexError, ValueError):
+            int(text[3].split()[0])
+            [float(v) for v in text[4].split()[:3]]
+            [float(v) for v in text[5].split()]
+        except (IndexError, ValueError):
             return 0.0
-        return 0.9
+        return 0.9 if len(text[4].split()) == 3 and len(text[5].split()) == 10 or "D1A" in text[0] else 0.0
 
     def read(self, data: bytes, filename: str, options: Mapping[str, Any]) -> ParsedFile:
         text = lines(decode(data))

@@ -93,29 +93,35 @@ def sniff_delimiter(lines: Sequence[str], delimiters: Sequence[str] = DELIMITERS
     return best[0], best[1], best[2]
 
 
-def _table_run(lines: Sequence[str], widths: list[int], delimiter: str) -> tuple[int, int, int]:
-    """The run of data rows (one width; blank lines and a short last row allowed) ending the text."""
+def _table_run(lines: Sequence[str], widths: list[int], delimiter: str,
+               patience: int = 3) -> tuple[int, int, int]:
+    """The run of data rows (one width) ending the text. Blank lines, a cut last line and up to
+    ``patience`` data rows of another width in a row (stray delimiters, which the read then refuses with
+    their line) may sit inside it; a non-data row (the header) ends it."""
     data = [i for i, line in enumerate(lines) if widths[i] >= 2 and is_data_row(split(line, delimiter))]
     if not data:
         return len(lines), 0, 0
     tail = data[-5:]
     width = max(set(widths[i] for i in tail), key=lambda w: (sum(widths[i] == w for i in tail), w))
-    start, count = len(lines), 0
+    start, count, misses = len(lines), 0, 0
     for i in range(data[-1], -1, -1):
         if widths[i] == -1:
             continue
-        if widths[i] == width and is_data_row(split(lines[i], delimiter)):
-            start, count = i, count + 1
-        elif i == data[-1]:
-            continue  # a cut last line
-        else:
+        is_data = is_data_row(split(lines[i], delimiter))
+        if widths[i] == width and is_data:
+            start, count, misses = i, count + 1, 0
+        elif is_data and misses < patience and widths[i] >= 2:
+            misses += 1
+        elif i != data[-1]:
             break
     return start, width, count
 
 
 def find_table(lines: Sequence[str], *, delimiters: Sequence[str] = DELIMITERS,
-               comment: str = "#") -> Table:
-    """The table that ends the text: rows, header and units rows above it, metadata above those."""
+               comment: str = "#", strict: bool = True) -> Table:
+    """The table that ends the text: rows, header and units rows above it, metadata above those.
+
+    ``strict=False`` (for sniffing a head) skips rows of another width instead of refusing them."""
     kept = [(i, line) for i, line in enumerate(lines) if not (comment and line.lstrip().startswith(comment))]
     texts = [line for _, line in kept]
     delimiter, width, start = sniff_delimiter(texts, delimiters)
@@ -130,7 +136,7 @@ def find_table(lines: Sequence[str], *, delimiters: Sequence[str] = DELIMITERS,
     metadata = _metadata([texts[j] for j in above if j < first_meta] +
                          [line.lstrip(comment).strip() for line in lines[: kept[start][0]]
                           if comment and line.lstrip().startswith(comment)], delimiter)
-    rows, numbers, notes = _rows(texts, kept, start, width, delimiter)
+    rows, numbers, notes = _rows(texts, kept, start, width, delimiter, strict)
     sample = [c for row in rows[:500] for c in row]
     decimal_comma = delimiter != "," and any(COMMA_DECIMAL.match(c) for c in sample)
     return Table(delimiter, decimal_comma, header, units, rows, numbers, metadata, notes,
@@ -182,13 +188,15 @@ def key_value(line: str, delimiter: str = ",") -> tuple[str, str] | None:
 
 
 def _rows(texts: Sequence[str], kept: list[tuple[int, str]], start: int, width: int,
-          delimiter: str) -> tuple[list[list[str]], list[int], list[str]]:
+          delimiter: str, strict: bool = True) -> tuple[list[list[str]], list[int], list[str]]:
     rows, numbers, notes = [], [], []
     body = [(kept[j][0] + 1, texts[j]) for j in range(start, len(texts)) if texts[j].strip()]
     for k, (number, text) in enumerate(body):
         cells = split(text, delimiter)
         if len(cells) == width + 1 and cells[-1] == "":
             cells = cells[:-1]  # a trailing delimiter on this row only
+        if len(cells) != width and not strict:
+            continue
         if len(cells) != width:
             last = k == len(body) - 1
             if last and len(cells) < width:
