@@ -135,6 +135,10 @@ def _choose(data: bytes, filename: str, options: Mapping[str, Any], readers: Seq
                           f"{', '.join(r.name for r in readers)}")
     if not data.strip():
         raise ReadRefused("the file is empty; the export probably failed, export the data again")
+    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")) and \
+            data[:4096].count(b"\x00") < len(data[:4096]) // 3:
+        raise ReadRefused("this is a binary file, not a text export; export the data from the instrument software "
+                          "as text (ASCII / CSV), or force a reader that reads this binary format")
     ranked = sniff_all(data[:HEAD_BYTES], filename, readers)
     best_score, best = ranked[0] if ranked else (0.0, None)
     if best is not None and best_score >= SURE:

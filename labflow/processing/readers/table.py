@@ -35,6 +35,7 @@ STATUS_NAMES = re.compile(r"^(?:mode|ox/red|error|control changes|counter inc\.?
                           r"ns|i range|rec|step|md|es|status|ier?ange|pt|point ?#?|segment ?#?|range|"
                           r"reasoncode|current range|e2 status|actionid|cell|rack|shelf|position|test)$", re.I)
 
+_TIME_WITH_UNIT = re.compile(r"^(?:time|t|elapsed|elapsed_time|zeit)_(s|ms|us|min|h)$", re.I)
 _CLOCK = re.compile(r"^(\d{1,3}):(\d{2}):(\d{2}(?:\.\d+)?)$")
 _CLOCK_12 = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}(?:\.\d+)?))?\s*([AaPp][Mm])$")
 _DATE_TIME = re.compile(r"^(?P<date>\d{1,4}[./-]\d{1,2}[./-]\d{1,4})(?:[T ]+(?P<time>\d{1,2}:\d{2}(?::\d{2}"
@@ -68,14 +69,14 @@ def split(line: str, delimiter: str) -> list[str]:
 
 
 def _numeric_share(cells: Sequence[str]) -> float:
-    filled = [c for c in cells if c.strip()]
+    filled = [c for c in cells if not is_missing(c)]
     return sum(is_number(c) or bool(_CLOCK.match(c)) or bool(_DATE_TIME.match(c)) for c in filled) / \
         max(len(filled), 1)
 
 
 def is_data_row(cells: Sequence[str]) -> bool:
-    """Most cells are numbers, dates or clock times (labels may sit among them)."""
-    filled = [c for c in cells if c.strip()]
+    """Most filled cells are numbers, dates or clock times (labels and missing markers may sit among them)."""
+    filled = [c for c in cells if not is_missing(c)]
     return len(filled) >= 1 and _numeric_share(cells) >= 0.5
 
 
@@ -260,14 +261,31 @@ def _typed(name: str, unit: str, cells: list[str], table: Table) -> Column | Non
     values = floats(cells, table.decimal_comma)
     bad = bad_cells(cells, values)
     label = name or "unnamed column"
+    infinite = np.flatnonzero(np.isinf(values))
+    if len(infinite):
+        i = infinite[0]
+        raise ReadRefused(f"column '{label}', line {table.lines[i]}: '{cells[i]}' is not a finite number; replace "
+                          "it with the measured value or leave the cell empty", line=table.lines[i])
     if not bad:
         return _epoch_or_number(name, unit, values)
+    _refuse_broken_times(label, cells, bad, table)
     if len(bad) == len(filled):
         return _times(name, unit, cells) or Column(name, unit, _text(cells), "text")
     first = bad[0]
     return Column(name, unit, _text(cells), "text",
                   note=f"column '{label}' has text among its numbers ({plural(len(bad), 'cell')}, first "
                        f"{cells[first]!r} at line {table.lines[first]}): kept as text, not used as numbers")
+
+
+def _refuse_broken_times(label: str, cells: list[str], bad: list[int], table: Table) -> None:
+    """A column of dates or clock times with a cell that is neither is refused: time must be complete."""
+    times = [i for i in bad if _DATE_TIME.match(cells[i].strip()) or _CLOCK.match(cells[i].strip())
+             or _CLOCK_12.match(cells[i].strip())]
+    odd = [i for i in bad if i not in times]
+    if times and odd and len(times) >= len(odd):
+        i = odd[0]
+        raise ReadRefused(f"time column '{label}', line {table.lines[i]}: '{cells[i]}' is not a date or time like "
+                          f"'{cells[times[0]].strip()}'; every row needs a time", line=table.lines[i])
 
 
 def _text(cells: list[str]) -> np.ndarray:
@@ -394,6 +412,10 @@ def default_axis(columns: list[Column]) -> tuple[int, str] | None:
         if column.kind in ("datetime", "clock", "epoch") and not np.isnan(column.values).any():
             return j, "time"
     for j, column in enumerate(columns):
+        suffix = _TIME_WITH_UNIT.match(column.name)
+        if column.kind == "number" and suffix and not column.unit:
+            column.name, column.unit = column.name, suffix[1]
+            return j, "time"
         if column.kind == "number" and axis_kind_of(column.name) == "time" and \
                 (column.unit or "s").lower() in TIME_UNITS_IN_SECONDS:
             return j, "time"
@@ -423,6 +445,17 @@ def table_block(table: Table, name: str, *, axis_rule: AxisRule = default_axis, 
         j, kind = picked
         axis = _axis_from(columns[j], kind)
         rest = columns[:j] + columns[j + 1:]
+        missing = np.flatnonzero(~np.isfinite(axis.values))
+        if len(missing):
+            line = table.lines[missing[0]]
+            raise ReadRefused(f"axis column '{axis.name}', line {line}: the value is missing; every row needs "
+                              f"its {axis.kind.replace('_', ' ')}", line=line)
+        if kind == "time":
+            if not axis.unit:
+                axis = Axis("time", axis.name, "s", axis.values, axis.start)
+                notes.append(f"the time column '{axis.name}' names no unit: seconds assumed")
+            axis, rest, order_notes = _time_order(axis, rest, table.lines)
+            notes += order_notes
     role_of = roles or default_role
     channels = [Channel(c.name or f"column {k + 1}", c.unit, c.values,
                         role="text" if c.kind == "text" else role_of(c)) for k, c in enumerate(rest)]
@@ -432,6 +465,43 @@ def table_block(table: Table, name: str, *, axis_rule: AxisRule = default_axis, 
     if not block.signals:
         notes.append("no measured channel: every column is the axis, a status code or text")
     return block, notes + renames
+
+
+def _time_order(axis: Axis, columns: list[Column], numbers: list[int]) -> tuple[Axis, list[Column], list[str]]:
+    """Time in order: rows out of order are sorted (noted); a row repeating the one before is dropped
+    (noted); the same time twice with other values is refused (the log is ambiguous)."""
+    notes: list[str] = []
+    t = axis.values
+    if len(t) > 1 and (np.diff(t) < 0).any():
+        order = np.argsort(t, kind="stable")
+        moved = int((t < np.maximum.accumulate(t)).sum())
+        notes.append(f"sorted {plural(moved, 'row')} into time order")
+        t, numbers = t[order], [numbers[i] for i in order]
+        columns = [_take(c, order) for c in columns]
+    same = np.flatnonzero(np.diff(t) == 0) + 1
+    if len(same):
+        repeats = [i for i in same if all(_same(c.values[i], c.values[i - 1]) for c in columns)]
+        other = [i for i in same if i not in repeats]
+        if other:
+            i = other[0]
+            first, second = sorted((numbers[i - 1], numbers[i]))
+            raise ReadRefused(f"time {t[i]:g} appears on lines {first} and {second} with different values; the log "
+                              "is ambiguous, keep one of the rows", line=second)
+        keep = np.setdiff1d(np.arange(len(t)), repeats)
+        notes.append(f"dropped {plural(len(repeats), 'exact duplicate row')}")
+        t = t[keep]
+        columns = [_take(c, keep) for c in columns]
+    return Axis(axis.kind, axis.name, axis.unit, t, axis.start), columns, notes
+
+
+def _take(column: Column, index: np.ndarray) -> Column:
+    return Column(column.name, column.unit, column.values[index], column.kind, column.start, column.note)
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and np.isnan(a) and np.isnan(b):
+        return True
+    return a == b
 
 
 def _named_axis(columns: list[Column], wanted: str) -> tuple[int, str]:

@@ -12,6 +12,7 @@ from labflow.processing.readers.base import ReadRefused
 MISSING = frozenset({"", "nan", "na", "n/a", "null", "-", "--", "---", "#n/a", "none"})
 NUMBER = re.compile(r"^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?$|^[+-]?inf(?:inity)?$", re.I)
 COMMA_DECIMAL = re.compile(r"^[+-]?\d*,\d+(?:[eE][+-]?\d+)?$")
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 _CONTROL = bytes(set(range(32)) - {9, 10, 12, 13})
 
 
@@ -25,7 +26,11 @@ def decode(data: bytes) -> str:
                           "software as text (ASCII/CSV)")
     try:
         return data.decode("utf-8").lstrip("\ufeff")
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as error:
+        if data.startswith(b"\xef\xbb\xbf") or _UTF8_MULTIBYTE.search(data):
+            line = data.count(b"\n", 0, error.start) + 1
+            raise ReadRefused(f"mixed encodings: line {line} has bytes that are not UTF-8 while other lines are "
+                              "UTF-8; save the file again with one encoding (UTF-8)", line=line) from None
         return data.decode("latin-1")
 
 
@@ -102,6 +107,7 @@ _KIND_BY_NAME = (
     ("wavenumber", re.compile(r"wave[\s_-]*numbers?$", re.I)),
     ("wavelength", re.compile(r"wave[\s_-]*length|^lambda$|^wl$", re.I)),
     ("frequency", re.compile(r"^freq(?:uency)?\b|^f$", re.I)),
+    ("potential", re.compile(r"^(?:potential|ewe|<ewe>|e|e applied|voltage|working electrode potential)$", re.I)),
     ("mass_to_charge", re.compile(r"^m/z$|mass[\s_-]*to[\s_-]*charge", re.I)),
     ("energy", re.compile(r"(?:kinetic|binding|photon)?[\s_-]*energy$|^e[\s_-]*\(?k?ev\)?$", re.I)),
     ("time", re.compile(r"^(?:time|t|elapsed(?:[\s_]time)?|test[\s_]?time|r\.?\s?time|retention[\s_]time|"

@@ -70,5 +70,5 @@ def test_a_stray_delimiter_is_refused_with_its_line() -> None:
 
 
 def test_a_binary_file_is_refused() -> None:
-    with pytest.raises(ReadRefused, match="no reader is sure"):
+    with pytest.raises(ReadRefused, match="this is a binary file, not a text export"):
         read_file(bytes(range(256)) * 10, "image.png")
