@@ -1,1 +1,1 @@
-"""Processing: instrument readers, series (axis + channels), smoothing, peaks, quality, recipes."""
+"""Processing: instrument readers, series (axis + channels), clean series, peaks, quality and objective, by a recipe."""
