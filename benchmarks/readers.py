@@ -17,7 +17,7 @@ The expectations are a table (``EXPECTED`` below) transcribed by hand from the c
 ("expected parse" lines: rows, column names, per-block counts, the x axis named in its "format quirks");
 where the manifest describes columns instead of naming them (headerless files, implicit channels) the
 table holds the names a correct reader must give. The baseline in the same run is the old single parser
-(``labflow.parsing.parse_instrument_csv``: one table, time or row-index axis), classified the same way.
+(``labflow.processing.parsing.parse_instrument_csv``: one table, time or row-index axis), classified the same way.
 Targets: >= 90 % correct, 0 wrong, 0 crash.
 """
 
@@ -179,7 +179,7 @@ def run_file(path: Path, expected: Expected) -> dict[str, Any]:
 
 def baseline_class(path: Path, expected: Expected) -> str:
     """The old single parser on the same file, classified the same way (axis: time or index)."""
-    from labflow.parsing import ParseError, parse_instrument_csv
+    from labflow.processing.parsing import ParseError, parse_instrument_csv
 
     try:
         old = parse_instrument_csv(path.read_bytes(), name=path.name)

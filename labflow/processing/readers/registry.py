@@ -25,7 +25,7 @@ from labflow.processing.readers.base import SURE, Reader, ReadRefused
 from labflow.processing.series import ParsedFile
 
 ENTRY_POINT_GROUP = "labflow.readers"
-READER_OPTIONS = ("reader", "axis", "axis_kind", "axis_name", "axis_unit")
+READER_OPTIONS = ("reader", "axis", "axis_kind", "axis_name", "axis_unit", "block")
 """Sidecar / recipe fields that steer reading: force a reader, name the axis column, or say what a
 header-less file's first column is."""
 HEAD_BYTES = 65_536
