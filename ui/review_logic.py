@@ -595,6 +595,7 @@ def _metadata(ctx: AppContext, run: RunRecord) -> str:
               "recipe": f"{run.recipe_id} ({run.recipe_hash})" if run.recipe_id else ""}
     fields.update({f"params.{k}": json.dumps(v) if not isinstance(v, str) else v for k, v in run.params.items()})
     lines += [f"| {k} | {_cell(v)} |" for k, v in fields.items() if v not in (None, "")]
+    lines += _reader_lines(ctx, run.run_key)
     try:
         report = ctx.outputs.read_json("quality_report", run.run_key)
     except MissingOutputError:
@@ -603,6 +604,22 @@ def _metadata(ctx: AppContext, run: RunRecord) -> str:
     lines += ["", f"**Quality score {report.get('score', 0):.2f}**"]
     lines += [f"- **{flag}**: {explanations.get(flag, '')}" for flag in report.get("flags", [])] or ["- no flags"]
     return "\n".join(lines)
+
+
+def _reader_lines(ctx: AppContext, run_key: str) -> list[str]:
+    """What the reader made of the file: reader, axis, block, and every note (what it could not use,
+    invented or skipped)."""
+    try:
+        info = ctx.outputs.read_json("raw_series_info", run_key)
+    except MissingOutputError:
+        return []
+    axis = info.get("axis") or {}
+    lines = ["", f"**Read by** `{info.get('reader', '?')}` · axis **{axis.get('label', 'time (s)')}** "
+                 f"({axis.get('kind', 'time')}) · block `{info.get('block', '')}`"]
+    notes = info.get("notes") or []
+    lines += [f"**What the reader noted ({len(notes)})**"] + [f"- {_cell(n)}" for n in notes] if notes else \
+        ["The reader noted nothing."]
+    return lines
 
 
 def _cell(value: Any) -> str:
