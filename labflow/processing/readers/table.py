@@ -22,14 +22,16 @@ import polars as pl
 
 from labflow.processing.readers.base import ReadRefused
 from labflow.processing.readers.text import (COMMA_DECIMAL, axis_kind_of, bad_cells, floats, is_missing,
-                                             is_number, kind_of_unit, monotonic, name_and_unit, plural,
-                                             unique_names)
+                                             is_number, kind_of_unit, missing_mask, monotonic, name_and_unit,
+                                             plural, unique_names)
 from labflow.processing.series import Axis, Block, Channel
 
 DELIMITERS = ("\t", ";", ",", " ")
 """Candidate delimiters in order of preference; ``" "`` means runs of spaces (aligned columns)."""
 TIME_UNITS_IN_SECONDS = {"s": 1.0, "sec": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "min": 60.0, "h": 3600.0,
                          "hr": 3600.0, "d": 86400.0}
+SNIFF_LINES = 2_000
+"""Lines the layout (delimiter, header, first data row) is told from; the whole body is then read."""
 EPOCH_RANGE = (9.0e8, 2.5e9)  # Unix seconds from 1998 to 2049: a logger's clock, not a measured value
 STATUS_NAMES = re.compile(r"^(?:mode|ox/red|error|control changes|counter inc\.?|cycle(?: number| [pc])?|"
                           r"ns|i range|rec|step|md|es|status|ier?ange|pt|point ?#?|segment ?#?|range|"
@@ -125,7 +127,7 @@ def find_table(lines: Sequence[str], *, delimiters: Sequence[str] = DELIMITERS,
     ``strict=False`` (for sniffing a head) skips rows of another width instead of refusing them."""
     kept = [(i, line) for i, line in enumerate(lines) if not (comment and line.lstrip().startswith(comment))]
     texts = [line for _, line in kept]
-    delimiter, width, start = sniff_delimiter(texts, delimiters)
+    delimiter, width, start = sniff_delimiter(texts[:SNIFF_LINES], delimiters)
     if not delimiter:
         raise ReadRefused("no table of numbers found (no lines of two or more numbers separated by tabs, "
                           "';', ',' or spaces); is this the right file?")
@@ -188,10 +190,25 @@ def key_value(line: str, delimiter: str = ",") -> tuple[str, str] | None:
     return (key, value) if key and len(key) <= 80 else None
 
 
+def _split_all(texts: list[str], width: int, delimiter: str) -> list[list[str]] | None:
+    """Every line split at once (polars); None when a line is unusual (quotes, another field count) and
+    the line-by-line read must explain it."""
+    if delimiter == " " or not texts or '"' in "".join(texts[:1000]) or any('"' in t for t in texts[1000:]):
+        return None
+    parts = pl.Series(texts, dtype=pl.String).str.split(delimiter)
+    if (parts.list.len() != width).any():
+        return None
+    columns = [parts.list.get(j).str.strip_chars().to_list() for j in range(width)]
+    return [list(row) for row in zip(*columns)]
+
+
 def _rows(texts: Sequence[str], kept: list[tuple[int, str]], start: int, width: int,
           delimiter: str, strict: bool = True) -> tuple[list[list[str]], list[int], list[str]]:
     rows, numbers, notes = [], [], []
     body = [(kept[j][0] + 1, texts[j]) for j in range(start, len(texts)) if texts[j].strip()]
+    fast = _split_all([text for _, text in body], width, delimiter)
+    if fast is not None:
+        return fast, [number for number, _ in body], notes
     for k, (number, text) in enumerate(body):
         cells = split(text, delimiter)
         if len(cells) == width + 1 and cells[-1] == "":
@@ -254,7 +271,8 @@ def read_columns(table: Table) -> tuple[list[Column], list[str]]:
 
 
 def _typed(name: str, unit: str, cells: list[str], table: Table) -> Column | None:
-    filled = [c for c in cells if not is_missing(c)]
+    missing = missing_mask(cells)
+    filled = [cells[i] for i in np.flatnonzero(~missing)] if missing.any() else cells
     if not filled:
         return Column(name, unit, np.full(len(cells), np.nan), "number",
                       note=f"column '{name or 'unnamed column'}' is empty in every row") if name else None

@@ -77,9 +77,18 @@ def floats(cells: list[str], decimal_comma: bool = False) -> np.ndarray:
     return series.cast(pl.Float64, strict=False).to_numpy().astype(np.float64)
 
 
+def missing_mask(cells: list[str]) -> np.ndarray:
+    """True where a cell is empty or a missing marker (vectorised)."""
+    series = pl.Series(cells, dtype=pl.String).str.strip_chars().str.to_lowercase()
+    return series.is_in(sorted(MISSING)).fill_null(True).to_numpy()
+
+
 def bad_cells(cells: list[str], values: np.ndarray) -> list[int]:
     """Indices of cells that hold something (not a missing marker) that did not read as a number."""
-    return [i for i in np.flatnonzero(np.isnan(values)) if not is_missing(cells[i])]
+    nan = np.flatnonzero(np.isnan(values))
+    if not len(nan):
+        return []
+    return [i for i in nan if not is_missing(cells[i])]
 
 
 _BRACKETS = re.compile(r"^(?P<name>.*?\S)\s*(?:\[(?P<square>[^\[\]]*)\]|\((?P<round>[^()]*)\))$")
