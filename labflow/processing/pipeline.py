@@ -27,7 +27,7 @@ from labflow.ingest.metadata import (
     parse_sidecar_raw,
 )
 from labflow.store.objects import ObjectIntegrityError, open_object_store, quarantine
-from labflow.processing.raw_series import series_table
+from labflow.processing.raw_series import read_series
 from labflow.processing.readers import ReadRefused, read_file
 from labflow.processing.readers.registry import reader_options
 from labflow.processing.peaks import detect_peaks
@@ -202,8 +202,7 @@ class RunProcessor:
         data = self._raw_bytes("raw_series", run)
         options = self._read_options(run, recipe)
         try:
-            parsed = read_file(data, run.original_name, options)
-            frame, info = series_table(parsed, options, recipe.parse.channels)
+            frame, info = read_series(data, run.original_name, options, recipe.parse.channels)
             if recipe.parse.unsorted_time == "reject" and any(n.startswith("sorted ") for n in info["notes"]):
                 raise ReadRefused("the time goes backwards and the recipe says unsorted_time: reject; sort the "
                                   "export by time or set unsorted_time: sort")

@@ -26,10 +26,17 @@ import numpy as np
 import polars as pl
 
 from labflow.processing.readers.base import ReadRefused
+from labflow.processing.readers.registry import read_file
 from labflow.processing.readers.table import TIME_UNITS_IN_SECONDS
 from labflow.processing.series import Block, ParsedFile
 
 AXIS_COLUMN = "time_s"
+
+
+def read_series(data: bytes, name: str, options: Mapping[str, Any] | None = None,
+                channels: list[str] | None = None) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Read a file with the surest reader into the pipeline's table and info (raises ReadRefused)."""
+    return series_table(read_file(data, name, options), options, channels)
 
 
 def choose_block(parsed: ParsedFile, name: str | None) -> Block:
