@@ -4,16 +4,17 @@ and the information (axis kind/name/unit, every channel with unit and role, bloc
 The table's first column is ``time_s`` (the name every downstream step reads): seconds for a time axis
 (minutes, hours and milliseconds are converted), the axis' own values and unit otherwise — what they are is
 in ``info["axis"]``. A falling axis (an IR spectrum from 4000 to 400 cm-1, an impedance sweep) is turned
-to rise, with a note. Only measured channels go into the table, the main one first (so it is the default
-peak channel, never the axis); status codes, other axes and text columns are listed in the info and noted.
+to rise (``info["axis"]["reversed"]``). Only measured channels go into the table, the main one first (so it is
+the default peak channel, never the axis); status codes, other axes, text and empty columns are listed in
+``info["left_out"]`` (nothing is lost: ``info["all_channels"]`` has every channel with unit and role).
 
 >>> import numpy as np
 >>> from labflow.processing.series import Axis, Block, Channel, ParsedFile
 >>> block = Block("data", Axis("wavenumber", "Wavenumber", "cm-1", np.array([1002.0, 1001.0, 1000.0])),
 ...               [Channel("Pixel", "", np.arange(3.0), role="axis"), Channel("T", "%", np.array([90.0, 50.0, 91.0]))])
 >>> frame, info = series_table(ParsedFile("jcamp", [block]))
->>> frame["time_s"].to_list(), info["axis"]["label"], info["notes"][0]
-([1000.0, 1001.0, 1002.0], 'Wavenumber (cm-1)', 'the axis falls in the file; reversed to rise (values unchanged)')
+>>> frame["time_s"].to_list(), info["axis"]["label"], info["axis"]["reversed"], info["left_out"]
+([1000.0, 1001.0, 1002.0], 'Wavenumber (cm-1)', True, ['Pixel'])
 """
 
 from __future__ import annotations
@@ -59,11 +60,9 @@ def series_table(parsed: ParsedFile, options: Mapping[str, Any] | None = None,
     values, unit = axis.values, axis.unit
     if axis.kind == "time" and unit in TIME_UNITS_IN_SECONDS and unit != "s":
         values, unit = values * TIME_UNITS_IN_SECONDS[unit], "s"
-        notes.append(f"converted the time axis from {axis.unit} to seconds")
     order = np.arange(block.rows)
     if axis.descending:
         order = order[::-1]
-        notes.append("the axis falls in the file; reversed to rise (values unchanged)")
     chosen = _channels(block, channels, notes)
     columns = {AXIS_COLUMN: values[order]}
     if axis.kind == "time" and axis.start is not None and unit == "s":
@@ -71,17 +70,15 @@ def series_table(parsed: ParsedFile, options: Mapping[str, Any] | None = None,
     for channel in chosen:
         columns[channel.name] = channel.values[order]
     frame = pl.DataFrame(columns)
-    if len(parsed.blocks) > 1:
-        others = [b.name for b in parsed.blocks if b is not block]
-        notes.append(f"the file has {len(parsed.blocks)} blocks; this series is '{block.name}' (others: "
-                     f"{', '.join(others)}; pick one with the block: field)")
     info = {
         "reader": parsed.reader, "block": block.name, "rows": block.rows,
         "axis": {"kind": axis.kind, "name": axis.name, "unit": unit,
                  "label": f"{axis.name} ({unit})" if unit else axis.name,
-                 "start": axis.start.isoformat() if axis.start else None},
+                 "start": axis.start.isoformat() if axis.start else None, "unit_in_file": axis.unit,
+                 "reversed": bool(axis.descending)},
         "channels": [c.name for c in chosen], "units": {c.name: c.unit for c in chosen if c.unit},
         "all_channels": [{"name": c.name, "unit": c.unit, "role": c.role} for c in block.channels],
+        "left_out": [c.name for c in block.channels if c not in chosen],
         "blocks": [{"name": b.name, "rows": b.rows, "axis_kind": b.axis.kind} for b in parsed.blocks],
         "metadata": parsed.metadata, "notes": notes,
         "duplicate_rows_dropped": _dropped(notes),
@@ -105,12 +102,7 @@ def _channels(block: Block, wanted: list[str] | None, notes: list[str]):
                           "or text)" + (f": {'; '.join(why)}; fix those cells" if why else
                                         "; name the channels in the recipe"))
     main = block.main_channel
-    ordered = [main] + [c for c in signals if c is not main]
-    left_out = [c for c in block.channels if c not in ordered]
-    if left_out:
-        notes.append("kept out of the series (listed in the info): " +
-                     ", ".join(f"{c.name} [{'empty' if c.role == 'signal' else c.role}]" for c in left_out))
-    return ordered
+    return [main] + [c for c in signals if c is not main]
 
 
 def _dropped(notes: list[str]) -> int:

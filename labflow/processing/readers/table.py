@@ -251,8 +251,7 @@ def read_columns(table: Table) -> tuple[list[Column], list[str]]:
     headers = [h.strip().strip('"') for h in table.header]
     used = len(headers)
     if used > 1 and not headers[-1] and all(not row[-1] for row in table.rows):
-        used -= 1
-        notes.append("ignored the trailing delimiter at the end of each line")
+        used -= 1  # a trailing delimiter on every line
     names_units = [name_and_unit(h) for h in headers[:used]]
     names, renames = unique_names([n or "" for n, _ in names_units])
     notes += renames
@@ -335,8 +334,7 @@ def _times(name: str, unit: str, cells: list[str]) -> Column | None:
     elif all(_CLOCK.match(c) for c in filled):
         seconds = np.array([_hms(c) for c in filled])
         if "hh:mm" in unit or re.search(r"duration|elapsed|total|step", name, re.I) or seconds.max() >= 86400:
-            column = Column(name, "s", seconds, "number",
-                            note=f"column '{name}': hh:mm:ss durations read as seconds")
+            column = Column(name, "s", seconds, "number")
         else:
             column = _clock(name, seconds, "clock times without a date")
     if column is None or len(present) == len(cells):
@@ -361,9 +359,8 @@ def _twelve_hour(cell: str) -> float:
 def _clock(name: str, seconds: np.ndarray, what: str) -> Column:
     days = np.concatenate([[0], np.cumsum(np.diff(seconds) < -43_200)])  # the clock went past midnight
     elapsed = seconds + days * 86_400.0
-    note = f"column '{name}' holds {what}: read as seconds since the first row"
-    if days[-1]:
-        note += f" (passing midnight {plural(int(days[-1]), 'time')})"
+    note = f"column '{name}' holds {what}: the clock passes midnight {plural(int(days[-1]), 'time')}, a day " \
+        "was added each time" if days[-1] else ""
     return Column(name or "time", "s", elapsed - elapsed[0], "clock", note=note)
 
 
@@ -377,8 +374,8 @@ def _date_times(name: str, cells: list[str]) -> Column | None:
         return None
     start = stamps[0]
     seconds = np.array([(s - start).total_seconds() for s in stamps])
-    text = f"column '{name or '(no name)'}' holds dates ({order}): read as seconds since {start.isoformat()}"
-    return Column(name or "time", "s", seconds, "datetime", start, note=text + (f"; {note}" if note else ""))
+    text = f"column '{name or '(no name)'}' holds dates read as {order} from {start.isoformat()}: {note}" if note else ""
+    return Column(name or "time", "s", seconds, "datetime", start, note=text)
 
 
 def _date_order(dates: list[str]) -> tuple[str | None, str]:
