@@ -240,7 +240,7 @@ class Column:
     name: str
     unit: str
     values: np.ndarray  # float64; object array of str for text
-    kind: str  # "number" | "text" | "datetime" | "clock" | "epoch"
+    kind: str  # "number" | "text" | "datetime" | "clock" | "epoch" | "empty"
     start: datetime | None = None
     note: str = ""
 
@@ -266,6 +266,9 @@ def read_columns(table: Table) -> tuple[list[Column], list[str]]:
         if column.note:
             notes.append(column.note)
         columns.append(column)
+    empty = [c.name for c in columns if c.kind == "empty"]
+    if empty:
+        notes.append(f"{plural(len(empty), 'column')} empty in every row: {', '.join(empty)}")
     return columns, notes
 
 
@@ -273,8 +276,7 @@ def _typed(name: str, unit: str, cells: list[str], table: Table) -> Column | Non
     missing = missing_mask(cells)
     filled = [cells[i] for i in np.flatnonzero(~missing)] if missing.any() else cells
     if not filled:
-        return Column(name, unit, np.full(len(cells), np.nan), "number",
-                      note=f"column '{name or 'unnamed column'}' is empty in every row") if name else None
+        return Column(name, unit, np.full(len(cells), np.nan), "empty") if name else None
     values = floats(cells, table.decimal_comma)
     bad = bad_cells(cells, values)
     label = name or "unnamed column"
