@@ -421,7 +421,7 @@ def render(ctx: AppContext, state: ViewState) -> RunView:
     chart = build_chart(frame, shown, show_raw=state.show_raw, normalise=state.normalise, window=state.window,
                         marker_channel=peak_channel, peaks=[p.time_s for p in annotation.peaks],
                         intervals=annotation.intervals, preview=current_preview(ctx, state),
-                        proposals=preannotations.pending(proposals, annotation))
+                        proposals=preannotations.pending(proposals, annotation), axis=_axis(ctx, run.run_key))
     counts = histogram(frame, peak_channel, window=state.window)
     objective, measured = draft_objective(run, _objective_recipe(ctx, run, annotation),
                                           _objective_series(ctx, run, annotation, peak_channel), session)
@@ -604,6 +604,15 @@ def _metadata(ctx: AppContext, run: RunRecord) -> str:
     lines += ["", f"**Quality score {report.get('score', 0):.2f}**"]
     lines += [f"- **{flag}**: {explanations.get(flag, '')}" for flag in report.get("flags", [])] or ["- no flags"]
     return "\n".join(lines)
+
+
+def _axis(ctx: AppContext, run_key: str) -> tuple[str, str]:
+    """The series' x axis name and unit (time in seconds when the reader's info is not there)."""
+    try:
+        axis = ctx.outputs.read_json("raw_series_info", run_key).get("axis") or {}
+    except MissingOutputError:
+        axis = {}
+    return axis.get("name", "time"), axis.get("unit", "s")
 
 
 def _reader_lines(ctx: AppContext, run_key: str) -> list[str]:

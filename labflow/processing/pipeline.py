@@ -119,7 +119,7 @@ class RunProcessor:
         except MissingOutputError as error:
             raise StepFailed(step, run_key, str(error)) from None
 
-    def _series_info(self, run_key: str) -> dict[str, Any]:
+    def series_info(self, run_key: str) -> dict[str, Any]:
         """What the reader said about the run's series ({} if the parse info is not there)."""
         try:
             return dict(self.outputs.read_json("raw_series_info", run_key))
@@ -250,7 +250,7 @@ class RunProcessor:
         result = detect_peaks(cleaned["time_s"].to_numpy(), cleaned[column].to_numpy(), recipe.peaks)
         table = result.table.with_columns(pl.lit(channel).alias("channel"))
         path = self.outputs.write_frame("peaks", run.run_key, table)
-        axis = self._series_info(run.run_key).get("axis", {})
+        axis = self.series_info(run.run_key).get("axis", {})
         png = render_run_png(cleaned, channel, table, title=f"{run.original_name} · {channel}",
                              x_label=axis.get("label", "time (s)"))
         self.outputs.write_bytes("peaks_plot", run.run_key, "png", png)
@@ -276,7 +276,7 @@ class RunProcessor:
     def quality_report(self, run: RunRecord, recipe: Recipe) -> StepReport:
         """Quality flags and a 0–1 score, with asset checks on the same numbers."""
         raw = self._read("quality_report", run.run_key, "raw_series")
-        info = self._series_info(run.run_key)
+        info = self.series_info(run.run_key)
         report = assess_quality(raw, value_channels(raw), recipe.quality,
                                 duplicate_rows_dropped=int(info.get("duplicate_rows_dropped", 0)),
                                 reader_notes=info.get("notes", []))
