@@ -19,8 +19,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
 from labflow.processing.readers.base import ReadRefused
 from labflow.processing.readers.table import fixed_table, table_block
 from labflow.processing.readers.text import decode, head_text, lines
