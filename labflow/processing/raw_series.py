@@ -69,7 +69,7 @@ def series_table(parsed: ParsedFile, options: Mapping[str, Any] | None = None,
         columns["timestamp"] = [axis.start + timedelta(seconds=float(v)) for v in values[order]]
     for channel in chosen:
         columns[channel.name] = channel.values[order]
-    frame = pl.DataFrame(columns)
+    frame = pl.DataFrame(columns).with_columns(pl.col(c.name).fill_nan(None) for c in chosen)
     info = {
         "reader": parsed.reader, "block": block.name, "rows": block.rows,
         "axis": {"kind": axis.kind, "name": axis.name, "unit": unit,
@@ -97,7 +97,7 @@ def _channels(block: Block, wanted: list[str] | None, notes: list[str]):
         return found
     signals = block.signals
     if not signals:
-        why = [n for n in notes if "text among its numbers" in n]
+        why = [n for n in notes if "among its numbers" in n]
         raise ReadRefused(f"block '{block.name}' has no measured channel (only the axis, status codes, other axes "
                           "or text)" + (f": {'; '.join(why)}; fix those cells" if why else
                                         "; name the channels in the recipe"))

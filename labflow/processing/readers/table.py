@@ -292,8 +292,8 @@ def _typed(name: str, unit: str, cells: list[str], table: Table) -> Column | Non
         return _times(name, unit, cells) or Column(name, unit, _text(cells), "text")
     first = bad[0]
     return Column(name, unit, _text(cells), "text",
-                  note=f"column '{label}' has text among its numbers ({plural(len(bad), 'cell')}, first "
-                       f"{cells[first]!r} at line {table.lines[first]}): kept as text, not used as numbers")
+                  note=f"column '{label}', line {table.lines[first]}: {cells[first]!r} is not a number "
+                       f"({plural(len(bad), 'text cell')} among its numbers): kept as text, not used as numbers")
 
 
 def _refuse_broken_times(label: str, cells: list[str], bad: list[int], table: Table) -> None:

@@ -77,7 +77,8 @@ def test_a_label_column_with_numbers_and_text_is_kept_as_text() -> None:
     label = parsed.block.channel("label")
     assert label.is_text and label.values.tolist() == ["1", "2", "ABC", "4"]
     assert parsed.main_channel.name == "signal" and parsed.main_channel.values.tolist() == [0.5, 0.7, 0.9, 1.1]
-    assert any("'ABC' at line 4" in note for note in parsed.notes)
+    assert any("column 'label', line 4: 'ABC' is not a number (1 text cell among its numbers)" in note
+               for note in parsed.notes)
 
 
 def test_european_dates_and_twelve_hour_clock() -> None:
