@@ -49,7 +49,7 @@ class DelimitedReader:
         named = sum(1 for cell in table.header if cell.strip())
         if named and named >= len(table.header) - 1:
             return 0.55  # a header names the columns (too few rows are refused by read, with the reason)
-        return 0.3 if len(table.rows) >= MIN_ROWS else 0.1  # no header: nothing says what the columns are
+        return 0.3 if table.height >= MIN_ROWS else 0.1  # no header: nothing says what the columns are
 
     def read(self, data: bytes, filename: str, options: Mapping[str, Any]) -> ParsedFile:
         text = lines(decode(data))
@@ -59,8 +59,8 @@ class DelimitedReader:
             table = _single_column(text)
             if table is None:
                 raise
-        if len(table.rows) < MIN_ROWS:
-            raise ReadRefused(f"only {len(table.rows)} data row(s) under the header (line {table.header_line}); at "
+        if table.height < MIN_ROWS:
+            raise ReadRefused(f"only {table.height} data row(s) under the header (line {table.header_line}); at "
                               f"least {MIN_ROWS} are needed; check that the export is complete")
         if not any(cell.strip() for cell in table.header):
             return _headerless(table, filename, options)

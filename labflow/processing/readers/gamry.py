@@ -51,8 +51,8 @@ class GamryReader:
         table.header, table.units = table.header[1:], table.units[1:]
         table.rows = [row[1:] for row in table.rows]
         declared = fields[2].strip() if len(fields) > 2 else ""
-        if declared.isdigit() and int(declared) != len(table.rows):
-            raise ReadRefused(f"table {name} declares {declared} rows but {len(table.rows)} follow (line "
+        if declared.isdigit() and int(declared) != table.height:
+            raise ReadRefused(f"table {name} declares {declared} rows but {table.height} follow (line "
                               f"{at + 1}); the file is cut or damaged, export it again", reader=self.name)
         axis = "Freq" if "Freq" in table.header else ("T" if "T" in table.header else None)
         block, block_notes = table_block(table, name, axis_name=axis,

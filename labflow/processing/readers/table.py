@@ -57,6 +57,17 @@ class Table:
     metadata: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     header_line: int = 0
+    columns: list[pl.Series] | None = None  # the cells column by column, when the body was split at once
+
+    def column(self, j: int) -> pl.Series:
+        """The cells of column ``j`` (text)."""
+        if self.columns is not None:
+            return self.columns[j]
+        return pl.Series([row[j] for row in self.rows], dtype=pl.String)
+
+    @property
+    def height(self) -> int:
+        return len(self.lines)
 
 
 def split(line: str, delimiter: str) -> list[str]:
@@ -139,11 +150,17 @@ def find_table(lines: Sequence[str], *, delimiters: Sequence[str] = DELIMITERS,
     metadata = _metadata([texts[j] for j in above if j < first_meta] +
                          [line.lstrip(comment).strip() for line in lines[: kept[start][0]]
                           if comment and line.lstrip().startswith(comment)], delimiter)
-    rows, numbers, notes = _rows(texts, kept, start, width, delimiter, strict)
-    sample = [c for row in rows[:500] for c in row]
+    body = [(kept[j][0] + 1, texts[j]) for j in range(start, len(texts)) if texts[j].strip()]
+    columns = _split_all([text for _, text in body], width, delimiter)
+    if columns is not None:
+        rows, numbers, notes = [], [number for number, _ in body], []
+        sample = [c for column in columns for c in column.head(500).to_list() if c]
+    else:
+        rows, numbers, notes = _rows(texts, kept, start, width, delimiter, strict)
+        sample = [c for row in rows[:500] for c in row]
     decimal_comma = delimiter != "," and any(COMMA_DECIMAL.match(c) for c in sample)
     return Table(delimiter, decimal_comma, header, units, rows, numbers, metadata, notes,
-                 header_line=kept[header_at][0] + 1 if header_at is not None else 0)
+                 header_line=kept[header_at][0] + 1 if header_at is not None else 0, columns=columns)
 
 
 def _fit(cells: list[str], width: int) -> list[str]:
@@ -190,25 +207,21 @@ def key_value(line: str, delimiter: str = ",") -> tuple[str, str] | None:
     return (key, value) if key and len(key) <= 80 else None
 
 
-def _split_all(texts: list[str], width: int, delimiter: str) -> list[list[str]] | None:
-    """Every line split at once (polars); None when a line is unusual (quotes, another field count) and
-    the line-by-line read must explain it."""
+def _split_all(texts: list[str], width: int, delimiter: str) -> list[pl.Series] | None:
+    """Every line split at once (polars), column by column; None when a line is unusual (quotes, another
+    field count) and the line-by-line read must explain it."""
     if delimiter == " " or not texts or '"' in "".join(texts[:1000]) or any('"' in t for t in texts[1000:]):
         return None
     parts = pl.Series(texts, dtype=pl.String).str.split(delimiter)
     if (parts.list.len() != width).any():
         return None
-    columns = [parts.list.get(j).str.strip_chars().to_list() for j in range(width)]
-    return [list(row) for row in zip(*columns)]
+    return [parts.list.get(j).str.strip_chars() for j in range(width)]
 
 
 def _rows(texts: Sequence[str], kept: list[tuple[int, str]], start: int, width: int,
           delimiter: str, strict: bool = True) -> tuple[list[list[str]], list[int], list[str]]:
     rows, numbers, notes = [], [], []
     body = [(kept[j][0] + 1, texts[j]) for j in range(start, len(texts)) if texts[j].strip()]
-    fast = _split_all([text for _, text in body], width, delimiter)
-    if fast is not None:
-        return fast, [number for number, _ in body], notes
     for k, (number, text) in enumerate(body):
         cells = split(text, delimiter)
         if len(cells) == width + 1 and cells[-1] == "":
@@ -250,14 +263,14 @@ def read_columns(table: Table) -> tuple[list[Column], list[str]]:
     notes: list[str] = []
     headers = [h.strip().strip('"') for h in table.header]
     used = len(headers)
-    if used > 1 and not headers[-1] and all(not row[-1] for row in table.rows):
+    if used > 1 and not headers[-1] and table.column(used - 1).fill_null("").str.len_chars().max() in (0, None):
         used -= 1  # a trailing delimiter on every line
     names_units = [name_and_unit(h) for h in headers[:used]]
     names, renames = unique_names([n or "" for n, _ in names_units])
     notes += renames
     columns = []
     for j in range(used):
-        cells = [row[j] for row in table.rows]
+        cells = table.column(j)
         unit = table.units[j].strip("[]() ") if j < len(table.units) and table.units[j] else names_units[j][1]
         column = _typed(names[j], unit, cells, table)
         if column is None:
@@ -272,21 +285,22 @@ def read_columns(table: Table) -> tuple[list[Column], list[str]]:
     return columns, notes
 
 
-def _typed(name: str, unit: str, cells: list[str], table: Table) -> Column | None:
-    missing = missing_mask(cells)
-    filled = [cells[i] for i in np.flatnonzero(~missing)] if missing.any() else cells
-    if not filled:
-        return Column(name, unit, np.full(len(cells), np.nan), "empty") if name else None
-    values = floats(cells, table.decimal_comma)
-    bad = bad_cells(cells, values)
+def _typed(name: str, unit: str, series: pl.Series, table: Table) -> Column | None:
+    missing = missing_mask(series)
+    if missing.all():
+        return Column(name, unit, np.full(len(series), np.nan), "empty") if name else None
+    values = floats(series, table.decimal_comma)
+    bad = bad_cells(series, values)
     label = name or "unnamed column"
     infinite = np.flatnonzero(np.isinf(values))
     if len(infinite):
         i = infinite[0]
-        raise ReadRefused(f"column '{label}', line {table.lines[i]}: '{cells[i]}' is not a finite number; replace "
+        raise ReadRefused(f"column '{label}', line {table.lines[i]}: '{series[int(i)]}' is not a finite number; replace "
                           "it with the measured value or leave the cell empty", line=table.lines[i])
     if not bad:
         return _epoch_or_number(name, unit, values)
+    cells = series.to_list()
+    filled = [cells[i] for i in np.flatnonzero(~missing)]
     _refuse_broken_times(label, cells, bad, table)
     if len(bad) == len(filled):
         return _times(name, unit, cells) or Column(name, unit, _text(cells), "text")
@@ -454,7 +468,7 @@ def table_block(table: Table, name: str, *, axis_rule: AxisRule = default_axis, 
         raise ReadRefused("the table has no columns with values")
     picked = _named_axis(columns, axis_name) if axis_name else axis_rule(columns)
     if picked is None:
-        axis = Axis("index", "row", "", np.arange(len(table.rows), dtype=np.float64))
+        axis = Axis("index", "row", "", np.arange(table.height, dtype=np.float64))
         notes.append("no column says it is the x axis (time, frequency, wavelength, ...): the axis is the "
                      "row number; name the axis column with the axis: option")
         rest = columns

@@ -69,26 +69,30 @@ def to_float(cell: str, decimal_comma: bool = False) -> float:
     return float(cell)
 
 
-def floats(cells: list[str], decimal_comma: bool = False) -> np.ndarray:
+def floats(cells: list[str] | pl.Series, decimal_comma: bool = False) -> np.ndarray:
     """Cells to a float64 array, vectorised; text becomes NaN (callers check with :func:`bad_cells`)."""
-    series = pl.Series(cells, dtype=pl.String).str.strip_chars()
+    series = _text_series(cells).str.strip_chars()
     if decimal_comma:
         series = series.str.replace(",", ".", literal=True)
     return series.cast(pl.Float64, strict=False).to_numpy().astype(np.float64)
 
 
-def missing_mask(cells: list[str]) -> np.ndarray:
+def _text_series(cells: list[str] | pl.Series) -> pl.Series:
+    return cells if isinstance(cells, pl.Series) else pl.Series(cells, dtype=pl.String)
+
+
+def missing_mask(cells: list[str] | pl.Series) -> np.ndarray:
     """True where a cell is empty or a missing marker (vectorised)."""
-    series = pl.Series(cells, dtype=pl.String).str.strip_chars().str.to_lowercase()
+    series = _text_series(cells).str.strip_chars().str.to_lowercase()
     return series.is_in(sorted(MISSING)).fill_null(True).to_numpy()
 
 
-def bad_cells(cells: list[str], values: np.ndarray) -> list[int]:
+def bad_cells(cells: list[str] | pl.Series, values: np.ndarray) -> list[int]:
     """Indices of cells that hold something (not a missing marker) that did not read as a number."""
     nan = np.flatnonzero(np.isnan(values))
     if not len(nan):
         return []
-    return [i for i in nan if not is_missing(cells[i])]
+    return [int(i) for i in nan if not is_missing(cells[int(i)] or "")]
 
 
 _BRACKETS = re.compile(r"^(?P<name>.*?\S)\s*(?:\[(?P<square>[^\[\]]*)\]|\((?P<round>[^()]*)\))$")
