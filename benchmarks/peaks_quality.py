@@ -7,7 +7,7 @@ Defaults: MIT-BIH Arrhythmia Database record 100, first 15 min at 360 Hz
 (``$LABFLOW_SHARED_DATA/ecg/mitdb100_part1.csv``, falling back to ``../shared/data`` beside the
 project), lead ``MLII_mV``, cardiologist-annotated beats ``mitdb100_part1_rpeaks.csv`` (``time_s``).
 
-Ours is the project's own path with no per-file tuning: ``labflow.processing.parsing.parse_instrument_csv``
+Ours is the project's own path with no per-file tuning: ``labflow.processing.raw_series.read_series``
 (``polars.read_csv`` when the parser is not importable), ``clean_series`` with the default recipe's
 smoothing, ``detect_peaks`` with ``PeakParams()`` (every threshold automatic), and the file's
 ``assess_quality`` report. Beside it, in the same table:
@@ -55,11 +55,11 @@ NAIVE_NOISE_FACTOR = 5.0
 def read_series(path: Path) -> tuple[pl.DataFrame, int]:
     """The parsed series (with the project's parser when importable) and its dropped duplicate rows."""
     try:
-        from labflow.processing.parsing import parse_instrument_csv
+        from labflow.processing.raw_series import read_series
     except ImportError:
         return pl.read_csv(path).with_columns(cs.numeric().cast(pl.Float64)), 0
-    parsed = parse_instrument_csv(path.read_bytes(), name=path.name)
-    return parsed.frame, parsed.duplicate_rows_dropped
+    frame, info = read_series(path.read_bytes(), path.name)
+    return frame, info["duplicate_rows_dropped"]
 
 
 def read_truth(path: Path) -> np.ndarray:

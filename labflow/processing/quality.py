@@ -9,14 +9,17 @@ Checks, per value channel and on the time axis:
 - ``clipping``: runs of >= ``clipping_min_samples`` samples at the channel's exact maximum or minimum;
 - ``flatline``: runs of >= ``flatline_min_samples`` identical consecutive values elsewhere;
 - ``sampling_gaps``: time steps longer than ``gap_factor`` x the median step;
-- ``duplicate_timestamps``: rows repeating a timestamp, in the series or dropped by the parser.
+- ``duplicate_timestamps``: rows repeating a timestamp, in the series or dropped by the parser;
+- ``reader_notes``: the reader noted something about the file (a column it could not use, an axis it had
+  to invent or convert, rows it skipped or sorted): a person should look before trusting the numbers.
 
 Score (1.0 = clean): the product of ``1 - penalty`` over the checks, each penalty in 0..1 and
 monotone in its metric, so any defect can only lower the score:
 
 - missing, clipped, flat-lined, duplicated and gap-lost shares ``r``: ``min(1, 4 r)``
   (a quarter of the data bad -> score 0);
-- SNR: ``clip((min_snr_db + 10 - snr_db) / 40, 0, 1)`` (no penalty from 10 dB above the minimum).
+- SNR: ``clip((min_snr_db + 10 - snr_db) / 40, 0, 1)`` (no penalty from 10 dB above the minimum);
+- reader notes: ``min(0.5, 0.1 n)`` for ``n`` notes.
 
 Each penalty is also reported as a metric (``penalty.<check>``), so a score can be traced to its causes.
 """
@@ -31,7 +34,10 @@ import polars as pl
 
 from labflow.processing.recipes import QualityParams
 
-FLAGS = ("missing_values", "low_snr", "clipping", "flatline", "sampling_gaps", "duplicate_timestamps")
+FLAGS = ("missing_values", "low_snr", "clipping", "flatline", "sampling_gaps", "duplicate_timestamps",
+         "reader_notes")
+NOTE_PENALTY = 0.1
+NOTE_PENALTY_MAX = 0.5
 MAD_TO_SIGMA = 1.4826
 SNR_FLOOR_DB = -30.0
 SNR_CAP_DB = 120.0
@@ -194,6 +200,7 @@ def _flags(metrics: dict[str, float | int], params: QualityParams) -> list[str]:
         "flatline": metrics["flatline_ratio"] > 0,
         "sampling_gaps": metrics["gap_count"] > 0,
         "duplicate_timestamps": metrics["duplicate_timestamps"] + metrics["duplicate_rows"] > 0,
+        "reader_notes": metrics.get("reader_notes", 0) > 0,
     }
     return [flag for flag in FLAGS if raised[flag]]
 
@@ -211,6 +218,7 @@ def _penalties(metrics: dict[str, float | int], params: QualityParams) -> dict[s
     penalties = {name: min(1.0, SHARE_PENALTY * float(share)) for name, share in shares.items()}
     snr = metrics.get("snr_db", SNR_CAP_DB)
     penalties["low_snr"] = float(np.clip((params.min_snr_db + SNR_MARGIN_DB - snr) / SNR_SPAN_DB, 0.0, 1.0))
+    penalties["reader_notes"] = min(NOTE_PENALTY_MAX, NOTE_PENALTY * float(metrics.get("reader_notes", 0)))
     return penalties
 
 
@@ -255,10 +263,11 @@ def _explain(flag: str, m: dict[str, float | int], stats: list[ChannelStats], pa
 
 
 def assess_quality(frame: pl.DataFrame, channels: list[str], params: QualityParams, *,
-                   duplicate_rows_dropped: int = 0) -> QualityReport:
+                   duplicate_rows_dropped: int = 0, reader_notes: list[str] | None = None) -> QualityReport:
     """Quality flags, metrics and a 0-1 score of a parsed series (see the module docstring).
 
-    ``duplicate_rows_dropped``: rows the parser removed because they repeated a timestamp.
+    ``duplicate_rows_dropped``: rows the parser removed because they repeated a timestamp;
+    ``reader_notes``: what the reader noted about the file (each lowers the score).
     """
     absent = [c for c in channels if c not in frame.columns]
     if absent:
@@ -270,8 +279,13 @@ def assess_quality(frame: pl.DataFrame, channels: list[str], params: QualityPara
     summaries = _channel_summaries(frame, channels)
     stats = [_channel_stats(c, frame[c].cast(pl.Float64).to_numpy(), summaries[c], params) for c in channels]
     metrics = _metrics(stats, _time_metrics(frame, params), frame.height, int(duplicate_rows_dropped))
+    notes = list(reader_notes or [])
+    metrics["reader_notes"] = len(notes)
     flags = _flags(metrics, params)
     penalties = _penalties(metrics, params)
-    explanations = {flag: _explain(flag, metrics, stats, params) for flag in flags}
+    explanations = {flag: _explain(flag, metrics, stats, params) for flag in flags if flag != "reader_notes"}
+    if notes:
+        explanations["reader_notes"] = (f"The reader noted {len(notes)} thing{'s' if len(notes) > 1 else ''} about "
+                                        "this file; check before trusting it: " + "; ".join(notes))
     metrics.update({f"penalty.{name}": round(value, 6) for name, value in penalties.items()})
     return QualityReport(quality_score(penalties), flags, metrics, explanations)

@@ -30,8 +30,10 @@ class _Strict(BaseModel):
 class ParseParams(_Strict):
     """How to read an instrument file."""
 
-    time_column: str | None = Field(None, description="Name of the time column; None = detect.")
-    channels: list[str] | None = Field(None, description="Value channels to keep; None = all numeric.")
+    reader: str | None = Field(None, description="Reader to use (see `labflow readers`); None = the surest.")
+    time_column: str | None = Field(None, description="Name of the axis column; None = the reader decides.")
+    block: str | None = Field(None, description="Block of a multi-block file; None = the main (first) block.")
+    channels: list[str] | None = Field(None, description="Value channels to keep; None = the measured ones.")
     unsorted_time: Literal["sort", "reject"] = "sort"
 
 
@@ -89,6 +91,8 @@ class Recipe(_Strict):
     version: int = Field(1, ge=1)
     description: str = ""
     instruments: list[str] = Field(default_factory=list, description="Instruments that use it by default.")
+    axis_kinds: list[str] = Field(default_factory=list,
+                                  description="Axis kinds (e.g. raman_shift) whose runs use it by default.")
     parse: ParseParams = ParseParams()
     smoothing: SmoothingParams = SmoothingParams()
     peaks: PeakParams = PeakParams()
@@ -180,8 +184,10 @@ class RecipeBook:
         except KeyError:
             raise RecipeError(f"unknown recipe {recipe_id!r}; known: {', '.join(sorted(self._recipes))}") from None
 
-    def for_run(self, *, instrument: str | None, requested: str | None = None) -> Recipe:
-        """Pick a run's recipe: an explicit request, else the instrument's, else the default."""
+    def for_run(self, *, instrument: str | None, requested: str | None = None,
+                axis_kind: str | None = None) -> Recipe:
+        """Pick a run's recipe: an explicit request, else the instrument's, else the one for the series'
+        axis kind (known once the file is read), else the default."""
         if requested:
             return self.get(requested)
         if instrument and instrument in self.defaults and self.defaults[instrument] in self._recipes:
@@ -189,6 +195,10 @@ class RecipeBook:
         if instrument:
             for recipe in self._recipes.values():
                 if instrument in recipe.instruments:
+                    return recipe
+        if axis_kind:
+            for recipe in sorted(self._recipes.values(), key=lambda r: r.id):
+                if axis_kind in recipe.axis_kinds:
                     return recipe
         return self._recipes[DEFAULT_RECIPE_ID]
 
