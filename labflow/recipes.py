@@ -48,6 +48,8 @@ class PeakParams(_Strict):
     """Peak detection; every threshold left empty is chosen from the signal."""
 
     channel: str | None = Field(None, description="Channel to search; None = first value channel.")
+    method: Literal["generic", "qrs"] = Field(
+        "generic", description="'generic': thresholds from the signal's noise; 'qrs': R peaks of an ECG lead.")
     source: Literal["cleaned", "raw"] = "cleaned"
     mode: Literal["auto", "all", "dominant"] = "auto"
     min_height: float | None = None

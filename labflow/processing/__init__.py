@@ -1,0 +1,1 @@
+"""Signal processing: smoothing, peaks, QRS detection, spectral baselines and quality."""
