@@ -116,12 +116,12 @@ class RunProcessor:
         except MissingOutputError as error:
             raise StepFailed(step, run_key, str(error)) from None
 
-    def _duplicate_rows_dropped(self, run_key: str) -> int:
-        """How many exact duplicate rows the parser dropped (0 if the parse info is not there)."""
+    def _parse_info(self, run_key: str) -> dict[str, Any]:
+        """What the parser recorded about the file (empty if the parse info is not there)."""
         try:
-            return int(self.outputs.read_json("raw_series_info", run_key).get("duplicate_rows_dropped", 0))
+            return dict(self.outputs.read_json("raw_series_info", run_key))
         except MissingOutputError:
-            return 0
+            return {}
 
     def _raw_bytes(self, step: str, run: RunRecord) -> bytes:
         try:
@@ -248,8 +248,10 @@ class RunProcessor:
     def quality_report(self, run: RunRecord, recipe: Recipe) -> StepReport:
         """Quality flags and a 0–1 score, with asset checks on the same numbers."""
         raw = self._read("quality_report", run.run_key, "raw_series")
+        info = self._parse_info(run.run_key)
         report = assess_quality(raw, value_channels(raw), recipe.quality,
-                                duplicate_rows_dropped=self._duplicate_rows_dropped(run.run_key))
+                                duplicate_rows_dropped=int(info.get("duplicate_rows_dropped", 0)),
+                                notes=[str(note) for note in info.get("notes", [])])
         path = self.outputs.write_json("quality_report", run.run_key, report.to_dict())
         self.catalog.set_quality(run.run_key, report.score, list(report.flags))
         self.catalog.set_status(run.run_key, "processed")
