@@ -1,1 +1,1 @@
-"""Signal processing: smoothing, peaks, QRS detection, spectral baselines and quality."""
+"""Processing: instrument readers, series (axis + channels), smoothing, peaks, quality, recipes."""
