@@ -48,6 +48,7 @@ from scipy.signal import find_peaks, peak_prominences, peak_widths
 from scipy.signal._peak_finding_utils import PeakPropertyWarning
 
 from labflow.processing.qrs import detect_qrs
+from labflow.processing.spectra import analyze_spectrum
 from labflow.recipes import PeakParams
 
 TABLE_SCHEMA: dict[str, Any] = {
@@ -423,6 +424,9 @@ def detect_peaks(time_s: np.ndarray, values: np.ndarray, params: PeakParams) -> 
     Thresholds left empty in ``params`` are chosen from the signal (see the module docstring);
     ``thresholds`` says which values were used and why. ``method="qrs"`` finds the R peaks of an ECG
     lead instead (:mod:`labflow.processing.qrs`); their table is measured the same way.
+    ``method="spectrum"`` subtracts a spectroscopy baseline and measures peaks on the x axis
+    (:mod:`labflow.processing.spectra`): ``time_s`` is then the sub-sample position, ``width_s`` the FWHM
+    and ``area`` the baseline-corrected area between the peak's own bounds.
     """
     time_s = np.asarray(time_s, dtype=np.float64)
     raw = np.asarray(values, dtype=np.float64)
@@ -437,6 +441,9 @@ def detect_peaks(time_s: np.ndarray, values: np.ndarray, params: PeakParams) -> 
     if params.method == "qrs":
         qrs = detect_qrs(signal, 1.0 / step_s)
         return PeakResult(_beat_table(time_s, signal, qrs.peaks), dict(qrs.settings))
+    if params.method == "spectrum":
+        spectrum = analyze_spectrum(time_s, signal, **params.spectrum_options())
+        return PeakResult(_from_spectrum(spectrum.table), dict(spectrum.settings))
     search, report = _search_settings(signal, step_s, params)
     peaks, props = find_candidates(signal, search)
     report["candidates"] = int(peaks.size)
@@ -482,6 +489,14 @@ def measure_peaks(time_s: np.ndarray, values: np.ndarray, peak_times_s: np.ndarr
     nearest = np.array([start + int(np.argmax(signal[start:end])) for start, end in
                         zip(np.minimum(starts, signal.size - 1), np.minimum(ends, signal.size))])
     return _table_at(time_s, signal, nearest)
+
+
+def _from_spectrum(table: pl.DataFrame) -> pl.DataFrame:
+    """A spectrum's peak table in this module's columns (height above the baseline doubles as prominence)."""
+    return table.select(
+        pl.col("peak_index"), pl.col("position").alias("time_s"), pl.col("height"),
+        pl.col("height").alias("prominence"), pl.col("fwhm").alias("width_s"), pl.col("area"),
+    ).cast(TABLE_SCHEMA)
 
 
 def _beat_table(time_s: np.ndarray, signal: np.ndarray, beats: np.ndarray) -> pl.DataFrame:
