@@ -4,7 +4,8 @@ Checks, per value channel and on the time axis:
 
 - ``missing_values``: null/NaN share of all channel values above ``max_missing_ratio``;
 - ``low_snr``: worst channel's signal-to-noise ratio below ``min_snr_db``. Noise ``sigma`` is the
-  robust (MAD) spread of sample-to-sample differences / sqrt(2); SNR = 10 log10(var / sigma^2 - 1),
+  robust (MAD) spread of sample-to-sample differences / sqrt(2), or of second differences / sqrt(6)
+  when smaller (a smooth curve in few points); SNR = 10 log10(var / sigma^2 - 1),
   floored at -30 dB (pure noise) and capped at 120 dB (no measurable noise);
 - ``clipping``: runs of identical samples at the channel's exact maximum or minimum (a saturated
   detector), at least ``clipping_min_samples`` long *and* longer than quantization explains (below);
@@ -21,10 +22,15 @@ independent repeats, a chance ``p^(L-1)`` that a run lasts ``L`` samples; a run 
 fewer than 0.01 such runs are expected in the whole channel (``L >= 1 + log(0.01 / n) / log p``).
 A channel that is constant in its typical stretch (``p = 1``) keeps the plain minimum lengths.
 
+**Constant channels** (one value through the whole run, at least ``flatline_min_samples`` of them) are
+a setting or a dead sensor; they raise ``constant_channels`` (penalty ``0.5 x`` their share of the
+channels) instead of a 100 % flat-line, and no SNR is measured on them.
+
 **Held levels.** A command channel (a setpoint, a target) holds a value on purpose. A channel whose
 name says so (``setpoint``, ``set point``, ``_sp``, ``target``, ``command``) or that steps between a few
-held levels (at least 2 distinct values, at most 1 % of its samples distinct, >= 90 % of consecutive
-pairs equal) is reported as ``held_level.<channel>`` and never counted as clipped or flat-lined.
+held levels (at least 2 distinct values, at most 5 % of its samples distinct, >= 90 % of consecutive
+pairs equal) is reported as ``held_level.<channel>`` and never counted as clipped or flat-lined (nor
+SNR-tested: a step has no noise to measure).
 
 Score (1.0 = clean): the product of ``1 - penalty`` over the checks, each penalty in 0..1 and
 monotone in its metric, so any defect can only lower the score:
@@ -50,7 +56,8 @@ import polars as pl
 
 from labflow.recipes import QualityParams
 
-FLAGS = ("missing_values", "low_snr", "clipping", "flatline", "sampling_gaps", "duplicate_timestamps", "reader_notes")
+FLAGS = ("missing_values", "low_snr", "clipping", "flatline", "constant_channels", "sampling_gaps",
+         "duplicate_timestamps", "reader_notes")
 MAD_TO_SIGMA = 1.4826
 SNR_FLOOR_DB = -30.0
 SNR_CAP_DB = 120.0
@@ -62,7 +69,8 @@ REPEAT_BLOCKS = 32
 REPEAT_MIN_BLOCK = 64
 RUN_CHANCE = 0.01
 HELD_MIN_EQUAL = 0.9
-HELD_MAX_DISTINCT = 0.01
+HELD_MAX_DISTINCT = 0.05
+CONSTANT_PENALTY = 0.5
 HELD_NAME = re.compile(r"set ?point|(^|[_ .-])sp($|[_ .-])|target|command", re.IGNORECASE)
 NOTE_PENALTY = 0.15
 NOTES_MAX_PENALTY = 0.5
@@ -95,12 +103,16 @@ class ChannelStats:
     snr_db: float | None
     held: bool = False
     min_run: int = 0
+    constant: bool = False
 
 
 def noise_sigma(values: np.ndarray) -> float:
-    """Robust noise standard deviation from differences of consecutive finite samples.
+    """Robust noise standard deviation from first and second differences of consecutive finite samples.
 
-    Long series use about 200,000 evenly spaced pairs, which fixes the estimate to well under 1 %.
+    The smaller of MAD(first differences) / sqrt(2) and MAD(second differences) / sqrt(6): equal on
+    white noise, while on a smooth curve sampled in few points (a frequency sweep) the second
+    differences cancel the slope that the first ones mistake for noise. Long series use about 200,000
+    evenly spaced samples, which fixes the estimate to well under 1 %.
     """
     stride = max(1, values.size // NOISE_PAIRS)
     later = values[1::stride]
@@ -109,7 +121,13 @@ def noise_sigma(values: np.ndarray) -> float:
     if steps.size == 0:
         return 0.0
     sigma = MAD_TO_SIGMA * float(np.median(steps)) / np.sqrt(2.0)
-    return sigma if sigma > 0 else 1.2533 * float(steps.mean()) / np.sqrt(2.0)
+    if sigma == 0:
+        return 1.2533 * float(steps.mean()) / np.sqrt(2.0)
+    last = values[2::stride]
+    bends = np.abs(last - 2 * values[1::stride][: last.size] + values[::stride][: last.size])
+    bends = bends[np.isfinite(bends)]
+    curved = MAD_TO_SIGMA * float(np.median(bends)) / np.sqrt(6.0) if bends.size else 0.0
+    return min(sigma, curved) if curved > 0 else sigma
 
 
 def snr_db(variance: float, sigma: float) -> float:
@@ -190,10 +208,13 @@ def stuck_samples(values: np.ndarray, params: QualityParams, *, min_run: int | N
 
 
 def _channel_stats(name: str, values: np.ndarray, summary: dict[str, Any], params: QualityParams) -> ChannelStats:
+    finite = values[np.isfinite(values)]
+    if finite.size >= params.flatline_min_samples and np.all(finite == finite[0]):
+        return ChannelStats(name, summary["missing"], 0, 0, None, None, constant=True)
     held = is_held(name, values)
     min_run = quantization_run(values, min(params.clipping_min_samples, params.flatline_min_samples))
     clipped, flat = (0, 0) if held else stuck_samples(values, params, min_run=min_run)
-    if summary["count"] < 3:
+    if summary["count"] < 3 or held:
         return ChannelStats(name, summary["missing"], clipped, flat, None, None, held, min_run)
     sigma = noise_sigma(values)
     return ChannelStats(name, summary["missing"], clipped, flat, sigma, snr_db(summary["variance"], sigma),
@@ -249,6 +270,7 @@ def _metrics(stats: list[ChannelStats], time_metrics: dict[str, float | int], ro
         "missing_ratio": sum(s.missing for s in stats) / cells,
         "clipped_ratio": sum(s.clipped for s in stats) / cells,
         "flatline_ratio": sum(s.flat for s in stats) / cells,
+        "constant_ratio": sum(s.constant for s in stats) / max(1, len(stats)),
         **time_metrics, "duplicate_rows": duplicate_rows_dropped, "reader_notes": notes,
     }
     snrs = [s.snr_db for s in stats if s.snr_db is not None]
@@ -273,6 +295,7 @@ def _flags(metrics: dict[str, float | int], params: QualityParams) -> list[str]:
         "low_snr": "snr_db" in metrics and metrics["snr_db"] < params.min_snr_db,
         "clipping": metrics["clipped_ratio"] > 0,
         "flatline": metrics["flatline_ratio"] > 0,
+        "constant_channels": metrics["constant_ratio"] > 0,
         "sampling_gaps": metrics["gap_count"] > 0,
         "duplicate_timestamps": metrics["duplicate_timestamps"] + metrics["duplicate_rows"] > 0,
         "reader_notes": metrics["reader_notes"] > 0,
@@ -293,6 +316,7 @@ def _penalties(metrics: dict[str, float | int], params: QualityParams) -> dict[s
     penalties = {name: min(1.0, SHARE_PENALTY * float(share)) for name, share in shares.items()}
     snr = metrics.get("snr_db", SNR_CAP_DB)
     penalties["low_snr"] = float(np.clip((params.min_snr_db + SNR_MARGIN_DB - snr) / SNR_SPAN_DB, 0.0, 1.0))
+    penalties["constant_channels"] = CONSTANT_PENALTY * float(metrics["constant_ratio"])
     penalties["reader_notes"] = min(NOTES_MAX_PENALTY, NOTE_PENALTY * float(metrics["reader_notes"]))
     return penalties
 
@@ -319,6 +343,10 @@ def _runs_rule(stats: list[ChannelStats], minimum: int) -> str:
 def _explain(flag: str, m: dict[str, float | int], stats: list[ChannelStats], params: QualityParams,
              notes: Sequence[str]) -> str:
     rows = int(m["rows"])
+    if flag == "constant_channels":
+        names = ", ".join(s.name for s in stats if s.constant)
+        return (f"{names} hold(s) one value through the whole run ({_pct(m['constant_ratio'])} of the channels): "
+                "a setting such as an amplitude or bias, or a dead sensor; no noise or SNR can be measured there.")
     if flag == "reader_notes":
         return f"The reader noted {len(notes)} thing(s) that may make the numbers wrong: " + "; ".join(notes)
     if flag == "missing_values":

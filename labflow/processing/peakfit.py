@@ -64,7 +64,7 @@ def fit_group(x: np.ndarray, y: np.ndarray, start: list[tuple[float, float, floa
         fwhm = max(fwhm, 1e-12)
         guess += [height, centre, fwhm]
         low += [0.0, centre - fwhm, 0.2 * fwhm]
-        high += [max(2 * height, 1e-300) * 2, centre + fwhm, 5 * fwhm]
+        high += [max(4 * height, 1e-300), centre + fwhm, 5 * fwhm]
         if per == 4:
             guess.append(0.5)
             low.append(0.0)

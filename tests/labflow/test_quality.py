@@ -142,10 +142,13 @@ def test_report_is_plain_json():
     assert isinstance(report, QualityReport)
 
 
-def test_constant_channel_is_a_flatline_not_clipping():
+def test_constant_channel_is_named_not_a_flatline_or_clipping():
     frame = clean_frame().with_columns(pl.lit(3.0).alias("reference"))
     report = assess_quality(frame, CHANNELS, PARAMS)
-    assert "flatline" in report.flags and "clipping" not in report.flags
+    assert report.flags == ["constant_channels"]
+    assert "reference" in report.explanations["constant_channels"]
+    assert report.score == pytest.approx(assess_quality(frame, ["signal"], PARAMS).score * (1 - 0.5 * 0.5))
+    assert "snr_db.reference" not in report.metrics
 
 
 def test_empty_series_scores_zero():
