@@ -43,11 +43,11 @@ from scipy.signal import butter, find_peaks, sosfiltfilt
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import PROJECT_ROOT, print_table, shared_data_dir, write_json  # noqa: E402
-from labflow.parsing import parse_instrument_csv  # noqa: E402
-from labflow.peaks import detect_peaks  # noqa: E402
-from labflow.quality import assess_quality  # noqa: E402
-from labflow.recipes import PeakParams, Recipe, load_recipe_file  # noqa: E402
-from labflow.smoothing import clean_series  # noqa: E402
+from labflow.processing.parsing import parse_instrument_csv  # noqa: E402
+from labflow.processing.peaks import detect_peaks  # noqa: E402
+from labflow.processing.quality import assess_quality  # noqa: E402
+from labflow.processing.recipes import PeakParams, Recipe, load_recipe_file  # noqa: E402
+from labflow.processing.smoothing import clean_series  # noqa: E402
 
 BEAT_SYMBOLS = frozenset("NLRBAaJSVrFejnE/fQ?")
 TOLERANCES_MS = (50, 150)

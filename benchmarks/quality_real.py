@@ -32,8 +32,8 @@ from benchmarks.common import print_table, shared_data_dir, write_json  # noqa: 
 from labflow.processing.readers.base import ReadRefused  # noqa: E402
 from labflow.processing.readers.registry import read_file  # noqa: E402
 from labflow.processing.series import ParsedFile  # noqa: E402
-from labflow.quality import assess_quality, stuck_samples  # noqa: E402
-from labflow.recipes import QualityParams  # noqa: E402
+from labflow.processing.quality import assess_quality, stuck_samples  # noqa: E402
+from labflow.processing.recipes import QualityParams  # noqa: E402
 
 SKIP = {"MANIFEST.md"}
 

@@ -46,7 +46,7 @@ from benchmarks.common import PROJECT_ROOT, print_table, shared_data_dir, write_
 from labflow.processing.baselines import noise_sigma  # noqa: E402
 from labflow.processing.readers.registry import read_file  # noqa: E402
 from labflow.processing.spectra import analyze_spectrum  # noqa: E402
-from labflow.recipes import RecipeBook  # noqa: E402
+from labflow.processing.recipes import RecipeBook  # noqa: E402
 
 POLYSTYRENE = (620.9, 795.8, 1001.4, 1031.8, 1155.3, 1450.5, 1583.1, 1602.3, 2852.4, 2904.5, 3054.3)
 NAA_LINES = (121.9, 244.9, 344.4, 779.4, 964.4, 1112.5, 1408.6, 605.0, 796.1, 889.3, 1173.5, 1333.1)

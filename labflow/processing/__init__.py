@@ -1,1 +1,1 @@
-"""Processing: instrument readers, series (axis + channels), smoothing, peaks, quality, recipes."""
+"""Processing: instrument files to clean series, peaks, quality and objective, by a recipe."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from labflow.peaks import detect_peaks
+from labflow.processing.peaks import detect_peaks
 from labflow.processing.qrs import detect_qrs
-from labflow.recipes import PeakParams
+from labflow.processing.recipes import PeakParams
 
 RATE = 360.0
 

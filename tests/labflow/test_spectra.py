@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from labflow.peaks import detect_peaks
+from labflow.processing.peaks import detect_peaks
 from labflow.processing.baselines import estimate_baseline, half_window, peak_scale
 from labflow.processing.peakfit import fit_group, gaussian, lorentzian, pseudo_voigt, shape_area
 from labflow.processing.spectra import analyze_spectrum, is_counts
-from labflow.recipes import PeakParams, RecipeBook, validate_recipe
+from labflow.processing.recipes import PeakParams, RecipeBook, validate_recipe
 
 SIGMA_PER_FWHM = 1 / (2 * np.sqrt(2 * np.log(2)))
 
