@@ -1,5 +1,5 @@
 """The ``labflow`` command: ``dev``, ``api``, ``ui``, ``keys``, ``forward``, ``demo``, ``ingest``, ``runs``,
-``replay``."""
+``replay``, ``readers``, ``inspect``."""
 
 from __future__ import annotations
 
@@ -141,6 +141,21 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     return replay_command(args, settings)
 
 
+def cmd_readers(args: argparse.Namespace, settings: Settings) -> int:
+    """List the instrument readers (built-in and plugins)."""
+    from labflow.processing.readers.inspect import readers_listing
+
+    print(readers_listing())
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace, settings: Settings) -> int:
+    """Show what a reader makes of a file: reader, axis, channels with units, metadata, notes."""
+    from labflow.processing.readers.inspect import inspect_command
+
+    return inspect_command(args.file, args.json, args.export, args.reader)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="labflow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -197,6 +212,14 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--url", help="the API (default http://127.0.0.1:LABFLOW_API_PORT)")
     replay.add_argument("--key", help="an API key with write scope (when auth is on)")
     replay.set_defaults(func=cmd_replay)
+    readers = sub.add_parser("readers", help="list the instrument readers (built-in and plugins)")
+    readers.set_defaults(func=cmd_readers)
+    inspect = sub.add_parser("inspect", help="show what a reader makes of a file (axis, channels, notes)")
+    inspect.add_argument("file")
+    inspect.add_argument("--json", action="store_true", help="one JSON object (stable, for scripts)")
+    inspect.add_argument("--export", metavar="OUT.csv", help="write what was read (one CSV per block)")
+    inspect.add_argument("--reader", help="force a reader by name (as the sidecar's reader: field)")
+    inspect.set_defaults(func=cmd_inspect)
     return parser
 
 

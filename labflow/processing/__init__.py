@@ -1,1 +1,1 @@
-"""Processing: instrument files to clean series, peaks, quality and objective, by a recipe."""
+"""Processing: instrument readers, series (axis + channels), clean series, peaks, quality and objective, by a recipe."""

@@ -127,8 +127,9 @@ class Block:
 
     @property
     def signals(self) -> list[Channel]:
-        """The measured channels (never the axis, another axis, a status code or text)."""
-        return [c for c in self.channels if c.role == "signal"]
+        """The measured channels with values (never the axis, another axis, a status code, text or an
+        empty column)."""
+        return [c for c in self.channels if c.role == "signal" and np.isfinite(c.values).any()]
 
     @property
     def main_channel(self) -> Channel | None:

@@ -25,8 +25,12 @@ from typing import Any
 
 from labflow.processing.readers.base import ReadRefused
 from labflow.processing.readers.table import Table, find_table, table_block
-from labflow.processing.readers.text import decode, head_text, lines
+from labflow.processing.readers.text import decode, head_text, is_missing, is_number, lines
 from labflow.processing.series import AXIS_KINDS, Axis, Block, ParsedFile
+
+
+MIN_ROWS = 3
+"""Fewer data rows than this is an export that stopped early, not a series."""
 
 
 class DelimitedReader:
@@ -36,23 +40,45 @@ class DelimitedReader:
     family = "delimited text table (CSV, TSV, ';', aligned columns)"
 
     def sniff(self, head: bytes, filename: str) -> float:
+        text = lines(head_text(head))
+        text = text[:-1] if len(head) >= 65_536 else text  # the head's last line may be cut
         try:
-            table = find_table(lines(head_text(head))[:-1] or lines(head_text(head)))
+            table = find_table(text, strict=False)
         except ReadRefused:
-            return 0.0
-        if len(table.rows) < 2:
-            return 0.1
+            return 0.5 if _single_column(text) else 0.0
         named = sum(1 for cell in table.header if cell.strip())
-        if named >= len(table.header) - 1 and named:
-            return 0.55
-        return 0.3  # a table without a header: nothing says what the columns are
+        if named and named >= len(table.header) - 1:
+            return 0.55  # a header names the columns (too few rows are refused by read, with the reason)
+        return 0.3 if len(table.rows) >= MIN_ROWS else 0.1  # no header: nothing says what the columns are
 
     def read(self, data: bytes, filename: str, options: Mapping[str, Any]) -> ParsedFile:
-        table = find_table(lines(decode(data)))
+        text = lines(decode(data))
+        try:
+            table = find_table(text)
+        except ReadRefused:
+            table = _single_column(text)
+            if table is None:
+                raise
+        if len(table.rows) < MIN_ROWS:
+            raise ReadRefused(f"only {len(table.rows)} data row(s) under the header (line {table.header_line}); at "
+                              f"least {MIN_ROWS} are needed; check that the export is complete")
         if not any(cell.strip() for cell in table.header):
             return _headerless(table, filename, options)
         block, notes = table_block(table, "data", axis_name=options.get("axis"))
         return ParsedFile(self.name, [block], table.metadata, table.notes + notes)
+
+
+def _single_column(text: list[str]) -> Table | None:
+    """One named column of numbers (``signal`` then values): read against the row number."""
+    body = [(i, t.strip()) for i, t in enumerate(text) if t.strip() and not t.lstrip().startswith("#")]
+    numbers = [(i, t) for i, t in body if is_number(t) or is_missing(t)]
+    if len(body) < 2 or len(numbers) != len(body) - 1 or is_number(body[0][1]):
+        return None
+    (at, name), rows = body[0], numbers
+    if any(i < at for i, _ in rows):
+        return None
+    return Table("", False, [name.strip('"')], [""], [[t] for _, t in rows], [i + 1 for i, _ in rows],
+                 header_line=at + 1)
 
 
 def _headerless(table: Table, filename: str, options: Mapping[str, Any]) -> ParsedFile:

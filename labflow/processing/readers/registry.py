@@ -25,6 +25,9 @@ from labflow.processing.readers.base import SURE, Reader, ReadRefused
 from labflow.processing.series import ParsedFile
 
 ENTRY_POINT_GROUP = "labflow.readers"
+READER_OPTIONS = ("reader", "axis", "axis_kind", "axis_name", "axis_unit")
+"""Sidecar / recipe fields that steer reading: force a reader, name the axis column, or say what a
+header-less file's first column is."""
 HEAD_BYTES = 65_536
 """Bytes of the (decompressed) file a reader sniffs."""
 
@@ -70,6 +73,11 @@ def all_readers() -> list[Reader]:
         readers.append(reader)
         names.add(reader.name)
     return readers
+
+
+def reader_options(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The reading options among a sidecar's (or recipe's) fields."""
+    return {key: fields[key] for key in READER_OPTIONS if fields.get(key) not in (None, "")}
 
 
 def decompressed(data: bytes, filename: str) -> tuple[bytes, str, list[str]]:
@@ -127,6 +135,10 @@ def _choose(data: bytes, filename: str, options: Mapping[str, Any], readers: Seq
                           f"{', '.join(r.name for r in readers)}")
     if not data.strip():
         raise ReadRefused("the file is empty; the export probably failed, export the data again")
+    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")) and \
+            data[:4096].count(b"\x00") < len(data[:4096]) // 3:
+        raise ReadRefused("this is a binary file, not a text export; export the data from the instrument software "
+                          "as text (ASCII / CSV), or force a reader that reads this binary format")
     ranked = sniff_all(data[:HEAD_BYTES], filename, readers)
     best_score, best = ranked[0] if ranked else (0.0, None)
     if best is not None and best_score >= SURE:

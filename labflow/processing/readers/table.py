@@ -35,6 +35,7 @@ STATUS_NAMES = re.compile(r"^(?:mode|ox/red|error|control changes|counter inc\.?
                           r"ns|i range|rec|step|md|es|status|ier?ange|pt|point ?#?|segment ?#?|range|"
                           r"reasoncode|current range|e2 status|actionid|cell|rack|shelf|position|test)$", re.I)
 
+_TIME_WITH_UNIT = re.compile(r"^(?:time|t|elapsed|elapsed_time|zeit)_(s|ms|us|min|h)$", re.I)
 _CLOCK = re.compile(r"^(\d{1,3}):(\d{2}):(\d{2}(?:\.\d+)?)$")
 _CLOCK_12 = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}(?:\.\d+)?))?\s*([AaPp][Mm])$")
 _DATE_TIME = re.compile(r"^(?P<date>\d{1,4}[./-]\d{1,2}[./-]\d{1,4})(?:[T ]+(?P<time>\d{1,2}:\d{2}(?::\d{2}"
@@ -68,14 +69,14 @@ def split(line: str, delimiter: str) -> list[str]:
 
 
 def _numeric_share(cells: Sequence[str]) -> float:
-    filled = [c for c in cells if c.strip()]
+    filled = [c for c in cells if not is_missing(c)]
     return sum(is_number(c) or bool(_CLOCK.match(c)) or bool(_DATE_TIME.match(c)) for c in filled) / \
         max(len(filled), 1)
 
 
 def is_data_row(cells: Sequence[str]) -> bool:
-    """Most cells are numbers, dates or clock times (labels may sit among them)."""
-    filled = [c for c in cells if c.strip()]
+    """Most filled cells are numbers, dates or clock times (labels and missing markers may sit among them)."""
+    filled = [c for c in cells if not is_missing(c)]
     return len(filled) >= 1 and _numeric_share(cells) >= 0.5
 
 
@@ -93,29 +94,35 @@ def sniff_delimiter(lines: Sequence[str], delimiters: Sequence[str] = DELIMITERS
     return best[0], best[1], best[2]
 
 
-def _table_run(lines: Sequence[str], widths: list[int], delimiter: str) -> tuple[int, int, int]:
-    """The run of data rows (one width; blank lines and a short last row allowed) ending the text."""
+def _table_run(lines: Sequence[str], widths: list[int], delimiter: str,
+               patience: int = 3) -> tuple[int, int, int]:
+    """The run of data rows (one width) ending the text. Blank lines, a cut last line and up to
+    ``patience`` data rows of another width in a row (stray delimiters, which the read then refuses with
+    their line) may sit inside it; a non-data row (the header) ends it."""
     data = [i for i, line in enumerate(lines) if widths[i] >= 2 and is_data_row(split(line, delimiter))]
     if not data:
         return len(lines), 0, 0
     tail = data[-5:]
     width = max(set(widths[i] for i in tail), key=lambda w: (sum(widths[i] == w for i in tail), w))
-    start, count = len(lines), 0
+    start, count, misses = len(lines), 0, 0
     for i in range(data[-1], -1, -1):
         if widths[i] == -1:
             continue
-        if widths[i] == width and is_data_row(split(lines[i], delimiter)):
-            start, count = i, count + 1
-        elif i == data[-1]:
-            continue  # a cut last line
-        else:
+        is_data = is_data_row(split(lines[i], delimiter))
+        if widths[i] == width and is_data:
+            start, count, misses = i, count + 1, 0
+        elif is_data and misses < patience and widths[i] >= 2:
+            misses += 1
+        elif i != data[-1]:
             break
     return start, width, count
 
 
 def find_table(lines: Sequence[str], *, delimiters: Sequence[str] = DELIMITERS,
-               comment: str = "#") -> Table:
-    """The table that ends the text: rows, header and units rows above it, metadata above those."""
+               comment: str = "#", strict: bool = True) -> Table:
+    """The table that ends the text: rows, header and units rows above it, metadata above those.
+
+    ``strict=False`` (for sniffing a head) skips rows of another width instead of refusing them."""
     kept = [(i, line) for i, line in enumerate(lines) if not (comment and line.lstrip().startswith(comment))]
     texts = [line for _, line in kept]
     delimiter, width, start = sniff_delimiter(texts, delimiters)
@@ -130,7 +137,7 @@ def find_table(lines: Sequence[str], *, delimiters: Sequence[str] = DELIMITERS,
     metadata = _metadata([texts[j] for j in above if j < first_meta] +
                          [line.lstrip(comment).strip() for line in lines[: kept[start][0]]
                           if comment and line.lstrip().startswith(comment)], delimiter)
-    rows, numbers, notes = _rows(texts, kept, start, width, delimiter)
+    rows, numbers, notes = _rows(texts, kept, start, width, delimiter, strict)
     sample = [c for row in rows[:500] for c in row]
     decimal_comma = delimiter != "," and any(COMMA_DECIMAL.match(c) for c in sample)
     return Table(delimiter, decimal_comma, header, units, rows, numbers, metadata, notes,
@@ -182,13 +189,15 @@ def key_value(line: str, delimiter: str = ",") -> tuple[str, str] | None:
 
 
 def _rows(texts: Sequence[str], kept: list[tuple[int, str]], start: int, width: int,
-          delimiter: str) -> tuple[list[list[str]], list[int], list[str]]:
+          delimiter: str, strict: bool = True) -> tuple[list[list[str]], list[int], list[str]]:
     rows, numbers, notes = [], [], []
     body = [(kept[j][0] + 1, texts[j]) for j in range(start, len(texts)) if texts[j].strip()]
     for k, (number, text) in enumerate(body):
         cells = split(text, delimiter)
         if len(cells) == width + 1 and cells[-1] == "":
             cells = cells[:-1]  # a trailing delimiter on this row only
+        if len(cells) != width and not strict:
+            continue
         if len(cells) != width:
             last = k == len(body) - 1
             if last and len(cells) < width:
@@ -236,8 +245,7 @@ def read_columns(table: Table) -> tuple[list[Column], list[str]]:
         unit = table.units[j].strip("[]() ") if j < len(table.units) and table.units[j] else names_units[j][1]
         column = _typed(names[j], unit, cells, table)
         if column is None:
-            if names[j]:
-                notes.append(f"dropped column '{names[j]}': every cell is empty")
+            notes.append(f"dropped column {j + 1}: no name and every cell is empty")
             continue
         if column.note:
             notes.append(column.note)
@@ -248,18 +256,36 @@ def read_columns(table: Table) -> tuple[list[Column], list[str]]:
 def _typed(name: str, unit: str, cells: list[str], table: Table) -> Column | None:
     filled = [c for c in cells if not is_missing(c)]
     if not filled:
-        return None
+        return Column(name, unit, np.full(len(cells), np.nan), "number",
+                      note=f"column '{name or 'unnamed column'}' is empty in every row") if name else None
     values = floats(cells, table.decimal_comma)
     bad = bad_cells(cells, values)
     label = name or "unnamed column"
+    infinite = np.flatnonzero(np.isinf(values))
+    if len(infinite):
+        i = infinite[0]
+        raise ReadRefused(f"column '{label}', line {table.lines[i]}: '{cells[i]}' is not a finite number; replace "
+                          "it with the measured value or leave the cell empty", line=table.lines[i])
     if not bad:
         return _epoch_or_number(name, unit, values)
+    _refuse_broken_times(label, cells, bad, table)
     if len(bad) == len(filled):
         return _times(name, unit, cells) or Column(name, unit, _text(cells), "text")
     first = bad[0]
     return Column(name, unit, _text(cells), "text",
                   note=f"column '{label}' has text among its numbers ({plural(len(bad), 'cell')}, first "
                        f"{cells[first]!r} at line {table.lines[first]}): kept as text, not used as numbers")
+
+
+def _refuse_broken_times(label: str, cells: list[str], bad: list[int], table: Table) -> None:
+    """A column of dates or clock times with a cell that is neither is refused: time must be complete."""
+    times = [i for i in bad if _DATE_TIME.match(cells[i].strip()) or _CLOCK.match(cells[i].strip())
+             or _CLOCK_12.match(cells[i].strip())]
+    odd = [i for i in bad if i not in times]
+    if times and odd and len(times) >= len(odd):
+        i = odd[0]
+        raise ReadRefused(f"time column '{label}', line {table.lines[i]}: '{cells[i]}' is not a date or time like "
+                          f"'{cells[times[0]].strip()}'; every row needs a time", line=table.lines[i])
 
 
 def _text(cells: list[str]) -> np.ndarray:
@@ -279,22 +305,28 @@ def _epoch_or_number(name: str, unit: str, values: np.ndarray) -> Column:
 
 
 def _times(name: str, unit: str, cells: list[str]) -> Column | None:
-    """Dates with times (several locales), 12-hour or clock-only times, or hh:mm:ss durations."""
-    filled = [c.strip() for c in cells if not is_missing(c)]
-    if len(filled) != len(cells):
-        return None
+    """Dates with times (several locales), 12-hour or clock-only times, or hh:mm:ss durations; missing
+    cells stay NaN."""
+    present = [i for i, c in enumerate(cells) if not is_missing(c)]
+    filled = [cells[i].strip() for i in present]
+    column = None
     if all(_DATE_TIME.match(c) for c in filled):
-        return _date_times(name, filled)
-    if all(_CLOCK_12.match(c) for c in filled):
-        seconds = np.array([_twelve_hour(c) for c in filled])
-        return _clock(name, seconds, "12-hour clock times")
-    if all(_CLOCK.match(c) for c in filled):
+        column = _date_times(name, filled)
+    elif all(_CLOCK_12.match(c) for c in filled):
+        column = _clock(name, np.array([_twelve_hour(c) for c in filled]), "12-hour clock times")
+    elif all(_CLOCK.match(c) for c in filled):
         seconds = np.array([_hms(c) for c in filled])
-        if re.search(r"hours in|duration|elapsed|total|step|time \(h", name, re.I) or seconds.max() >= 86400:
-            return Column(name, "s", seconds, "number", note=f"column '{name}': hh:mm:ss durations read as "
-                                                           "seconds")
-        return _clock(name, seconds, "clock times without a date")
-    return None
+        if "hh:mm" in unit or re.search(r"duration|elapsed|total|step", name, re.I) or seconds.max() >= 86400:
+            column = Column(name, "s", seconds, "number",
+                            note=f"column '{name}': hh:mm:ss durations read as seconds")
+        else:
+            column = _clock(name, seconds, "clock times without a date")
+    if column is None or len(present) == len(cells):
+        return column
+    values = np.full(len(cells), np.nan)
+    values[present] = column.values
+    column.values = values
+    return column
 
 
 def _hms(cell: str) -> float:
@@ -345,8 +377,8 @@ def _date_order(dates: list[str]) -> tuple[str | None, str]:
         return "D/M/Y", ""
     if second > 12 >= first:
         return "M/D/Y", ""
-    return "M/D/Y", ("day and month cannot be told apart (no day above 12): month/day order assumed; "
-                     "set the order in the sidecar if it is day/month")
+    return "M/D/Y", ("day and month cannot be told apart (no day above 12): month/day order assumed; if the "
+                     "instrument writes day/month, the dates are wrong (times within a day are not)")
 
 
 def _stamp(match: re.Match, order: str) -> datetime | None:
@@ -377,9 +409,13 @@ AxisRule = Callable[[list[Column]], tuple[int, str] | None]
 def default_axis(columns: list[Column]) -> tuple[int, str] | None:
     """A time column first (named time, or dates / clock / epoch), else a column named like an x axis."""
     for j, column in enumerate(columns):
-        if column.kind in ("datetime", "clock", "epoch"):
+        if column.kind in ("datetime", "clock", "epoch") and not np.isnan(column.values).any():
             return j, "time"
     for j, column in enumerate(columns):
+        suffix = _TIME_WITH_UNIT.match(column.name)
+        if column.kind == "number" and suffix and not column.unit:
+            column.name, column.unit = column.name, suffix[1]
+            return j, "time"
         if column.kind == "number" and axis_kind_of(column.name) == "time" and \
                 (column.unit or "s").lower() in TIME_UNITS_IN_SECONDS:
             return j, "time"
@@ -409,6 +445,17 @@ def table_block(table: Table, name: str, *, axis_rule: AxisRule = default_axis, 
         j, kind = picked
         axis = _axis_from(columns[j], kind)
         rest = columns[:j] + columns[j + 1:]
+        missing = np.flatnonzero(~np.isfinite(axis.values))
+        if len(missing):
+            line = table.lines[missing[0]]
+            raise ReadRefused(f"axis column '{axis.name}', line {line}: the value is missing; every row needs "
+                              f"its {axis.kind.replace('_', ' ')}", line=line)
+        if kind == "time":
+            if not axis.unit:
+                axis = Axis("time", axis.name, "s", axis.values, axis.start)
+                notes.append(f"the time column '{axis.name}' names no unit: seconds assumed")
+            axis, rest, order_notes = _time_order(axis, rest, table.lines)
+            notes += order_notes
     role_of = roles or default_role
     channels = [Channel(c.name or f"column {k + 1}", c.unit, c.values,
                         role="text" if c.kind == "text" else role_of(c)) for k, c in enumerate(rest)]
@@ -418,6 +465,43 @@ def table_block(table: Table, name: str, *, axis_rule: AxisRule = default_axis, 
     if not block.signals:
         notes.append("no measured channel: every column is the axis, a status code or text")
     return block, notes + renames
+
+
+def _time_order(axis: Axis, columns: list[Column], numbers: list[int]) -> tuple[Axis, list[Column], list[str]]:
+    """Time in order: rows out of order are sorted (noted); a row repeating the one before is dropped
+    (noted); the same time twice with other values is refused (the log is ambiguous)."""
+    notes: list[str] = []
+    t = axis.values
+    if len(t) > 1 and (np.diff(t) < 0).any():
+        order = np.argsort(t, kind="stable")
+        moved = int((t < np.maximum.accumulate(t)).sum())
+        notes.append(f"sorted {plural(moved, 'row')} into time order")
+        t, numbers = t[order], [numbers[i] for i in order]
+        columns = [_take(c, order) for c in columns]
+    same = np.flatnonzero(np.diff(t) == 0) + 1
+    if len(same):
+        repeats = [i for i in same if all(_same(c.values[i], c.values[i - 1]) for c in columns)]
+        other = [i for i in same if i not in repeats]
+        if other:
+            i = other[0]
+            first, second = sorted((numbers[i - 1], numbers[i]))
+            raise ReadRefused(f"time {t[i]:g} appears on lines {first} and {second} with different values; the log "
+                              "is ambiguous, keep one of the rows", line=second)
+        keep = np.setdiff1d(np.arange(len(t)), repeats)
+        notes.append(f"dropped {plural(len(repeats), 'exact duplicate row')}")
+        t = t[keep]
+        columns = [_take(c, keep) for c in columns]
+    return Axis(axis.kind, axis.name, axis.unit, t, axis.start), columns, notes
+
+
+def _take(column: Column, index: np.ndarray) -> Column:
+    return Column(column.name, column.unit, column.values[index], column.kind, column.start, column.note)
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and np.isnan(a) and np.isnan(b):
+        return True
+    return a == b
 
 
 def _named_axis(columns: list[Column], wanted: str) -> tuple[int, str]:

@@ -12,6 +12,7 @@ from labflow.processing.readers.base import ReadRefused
 MISSING = frozenset({"", "nan", "na", "n/a", "null", "-", "--", "---", "#n/a", "none"})
 NUMBER = re.compile(r"^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?$|^[+-]?inf(?:inity)?$", re.I)
 COMMA_DECIMAL = re.compile(r"^[+-]?\d*,\d+(?:[eE][+-]?\d+)?$")
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 _CONTROL = bytes(set(range(32)) - {9, 10, 12, 13})
 
 
@@ -25,7 +26,11 @@ def decode(data: bytes) -> str:
                           "software as text (ASCII/CSV)")
     try:
         return data.decode("utf-8").lstrip("\ufeff")
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as error:
+        if data.startswith(b"\xef\xbb\xbf") or _UTF8_MULTIBYTE.search(data):
+            line = data.count(b"\n", 0, error.start) + 1
+            raise ReadRefused(f"mixed encodings: line {line} has bytes that are not UTF-8 while other lines are "
+                              "UTF-8; save the file again with one encoding (UTF-8)", line=line) from None
         return data.decode("latin-1")
 
 
@@ -74,7 +79,7 @@ def bad_cells(cells: list[str], values: np.ndarray) -> list[int]:
 
 _BRACKETS = re.compile(r"^(?P<name>.*?\S)\s*(?:\[(?P<square>[^\[\]]*)\]|\((?P<round>[^()]*)\))$")
 _SLASH = re.compile(r"^(?P<name>[^/]*[^/\s])\s*/\s*(?P<unit>[^/\s][^/]{0,12})$")
-_UNIT_WORD = re.compile(r"^(?:[pnuµμmckMGT]?(?:s|sec|Sec|min|h|hr|Hz|V|A|W|Wh|Ah|J|Pa|bar|Torr|g|L|m|K|°C|degC|C|"
+_UNIT_WORD = re.compile(r"^(?:[pnuµμmckMGT]?(?:s|sec|Sec|[Ss]econds|[Mm]inutes|[Hh]ours|min|h|hr|Hz|V|A|W|Wh|Ah|A\.h|J|Pa|bar|Torr|g|L|m|K|°C|degC|C|"
                         r"mol|M|S|Ω|Ohm|ohms?|ohm|AU|au|a\.u\.|counts?|cts|cps|deg|°|rad|eV|%|nm|cm-1|1/cm|"
                         r"F|Ohm-1|mbar|sccm|mAh|mWh|mOhm|Wh/kg))(?:\s*[/·*^]\s*[\w°µ-]+)?$")
 
@@ -88,7 +93,7 @@ def name_and_unit(header: str) -> tuple[str, str]:
     match = _BRACKETS.match(header)
     if match:
         unit = (match["square"] if match["square"] is not None else match["round"]).strip()
-        if match["square"] is not None or _UNIT_WORD.match(unit):
+        if match["square"] is not None or _UNIT_WORD.match(unit) or "hh:mm" in unit:
             return match["name"], unit
     match = _SLASH.match(header)
     if match and _UNIT_WORD.match(match["unit"].strip()):
@@ -102,6 +107,7 @@ _KIND_BY_NAME = (
     ("wavenumber", re.compile(r"wave[\s_-]*numbers?$", re.I)),
     ("wavelength", re.compile(r"wave[\s_-]*length|^lambda$|^wl$", re.I)),
     ("frequency", re.compile(r"^freq(?:uency)?\b|^f$", re.I)),
+    ("potential", re.compile(r"^(?:potential|ewe|<ewe>|e|e applied|voltage|working electrode potential)$", re.I)),
     ("mass_to_charge", re.compile(r"^m/z$|mass[\s_-]*to[\s_-]*charge", re.I)),
     ("energy", re.compile(r"(?:kinetic|binding|photon)?[\s_-]*energy$|^e[\s_-]*\(?k?ev\)?$", re.I)),
     ("time", re.compile(r"^(?:time|t|elapsed(?:[\s_]time)?|test[\s_]?time|r\.?\s?time|retention[\s_]time|"
