@@ -23,31 +23,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import print_table, shared_data_dir, write_json  # noqa: E402
+from labflow.processing.peak_report import quality_frame  # noqa: E402
 from labflow.processing.readers.base import ReadRefused  # noqa: E402
 from labflow.processing.readers.registry import read_file  # noqa: E402
-from labflow.processing.series import ParsedFile  # noqa: E402
 from labflow.processing.quality import assess_quality, stuck_samples  # noqa: E402
 from labflow.processing.recipes import QualityParams  # noqa: E402
 
 SKIP = {"MANIFEST.md"}
-
-
-def quality_frame(parsed: ParsedFile) -> tuple[pl.DataFrame, list[str]]:
-    """The main block's signal channels (unique names), with ``time_s`` when the axis is time."""
-    block = parsed.block
-    columns: dict[str, np.ndarray] = {}
-    if block.axis.kind == "time":
-        columns["time_s"] = block.axis.values
-    for channel in block.signals:
-        columns.setdefault(channel.name, channel.values)
-    channels = [name for name in columns if name != "time_s"]
-    return pl.DataFrame(columns), channels
 
 
 def old_stuck_ratio(frame: pl.DataFrame, channels: list[str], params: QualityParams) -> float:
