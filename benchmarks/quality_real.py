@@ -18,7 +18,6 @@ anywhere, no quantization floor, no held levels), to show what the quantization 
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import print_table, shared_data_dir, write_json  # noqa: E402
+from benchmarks.common import corpus_main, print_table  # noqa: E402
 from labflow.processing.peak_report import quality_frame  # noqa: E402
 from labflow.processing.readers.base import ReadRefused  # noqa: E402
 from labflow.processing.readers.registry import read_file  # noqa: E402
@@ -74,15 +73,7 @@ def run(corpus: Path) -> dict[str, Any]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, default=shared_data_dir() / "instruments-dev")
-    parser.add_argument("--json")
-    args = parser.parse_args()
-    if not args.corpus.is_dir():
-        print(f"missing corpus {args.corpus}: set LABFLOW_SHARED_DATA or pass --corpus", file=sys.stderr)
-        return 2
-    write_json(args.json, run(args.corpus))
-    return 0
+    return corpus_main(__doc__.splitlines()[0], run)
 
 
 if __name__ == "__main__":
