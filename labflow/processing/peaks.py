@@ -83,6 +83,7 @@ class PeakResult:
 
     table: pl.DataFrame
     thresholds: dict[str, float | str]
+    baseline: np.ndarray | None = None  # method 'spectrum': the baseline under the peaks (heights are above it)
 
 
 @dataclass(frozen=True)
@@ -443,7 +444,7 @@ def detect_peaks(time_s: np.ndarray, values: np.ndarray, params: PeakParams) -> 
         return PeakResult(_beat_table(time_s, signal, qrs.peaks), dict(qrs.settings))
     if params.method == "spectrum":
         spectrum = analyze_spectrum(time_s, signal, **params.spectrum_options())
-        return PeakResult(_from_spectrum(spectrum.table), dict(spectrum.settings))
+        return PeakResult(_from_spectrum(spectrum.table), dict(spectrum.settings), spectrum.baseline)
     search, report = _search_settings(signal, step_s, params)
     peaks, props = find_candidates(signal, search)
     report["candidates"] = int(peaks.size)

@@ -224,7 +224,8 @@ class RunProcessor:
         result = detect_peaks(cleaned["time_s"].to_numpy(), cleaned[column].to_numpy(), recipe.peaks)
         table = result.table.with_columns(pl.lit(channel).alias("channel"))
         path = self.outputs.write_frame("peaks", run.run_key, table)
-        png = render_run_png(cleaned, channel, table, title=f"{run.original_name} · {channel}")
+        png = render_run_png(cleaned, channel, table, title=f"{run.original_name} · {channel}",
+                             baseline=result.baseline)
         self.outputs.write_bytes("peaks_plot", run.run_key, "png", png)
         checks = [CheckOutcome("peaks", "peaks_found", table.height > 0, "WARN",
                                f"{table.height} peaks found on {channel}", {"count": table.height})]
