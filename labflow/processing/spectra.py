@@ -18,8 +18,8 @@ a descending axis (FTIR from 4000 cm-1 down, a UV-Vis scan from long wavelengths
    height (corrected), FWHM (width at half prominence, interpolated on the axis), integration bounds
    (where the corrected signal returns to one noise level, stopped at the valley to a neighbour and at 3
    FWHM), area (trapezoids in x units).
-5. **Shoulders**: a minimum of the smoothed second derivative inside a peak's bounds, more than half a
-   FWHM from the apex, at least ``min_snr`` noise levels high, curved at least a tenth as sharply as
+5. **Shoulders**: a minimum of the smoothed second derivative inside a peak's bounds, more than 3/4 of
+   its FWHM from the apex, at least ``min_snr`` noise levels high, curved at least a tenth as sharply as
    the apex and ``min_snr`` times the curvature's noise, is a shoulder; the peak's bounds are
    split at the lowest slope between them.
 6. **Analyst rule**: peaks with an area under ``min_area_fraction`` of the largest are dropped.
@@ -47,7 +47,7 @@ SPECTRUM_SCHEMA: dict[str, Any] = {
 NOISE_WINDOW_FRACTION = 0.08
 NOISE_FLOOR_FRACTION = 0.25
 BOUND_FWHM = 3.0
-SHOULDER_MIN_FWHM = 0.5
+SHOULDER_MIN_FWHM = 0.75
 SHOULDER_CURVATURE = 0.1
 MIN_NOISE_WINDOW = 31
 SMOOTH_PERCENTILE = 50  # smoothing follows the typical peak, so no peak is merged with a neighbour
@@ -139,7 +139,8 @@ def _shoulders(smooth: np.ndarray, noise: np.ndarray, peaks: np.ndarray, fwhm: n
     """Shoulder positions: clear minima of the second derivative inside a peak's bounds, away from its apex.
 
     Clear: the curvature there stands ``min_snr`` times the curvature's own noise (MAD) out, is at least a
-    tenth of the owning apex's, and the shoulder stands ``min_snr`` noise levels high; away: more than half the owner's FWHM from every apex.
+    tenth of the owning apex's, and the shoulder stands ``min_snr`` noise levels high; away: more than 3/4
+    of the owner's FWHM from every apex (closer, it cannot be told from a line's own asymmetry).
     """
     window = int(max(5, round(CURVATURE_FWHM * width))) | 1
     curvature = -(savgol_filter(smooth, window, 2, deriv=2) if window < smooth.size

@@ -64,12 +64,12 @@ def test_wide_chromatographic_peak_stays_whole_under_a_width_sized_baseline():
 
 def test_shoulder_is_split_with_its_own_bounds():
     x = np.linspace(0.0, 100.0, 2001)
-    y = spectrum(x, [(50.0, 100.0, 6.0), (55.5, 70.0, 6.0)], noise=0.2)
+    y = spectrum(x, [(50.0, 100.0, 6.0), (56.5, 40.0, 6.0)], noise=0.2)
     result = analyze_spectrum(x, y, baseline="none")
     table = result.table.sort("position")
     assert table.height == 2
     assert table["shoulder"].to_list() == [False, True]
-    assert table["position"][1] == pytest.approx(55.5, abs=1.5)
+    assert table["position"][1] == pytest.approx(56.5, abs=1.5)
     assert table["right"][0] == pytest.approx(table["left"][1])
     without = analyze_spectrum(x, y, baseline="none", shoulders=False)
     assert without.table.height == 1
