@@ -17,7 +17,7 @@ from scipy.optimize import curve_fit
 PeakShape = Literal["gaussian", "lorentzian", "pseudo_voigt"]
 GAUSS_AREA = float(np.sqrt(np.pi / (4 * np.log(2))))  # area of a unit-height Gaussian per unit FWHM
 LORENTZ_AREA = float(np.pi / 2)
-MAX_FIT_EVALUATIONS = 4000
+MAX_FIT_EVALUATIONS = 1000
 
 
 def gaussian(x: np.ndarray, height: float, centre: float, fwhm: float) -> np.ndarray:
