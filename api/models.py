@@ -107,6 +107,36 @@ class AssetState(BaseModel):
     materialized_at: datetime | None = None
 
 
+class AxisOut(BaseModel):
+    kind: str = Field(description="time, wavelength, wavenumber, raman_shift, two_theta, energy, channel, "
+                                  "frequency, potential, mass_to_charge or index.")
+    name: str
+    unit: str = Field(description="Unit of the series' time_s column: seconds for time axes, else the axis' own.")
+    label: str
+    start: str | None = Field(None, description="Absolute time of the first point (time axes read from dates).")
+
+
+class ChannelInfo(BaseModel):
+    name: str
+    unit: str
+    role: Literal["signal", "axis", "status", "text"]
+
+
+class ReadingOut(BaseModel):
+    """What the reader made of the run's file: the axis, every channel, the blocks and every note."""
+
+    run_key: str
+    reader: str
+    block: str = Field(description="The block in the series (multi-block files: pick another with block:).")
+    rows: int
+    axis: AxisOut
+    channels: list[str] = Field(description="The measured channels in the series, the main one first.")
+    all_channels: list[ChannelInfo]
+    blocks: list[dict[str, Any]]
+    notes: list[str] = Field(description="What the reader could not use, inferred or skipped.")
+    metadata: dict[str, Any]
+
+
 class QualityOut(BaseModel):
     run_key: str
     score: float

@@ -3,7 +3,7 @@
     python benchmarks/etl.py [--sizes 1000000,10000000] [--json PATH]
 
 Both sides get the same generated CSV (time + 2 channels; Gaussian peaks on noise). Ours is the
-project's own path (``labflow.processing.parsing`` → ``labflow.processing.smoothing`` → ``labflow.processing.peaks`` →
+project's own path (``labflow.processing.raw_series.read_series`` → ``labflow.processing.smoothing`` → ``labflow.processing.peaks`` →
 ``labflow.processing.quality``); the baseline is what one would write with pandas: ``read_csv``, ``rolling``
 mean, ``scipy.signal.find_peaks`` with a prominence threshold, and pandas quality statistics.
 Keys: ``etl_1m_s``, ``rolling_mean_mpts_s``, ``speedup_vs_pandas`` (whole ETL at 1M points).
@@ -25,7 +25,7 @@ from scipy.signal import find_peaks
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import best_of, print_table, write_json  # noqa: E402
-from labflow.processing.parsing import parse_instrument_csv  # noqa: E402
+from labflow.processing.raw_series import read_series  # noqa: E402
 from labflow.processing.peaks import detect_peaks  # noqa: E402
 from labflow.processing.quality import assess_quality  # noqa: E402
 from labflow.processing.recipes import Recipe  # noqa: E402
@@ -48,16 +48,16 @@ def ours(data: bytes) -> dict[str, float]:
     """The project's ETL, step by step."""
     times = {}
     start = time.perf_counter()
-    parsed = parse_instrument_csv(data, name="bench.csv")
+    frame, info = read_series(data, "bench.csv")
     times["parse"] = time.perf_counter() - start
     start = time.perf_counter()
-    cleaned = clean_series(parsed.frame, parsed.channels, RECIPE.smoothing)
+    cleaned = clean_series(frame, info["channels"], RECIPE.smoothing)
     times["clean"] = time.perf_counter() - start
     start = time.perf_counter()
     detect_peaks(cleaned["time_s"].to_numpy(), cleaned["ch_a_clean"].to_numpy(), RECIPE.peaks)
     times["peaks"] = time.perf_counter() - start
     start = time.perf_counter()
-    assess_quality(parsed.frame, parsed.channels, RECIPE.quality)
+    assess_quality(frame, info["channels"], RECIPE.quality)
     times["quality"] = time.perf_counter() - start
     times["total"] = sum(times.values())
     return times

@@ -11,7 +11,7 @@ means are over each record's first lead (MLII), further leads (record 100's V5) 
 
 Detectors, all on the same parsed series, with no per-record setting:
 
-- ``ecg recipe``: the project's path — ``parse_instrument_csv``, ``clean_series`` with the shipped
+- ``ecg recipe``: the project's path — ``raw_series.read_series`` (the readers), ``clean_series`` with the shipped
   ``recipes/ecg.yaml`` smoothing, ``detect_peaks`` with its peak parameters (``method: qrs``);
 - ``band-pass reference``: zero-phase Butterworth 5–15 Hz, absolute value, ``find_peaks`` with height
   >= 0.35 x the record's 99.5th percentile of it and 250 ms minimum distance — a plain detector
@@ -31,7 +31,6 @@ Targets: mean F1 >= 0.99 at ±150 ms and >= 0.97 at ±50 ms.
 from __future__ import annotations
 
 import argparse
-import gzip
 import sys
 import time
 from pathlib import Path
@@ -44,9 +43,9 @@ from scipy.signal import butter, find_peaks, sosfiltfilt
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import PROJECT_ROOT, print_table, shared_data_dir, write_json  # noqa: E402
-from labflow.processing.parsing import parse_instrument_csv  # noqa: E402
 from labflow.processing.peaks import detect_peaks  # noqa: E402
 from labflow.processing.quality import assess_quality  # noqa: E402
+from labflow.processing.raw_series import read_series  # noqa: E402
 from labflow.processing.recipes import PeakParams, Recipe, load_recipe_file  # noqa: E402
 from labflow.processing.smoothing import clean_series  # noqa: E402
 
@@ -73,13 +72,10 @@ def find_records(folders: list[Path]) -> list[tuple[Path, Path]]:
     return pairs
 
 
-def read_series(path: Path) -> tuple[pl.DataFrame, int]:
-    """The series as the project parses it (gzip undone first) and its dropped duplicate rows."""
-    data = path.read_bytes()
-    if path.suffix == ".gz":
-        data = gzip.decompress(data)
-    parsed = parse_instrument_csv(data, name=path.name.removesuffix(".gz"))
-    return parsed.frame, parsed.duplicate_rows_dropped
+def read_record(path: Path) -> tuple[pl.DataFrame, int]:
+    """The series as the project reads it (the registry undoes gzip) and its dropped duplicate rows."""
+    frame, info = read_series(path.read_bytes(), path.name)
+    return frame, int(info.get("duplicate_rows_dropped", 0))
 
 
 def read_truth(path: Path) -> np.ndarray:
@@ -130,7 +126,7 @@ def reference_peaks(time_s: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 def score_record(signal: Path, truth_path: Path, recipe: Recipe) -> list[dict[str, Any]]:
     """Every lead of one record scored (the first lead is the record's; others, e.g. V5, are extra rows)."""
-    frame, dropped = read_series(signal)
+    frame, dropped = read_record(signal)
     truth = read_truth(truth_path)
     leads = [c for c in frame.columns if c not in ("time_s", "timestamp")]
     rows = [score_lead(frame, dropped, lead, truth, recipe) for lead in leads]

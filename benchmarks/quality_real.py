@@ -50,7 +50,7 @@ def score_file(path: Path, params: QualityParams) -> dict[str, Any] | None:
     frame, channels = quality_frame(parsed)
     if not channels:
         return None
-    report = assess_quality(frame, channels, params, notes=parsed.notes)
+    report = assess_quality(frame, channels, params, reader_notes=parsed.notes)
     return {"name": path.name, "reader": parsed.reader, "axis": parsed.axis.kind, "channels": len(channels),
             "score": round(report.score, 3), "flags": list(report.flags), "explanations": report.explanations,
             "old_stuck_ratio": round(old_stuck_ratio(frame, channels, params), 4)}

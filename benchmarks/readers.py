@@ -16,8 +16,9 @@ channel names beside the expected ones, and a class:
 The expectations are a table (``EXPECTED`` below) transcribed by hand from the corpus' ``MANIFEST.md``
 ("expected parse" lines: rows, column names, per-block counts, the x axis named in its "format quirks");
 where the manifest describes columns instead of naming them (headerless files, implicit channels) the
-table holds the names a correct reader must give. The baseline in the same run is the old single parser
-(``labflow.parsing.parse_instrument_csv``: one table, time or row-index axis), classified the same way.
+table holds the names a correct reader must give (or a channel count). The baseline in the same run is the
+generic delimited reader forced on every file (no format detection: one table of numbers, as labflow read
+files before), classified the same way.
 Targets: >= 90 % correct, 0 wrong, 0 crash.
 """
 
@@ -26,7 +27,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -178,20 +179,15 @@ def run_file(path: Path, expected: Expected) -> dict[str, Any]:
 
 
 def baseline_class(path: Path, expected: Expected) -> str:
-    """The old single parser on the same file, classified the same way (axis: time or index)."""
-    from labflow.parsing import ParseError, parse_instrument_csv
-
+    """Baseline: the generic delimited reader alone on every file (what labflow did before format
+    detection: one table of numbers), classified the same way."""
     try:
-        old = parse_instrument_csv(path.read_bytes(), name=path.name)
-    except ParseError:
+        parsed = read_file(path.read_bytes(), path.name, {"reader": "delimited"})
+    except ReadRefused:
         return "refused"
     except Exception:  # noqa: BLE001
         return "crash"
-    axis = "index" if old.time_kind == "index" else "time"
-    names = {_norm(n) for n in old.channels + [old.time_column or ""]}
-    ok = axis == expected.axis and old.rows == expected.rows and not expected.blocks and \
-        all(_norm(n) in names for n in expected.names)
-    return "correct" if ok else "wrong"
+    return classify(parsed, replace(expected, readers=("delimited",)))[0]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -207,20 +203,20 @@ def main(argv: list[str] | None = None) -> int:
     for path in files:
         if path.name in EXPECTED:
             row = run_file(path, EXPECTED[path.name])
-            row["old parser"] = baseline_class(path, EXPECTED[path.name])
+            row["baseline"] = baseline_class(path, EXPECTED[path.name])
             results.append(row)
-    print_table(["file", "reader", "axis", "rows", "class", "old parser", "channels"],
-                [[r["file"], r["reader"], r["axis"], r["rows"], r["class"], r["old parser"], r["channels"]]
+    print_table(["file", "reader", "axis", "rows", "class", "delimited only", "channels"],
+                [[r["file"], r["reader"], r["axis"], r["rows"], r["class"], r["baseline"], r["channels"]]
                  for r in results])
     for r in results:
         if r["detail"]:
             print(f"\n{r['file']} [{r['class']}]: {r['detail']}")
     totals = {c: sum(r["class"] == c for r in results) for c in ("correct", "refused", "wrong", "crash")}
-    old = {c: sum(r["old parser"] == c for r in results) for c in ("correct", "refused", "wrong", "crash")}
+    old = {c: sum(r["baseline"] == c for r in results) for c in ("correct", "refused", "wrong", "crash")}
     share = totals["correct"] / max(len(results), 1)
     print(f"\nfiles {len(results)}: " + ", ".join(f"{k} {v}" for k, v in totals.items()) +
           f" ({share:.0%} correct; target >= 90 %, 0 wrong, 0 crash)")
-    print("old parser (baseline): " + ", ".join(f"{k} {v}" for k, v in old.items()))
+    print("baseline, delimited reader only: " + ", ".join(f"{k} {v}" for k, v in old.items()))
     write_json(args.json, {"files": len(results), "correct_share": share, **totals,
                            **{f"baseline_{k}": v for k, v in old.items()},
                            "per_file": {r["file"]: {k: r[k] for k in ("class", "reader", "axis", "rows", "detail")}

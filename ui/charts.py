@@ -49,6 +49,7 @@ class ChartData:
     frame: pd.DataFrame
     color_map: dict[str, str]
     caption: str
+    x_title: str = "time (s)"
 
 
 @dataclass(frozen=True)
@@ -70,13 +71,15 @@ def series_name(channel: str, kind: str) -> str:
 def build_chart(frame: pl.DataFrame, channels: Sequence[str], *, show_raw: bool = True, normalise: bool = False,
                 window: tuple[float, float] | None = None, marker_channel: str | None = None,
                 peaks: Sequence[float] = (), intervals: Sequence[AnomalyInterval] = (),
-                preview: Preview | None = None, proposals: Sequence[Any] = ()) -> ChartData:
+                preview: Preview | None = None, proposals: Sequence[Any] = (),
+                axis: tuple[str, str] = ("time", "s")) -> ChartData:
     """Rows for the line chart of ``channels`` (raw and ``*_clean`` columns of ``frame``) in ``window``.
 
     Peaks are marked above the cleaned ``marker_channel``; a preview adds its cleaned line and its
     peaks in another colour. ``normalise`` scales every line to 0–1 (over the whole run), for
     channels of different units. ``proposals`` (anything with ``start_s``/``end_s``: the model's
     pre-annotations not yet decided on) are bars in their own colour above the anomaly intervals.
+    ``axis`` is the x axis' name and unit (``("Raman shift", "cm-1")``): the axis title and the caption's unit.
     """
     unknown = [c for c in channels if c not in frame.columns]
     if unknown:
@@ -120,12 +123,14 @@ def build_chart(frame: pl.DataFrame, channels: Sequence[str], *, show_raw: bool 
         colors[PROPOSALS_SERIES] = PROPOSAL_COLOR
 
     samples = int(np.searchsorted(time_s, end, side="right") - np.searchsorted(time_s, start, side="left"))
-    caption = f"{start:g}–{end:g} s · {samples:,} of {time_s.size:,} samples in view, drawn from {len(drawn):,} points"
+    name, unit = axis
+    caption = (f"{start:g}–{end:g} {unit} · {samples:,} of {time_s.size:,} samples in view, drawn from "
+               f"{len(drawn):,} points")
     if too_many:
         caption += f" · {marker_count} peaks in view: zoom in to see their markers"
     if normalise:
         caption += " · each line scaled to 0–1"
-    return ChartData(pd.concat(parts, ignore_index=True), colors, caption)
+    return ChartData(pd.concat(parts, ignore_index=True), colors, caption, f"{name} ({unit})" if unit else name)
 
 
 def histogram(frame: pl.DataFrame, column: str, *, window: tuple[float, float] | None = None,

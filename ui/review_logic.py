@@ -421,7 +421,7 @@ def render(ctx: AppContext, state: ViewState) -> RunView:
     chart = build_chart(frame, shown, show_raw=state.show_raw, normalise=state.normalise, window=state.window,
                         marker_channel=peak_channel, peaks=[p.time_s for p in annotation.peaks],
                         intervals=annotation.intervals, preview=current_preview(ctx, state),
-                        proposals=preannotations.pending(proposals, annotation))
+                        proposals=preannotations.pending(proposals, annotation), axis=_axis(ctx, run.run_key))
     counts = histogram(frame, peak_channel, window=state.window)
     objective, measured = draft_objective(run, _objective_recipe(ctx, run, annotation),
                                           _objective_series(ctx, run, annotation, peak_channel), session)
@@ -595,6 +595,7 @@ def _metadata(ctx: AppContext, run: RunRecord) -> str:
               "recipe": f"{run.recipe_id} ({run.recipe_hash})" if run.recipe_id else ""}
     fields.update({f"params.{k}": json.dumps(v) if not isinstance(v, str) else v for k, v in run.params.items()})
     lines += [f"| {k} | {_cell(v)} |" for k, v in fields.items() if v not in (None, "")]
+    lines += _reader_lines(ctx, run.run_key)
     try:
         report = ctx.outputs.read_json("quality_report", run.run_key)
     except MissingOutputError:
@@ -603,6 +604,31 @@ def _metadata(ctx: AppContext, run: RunRecord) -> str:
     lines += ["", f"**Quality score {report.get('score', 0):.2f}**"]
     lines += [f"- **{flag}**: {explanations.get(flag, '')}" for flag in report.get("flags", [])] or ["- no flags"]
     return "\n".join(lines)
+
+
+def _axis(ctx: AppContext, run_key: str) -> tuple[str, str]:
+    """The series' x axis name and unit (time in seconds when the reader's info is not there)."""
+    try:
+        axis = ctx.outputs.read_json("raw_series_info", run_key).get("axis") or {}
+    except MissingOutputError:
+        axis = {}
+    return axis.get("name", "time"), axis.get("unit", "s")
+
+
+def _reader_lines(ctx: AppContext, run_key: str) -> list[str]:
+    """What the reader made of the file: reader, axis, block, and every note (what it could not use,
+    invented or skipped)."""
+    try:
+        info = ctx.outputs.read_json("raw_series_info", run_key)
+    except MissingOutputError:
+        return []
+    axis = info.get("axis") or {}
+    lines = ["", f"**Read by** `{info.get('reader', '?')}` · axis **{axis.get('label', 'time (s)')}** "
+                 f"({axis.get('kind', 'time')}) · block `{info.get('block', '')}`"]
+    notes = info.get("notes") or []
+    lines += [f"**What the reader noted ({len(notes)})**"] + [f"- {_cell(n)}" for n in notes] if notes else \
+        ["The reader noted nothing."]
+    return lines
 
 
 def _cell(value: Any) -> str:

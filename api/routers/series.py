@@ -15,7 +15,7 @@ from api.encoding import Rendered, cached_response
 from api.errors import ApiProblem, problems
 from api.materialized import file_version
 from api.models import (Accepted, AnnotationVersionOut, ChannelSeries, FiniteFloat, Peak, PeaksOut, QualityOut,
-                        RunKey, SeriesOut, Strict)
+                        ReadingOut, RunKey, SeriesOut, Strict)
 from api.routers.runs import annotation_version
 from api.tables import TABLE_CONTENT, TableFormat, table_bytes, table_response
 from labflow.store.catalog import RunNotFound
@@ -72,6 +72,19 @@ def get_peaks(run: RunDep, lab: LabDep, format: TableFormat = "json") -> Any:
     if format != "json":
         return table_response(frame, format, f"{run.run_key}-peaks")
     return PeaksOut(run_key=run.run_key, peaks=[Peak(**row) for row in frame.to_dicts()])
+
+
+@router.get("/runs/{run_key}/reading", response_model=ReadingOut, summary="How the file was read",
+            responses={**ACCEPTED, **problems(409)})
+def get_reading(run: RunDep, lab: LabDep) -> ReadingOut:
+    """The reader, the series' true x axis (kind, name, unit), every channel with unit and role, the blocks
+    and every note — what ``labflow inspect`` shows."""
+    materialization = lab.reader.latest("raw_series", run.run_key)
+    if materialization is None:
+        lab.reader.locate(run, "raw_series")  # raises the right problem (202 / 409 / 404)
+    info = lab.reader.document(lab.reader.path_of(materialization, "raw_series_info", "json"))
+    fields = {k: info[k] for k in ReadingOut.model_fields if k in info}
+    return ReadingOut(run_key=run.run_key, **fields)
 
 
 @router.get("/runs/{run_key}/quality", response_model=QualityOut, summary="Quality report",

@@ -136,6 +136,11 @@ def metadata_from_path(relative_path: str) -> dict[str, Any]:
 
 def parse_sidecar(name: str, text: str) -> dict[str, Any]:
     """Read a sidecar (JSON or YAML by suffix) into normalised fields; clear errors for bad files."""
+    return normalise_fields(parse_sidecar_raw(name, text))
+
+
+def parse_sidecar_raw(name: str, text: str) -> Mapping[str, Any]:
+    """A sidecar's fields as written (reading options such as ``reader:`` are taken from these)."""
     if not text.strip():
         raise MetadataError(f"sidecar {name} is empty; write the metadata as a JSON object or delete the sidecar")
     try:
@@ -148,7 +153,7 @@ def parse_sidecar(name: str, text: str) -> dict[str, Any]:
         raise MetadataError(f"sidecar {name} is not valid YAML: {error}") from None
     if not isinstance(data, Mapping):
         raise MetadataError(f"sidecar {name} must hold an object of fields, not {type(data).__name__}")
-    return normalise_fields(data)
+    return data
 
 
 def merge_metadata(layers: list[tuple[str, Mapping[str, Any]]]) -> CapturedMetadata:

@@ -23,7 +23,8 @@ from labflow.ingest.inbox import is_ignored
 from labflow.keys import make_run_key, sha256_hex
 from labflow.ingest.metadata import MetadataError, parse_sidecar
 from labflow.store.atomic import write_atomic
-from labflow.processing.parsing import ParseError, parse_instrument_csv
+from labflow.processing.readers import ReadRefused
+from labflow.processing.readers.registry import choose_reader, decompressed, utf16_as_utf8
 from labflow.settings import Settings
 
 SNIFF_BYTES = 1_048_576
@@ -82,17 +83,20 @@ def check_size(size: int, limit: int) -> None:
 
 
 def sniff_content(data: bytes, name: str) -> None:
-    """Refuse what is not an instrument table: binary, undecodable, or no delimited numbers in the head.
+    """Refuse what no reader recognises: binary, undecodable, or no reader sure of the head.
 
-    The first :data:`SNIFF_BYTES` (cut at a line end) must parse with :func:`labflow.processing.parsing.parse_instrument_csv`;
-    the rest may not contain NUL bytes (except UTF-16 text, where they are part of the encoding).
+    Some reader must be sure of the first :data:`SNIFF_BYTES` (cut at a line end) and its name (the whole
+    file is read, and refused into quarantine if it contradicts itself, when it is processed); the rest
+    may not contain NUL bytes (except UTF-16 text, where they are part of the encoding).
     """
     try:
-        parsed = parse_instrument_csv(_head(data), name=name)
-    except ParseError as error:
-        raise UploadRejected(f"not an instrument table: {error}", status=415) from None
-    if parsed.encoding != "utf-16" and b"\x00" in data:
-        line = data.count(b"\n", 0, data.index(b"\x00")) + 1
+        plain, inner, _ = decompressed(data, name)
+        plain, decoded = utf16_as_utf8(plain)
+        choose_reader(_head(plain), inner)
+    except ReadRefused as error:
+        raise UploadRejected(f"not an instrument table labflow can read: {error}", status=415) from None
+    if not decoded and b"\x00" in plain:
+        line = plain.count(b"\n", 0, plain.index(b"\x00")) + 1
         raise UploadRejected(f"{name}: line {line} contains NUL bytes; this looks like a binary file, not a CSV "
                              "text export", status=415)
 

@@ -54,7 +54,7 @@ def peak_report(parsed: ParsedFile, recipe: Recipe) -> dict[str, Any]:
     channel = parsed.main_channel
     axis = parsed.axis
     frame, channels = quality_frame(parsed)
-    quality = assess_quality(frame, channels, recipe.quality, notes=parsed.notes) if channels else None
+    quality = assess_quality(frame, channels, recipe.quality, reader_notes=parsed.notes) if channels else None
     described: dict[str, Any] = {"recipe": recipe.id, "recipe_version": recipe.version,
                                  "axis": {"kind": axis.kind, "name": axis.name, "unit": axis.unit},
                                  "quality": quality.to_dict() if quality else None}

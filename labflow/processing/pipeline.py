@@ -24,13 +24,16 @@ from labflow.ingest.metadata import (
     metadata_from_path,
     normalise_header_fields,
     parse_sidecar,
+    parse_sidecar_raw,
 )
 from labflow.store.objects import ObjectIntegrityError, open_object_store, quarantine
-from labflow.processing.parsing import ParseError, parse_instrument_csv, read_header_metadata
+from labflow.processing.raw_series import read_series
+from labflow.processing.readers import ReadRefused, read_file
+from labflow.processing.readers.registry import reader_options
 from labflow.processing.peaks import detect_peaks
 from labflow.processing.plots import png_to_markdown, render_run_png
 from labflow.processing.quality import QualityReport, assess_quality
-from labflow.processing.recipes import Recipe, RecipeBook
+from labflow.processing.recipes import DEFAULT_RECIPE_ID, Recipe, RecipeBook
 from labflow.ops.report import frame_to_markdown, mapping_to_markdown
 from labflow.settings import Settings
 from labflow.processing.smoothing import clean_series
@@ -116,8 +119,8 @@ class RunProcessor:
         except MissingOutputError as error:
             raise StepFailed(step, run_key, str(error)) from None
 
-    def _parse_info(self, run_key: str) -> dict[str, Any]:
-        """What the parser recorded about the file (empty if the parse info is not there)."""
+    def series_info(self, run_key: str) -> dict[str, Any]:
+        """What the reader said about the run's series ({} if the parse info is not there)."""
         try:
             return dict(self.outputs.read_json("raw_series_info", run_key))
         except MissingOutputError:
@@ -172,37 +175,60 @@ class RunProcessor:
 
     def _capture_metadata(self, run: RunRecord, data: bytes) -> CapturedMetadata:
         relative = run.source.split(":", 1)[1] if ":" in run.source else run.original_name
-        header = normalise_header_fields(read_header_metadata(data))
+        try:
+            header = normalise_header_fields(read_file(data, run.original_name, self._read_options(run)).metadata)
+        except ReadRefused:
+            header = {}  # raw_series quarantines the file with the reason
         layers: list[tuple[str, Mapping[str, Any]]] = [("folder", metadata_from_path(relative)), ("header", header)]
         if run.sidecar_name is not None:
             layers.append(("sidecar", parse_sidecar(run.sidecar_name, run.sidecar_text or "")))
         return merge_metadata(layers)
 
+    def _read_options(self, run: RunRecord, recipe: Recipe | None = None) -> dict[str, Any]:
+        """Reading options: the recipe's parse section, then the sidecar's reader:/axis:/block: fields."""
+        options: dict[str, Any] = {}
+        if recipe is not None:
+            options.update({k: v for k, v in (("reader", recipe.parse.reader), ("axis", recipe.parse.time_column),
+                                              ("block", recipe.parse.block)) if v})
+        if run.sidecar_name is not None:
+            try:
+                options.update(reader_options(parse_sidecar_raw(run.sidecar_name, run.sidecar_text or "")))
+            except MetadataError:
+                pass  # raw_file reports a bad sidecar
+        return options
+
     def raw_series(self, run: RunRecord, recipe: Recipe) -> StepReport:
-        """Parse and validate the instrument file into a typed series."""
+        """Read the instrument file with the surest reader into a series on its true axis."""
         data = self._raw_bytes("raw_series", run)
+        options = self._read_options(run, recipe)
         try:
-            parsed = parse_instrument_csv(data, name=run.original_name, time_column=recipe.parse.time_column,
-                                          channels=recipe.parse.channels, unsorted_time=recipe.parse.unsorted_time)
-        except ParseError as error:
+            frame, info = read_series(data, run.original_name, options, recipe.parse.channels)
+            if recipe.parse.unsorted_time == "reject" and any(n.startswith("sorted ") for n in info["notes"]):
+                raise ReadRefused("the time goes backwards and the recipe says unsorted_time: reject; sort the "
+                                  "export by time or set unsorted_time: sort")
+        except ReadRefused as error:
+            error.file = error.file or run.original_name
             raise self._fail("raw_series", run, str(error), quarantine_data=data) from None
-        path = self.outputs.write_frame("raw_series", run.run_key, parsed.frame)
-        info = {
-            "rows": parsed.rows, "channels": parsed.channels, "time_kind": parsed.time_kind,
-            "time_column": parsed.time_column, "units": parsed.units, "encoding": parsed.encoding,
-            "delimiter": {"\t": "tab"}.get(parsed.delimiter, parsed.delimiter),
-            "decimal_comma": parsed.decimal_comma, "header_line": parsed.header_line,
-            "duplicate_rows_dropped": parsed.duplicate_rows_dropped, "notes": parsed.notes,
-        }
+        path = self.outputs.write_frame("raw_series", run.run_key, frame)
         self.outputs.write_json("raw_series_info", run.run_key, info)
-        if run.started_at is None and "timestamp" in parsed.frame.columns:
-            first = parsed.frame["timestamp"][0]
-            self.catalog.set_metadata(run.run_key, _with_started_at(run, first))
+        if run.started_at is None and "timestamp" in frame.columns:
+            self.catalog.set_metadata(run.run_key, _with_started_at(run, frame["timestamp"][0]))
+        self._recipe_by_axis(run, info["axis"]["kind"])
         self.catalog.set_status(run.run_key, "parsed")
-        values = {k: v for k, v in info.items() if k not in ("channels", "units", "notes")}
-        values.update(channels=", ".join(parsed.channels), notes="; ".join(parsed.notes) or "none")
-        return StepReport(values=values, path=str(path),
-                          markdown={"preview": frame_to_markdown(parsed.frame)})
+        axis = info["axis"]
+        values = {"reader": info["reader"], "block": info["block"], "rows": frame.height,
+                  "axis": f"{axis['label']} [{axis['kind']}]", "channels": ", ".join(info["channels"]),
+                  "notes": "; ".join(info["notes"]) or "none"}
+        return StepReport(values=values, path=str(path), markdown={"preview": frame_to_markdown(frame)})
+
+    def _recipe_by_axis(self, run: RunRecord, axis_kind: str) -> None:
+        """A run on the default recipe moves to the recipe made for its axis kind (e.g. spectra), if any."""
+        current = self.catalog.get_run(run.run_key)
+        if current is None or (current.recipe_id or DEFAULT_RECIPE_ID) != DEFAULT_RECIPE_ID:
+            return
+        recipe = self.recipes.for_run(instrument=current.instrument, axis_kind=axis_kind)
+        if recipe.id != DEFAULT_RECIPE_ID:
+            self.catalog.set_recipe(run.run_key, recipe.id, recipe.content_hash)
 
     def clean_series(self, run: RunRecord, recipe: Recipe) -> StepReport:
         """Rolling-mean smoothing (and optional baseline removal) beside the raw channels."""
@@ -224,8 +250,9 @@ class RunProcessor:
         result = detect_peaks(cleaned["time_s"].to_numpy(), cleaned[column].to_numpy(), recipe.peaks)
         table = result.table.with_columns(pl.lit(channel).alias("channel"))
         path = self.outputs.write_frame("peaks", run.run_key, table)
+        axis = self.series_info(run.run_key).get("axis", {})
         png = render_run_png(cleaned, channel, table, title=f"{run.original_name} · {channel}",
-                             baseline=result.baseline)
+                             x_label=axis.get("label", "time (s)"), baseline=result.baseline)
         self.outputs.write_bytes("peaks_plot", run.run_key, "png", png)
         checks = [CheckOutcome("peaks", "peaks_found", table.height > 0, "WARN",
                                f"{table.height} peaks found on {channel}", {"count": table.height})]
@@ -249,10 +276,10 @@ class RunProcessor:
     def quality_report(self, run: RunRecord, recipe: Recipe) -> StepReport:
         """Quality flags and a 0–1 score, with asset checks on the same numbers."""
         raw = self._read("quality_report", run.run_key, "raw_series")
-        info = self._parse_info(run.run_key)
+        info = self.series_info(run.run_key)
         report = assess_quality(raw, value_channels(raw), recipe.quality,
                                 duplicate_rows_dropped=int(info.get("duplicate_rows_dropped", 0)),
-                                notes=[str(note) for note in info.get("notes", [])])
+                                reader_notes=info.get("notes", []))
         path = self.outputs.write_json("quality_report", run.run_key, report.to_dict())
         self.catalog.set_quality(run.run_key, report.score, list(report.flags))
         self.catalog.set_status(run.run_key, "processed")

@@ -13,7 +13,8 @@ Checks, per value channel and on the time axis:
   ``flatline_min_samples`` long and longer than quantization explains;
 - ``sampling_gaps``: time steps longer than ``gap_factor`` x the median step;
 - ``duplicate_timestamps``: rows repeating a timestamp, in the series or dropped by the parser;
-- ``reader_notes``: the reader noted something about the file that may make its numbers wrong.
+- ``reader_notes``: the reader noted something about the file (a column it could not use, an axis it had
+  to invent or convert, rows it skipped or sorted): a person should look before trusting the numbers.
 
 **Quantized signals.** An integer (ADC-count) trace repeats values by itself: where its noise is below
 one count, consecutive samples are often equal. The chance ``p`` that a sample at a *typical*
@@ -38,7 +39,7 @@ monotone in its metric, so any defect can only lower the score:
 - missing, clipped, flat-lined, duplicated and gap-lost shares ``r``: ``min(1, 4 r)``
   (a quarter of the data bad -> score 0);
 - SNR: ``clip((min_snr_db + 10 - snr_db) / 40, 0, 1)`` (no penalty from 10 dB above the minimum);
-- reader notes: ``min(0.5, 0.15 x notes)`` (a file the reader had doubts about is never scored clean).
+- reader notes: ``min(0.5, 0.1 n)`` for ``n`` notes (a file the reader had doubts about is never scored clean).
 
 Each penalty is also reported as a metric (``penalty.<check>``), so a score can be traced to its causes.
 """
@@ -72,7 +73,7 @@ HELD_MIN_EQUAL = 0.9
 HELD_MAX_DISTINCT = 0.05
 CONSTANT_PENALTY = 0.5
 HELD_NAME = re.compile(r"set ?point|(^|[_ .-])sp($|[_ .-])|target|command", re.IGNORECASE)
-NOTE_PENALTY = 0.15
+NOTE_PENALTY = 0.1
 NOTES_MAX_PENALTY = 0.5
 
 
@@ -374,12 +375,13 @@ def _explain(flag: str, m: dict[str, float | int], stats: list[ChannelStats], pa
 
 
 def assess_quality(frame: pl.DataFrame, channels: list[str], params: QualityParams, *,
-                   duplicate_rows_dropped: int = 0, notes: Sequence[str] = ()) -> QualityReport:
+                   duplicate_rows_dropped: int = 0, reader_notes: Sequence[str] | None = None) -> QualityReport:
     """Quality flags, metrics and a 0-1 score of a parsed series (see the module docstring).
 
-    ``duplicate_rows_dropped``: rows the parser removed because they repeated a timestamp.
-    ``notes``: what the reader noted about the file (each lowers the score).
+    ``duplicate_rows_dropped``: rows the parser removed because they repeated a timestamp;
+    ``reader_notes``: what the reader noted about the file (each lowers the score).
     """
+    notes = list(reader_notes or [])
     absent = [c for c in channels if c not in frame.columns]
     if absent:
         raise ValueError(f"assess_quality: channel(s) {', '.join(absent)} not in the series; "

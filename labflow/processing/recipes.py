@@ -30,8 +30,10 @@ class _Strict(BaseModel):
 class ParseParams(_Strict):
     """How to read an instrument file."""
 
-    time_column: str | None = Field(None, description="Name of the time column; None = detect.")
-    channels: list[str] | None = Field(None, description="Value channels to keep; None = all numeric.")
+    reader: str | None = Field(None, description="Reader to use (see `labflow readers`); None = the surest.")
+    time_column: str | None = Field(None, description="Name of the axis column; None = the reader decides.")
+    block: str | None = Field(None, description="Block of a multi-block file; None = the main (first) block.")
+    channels: list[str] | None = Field(None, description="Value channels to keep; None = the measured ones.")
     unsorted_time: Literal["sort", "reject"] = "sort"
 
 

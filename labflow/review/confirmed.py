@@ -39,15 +39,18 @@ DATASET_SCHEMA: dict[str, Any] = {
     "verdict": pl.String, "peak_count": pl.Int64, "annotation_version": pl.Int64, "confirmed_by": pl.String,
     "confirmed_at": pl.Datetime("us", "UTC"), "file_sha256": pl.String, "recipe_id": pl.String,
     "recipe_hash": pl.String, "instrument": pl.String, "operator": pl.String, "material": pl.String,
+    "axis_kind": pl.String, "axis_unit": pl.String,
 }
+TIME_AXIS = {"kind": "time", "name": "time", "unit": "s"}
 
 
 def annotation_output(run: RunRecord, version: AnnotationVersion, recipe: Recipe,
-                      cleaned: pl.DataFrame) -> tuple[dict[str, Any], pl.DataFrame]:
+                      cleaned: pl.DataFrame, axis: dict[str, Any] | None = None) -> tuple[dict[str, Any], pl.DataFrame]:
     """The stored form of a run's confirmed annotation, and its measured peak table.
 
     Peaks are measured on the cleaned channel the annotation names (else the recipe's peak channel,
-    else the first), then the recipe's objective rule is applied to them.
+    else the first), then the recipe's objective rule is applied to them. Peak positions and the objective
+    are on the series' axis (``axis``: kind, name, unit from ``raw_series_info``; time in seconds if absent).
     """
     annotation = version.annotation
     channel = annotation.channel or recipe.peaks.channel or _first_channel(cleaned)
@@ -69,14 +72,15 @@ def annotation_output(run: RunRecord, version: AnnotationVersion, recipe: Recipe
         "campaign": _campaign(run), "instrument": run.instrument, "operator": run.operator,
         "material": run.material, "file_sha256": run.sha256, "recipe_id": recipe.id,
         "recipe_hash": recipe.content_hash, "recipe_overrides": dict(annotation.recipe_overrides),
+        "axis": {k: (axis or TIME_AXIS).get(k, TIME_AXIS[k]) for k in TIME_AXIS},
     }
     return stored, peaks
 
 
 def store_annotation(run: RunRecord, version: AnnotationVersion, recipe: Recipe, cleaned: pl.DataFrame,
-                     store: OutputStore) -> dict[str, Any]:
+                     store: OutputStore, axis: dict[str, Any] | None = None) -> dict[str, Any]:
     """Compute and write a run's annotation output (JSON) and its measured peaks (Parquet)."""
-    stored, peaks = annotation_output(run, version, recipe, cleaned)
+    stored, peaks = annotation_output(run, version, recipe, cleaned, axis)
     store.write_json(ANNOTATIONS_ASSET, run.run_key, stored)
     store.write_frame(ANNOTATED_PEAKS, run.run_key, peaks)
     return stored
@@ -101,7 +105,8 @@ def annotate_run(processor: RunProcessor, review: ReviewStore, run_key: str) -> 
         cleaned = clean_series(raw, value_channels(raw), recipe.smoothing)
     else:
         cleaned = processor.outputs.read_frame("clean_series", run_key)
-    return store_annotation(run, version, recipe, cleaned, processor.outputs)
+    axis = processor.series_info(run_key).get("axis")
+    return store_annotation(run, version, recipe, cleaned, processor.outputs, axis)
 
 
 def write_dataset(frame: pl.DataFrame, store: OutputStore) -> tuple[str, str]:
@@ -167,6 +172,7 @@ def _dataset_row(output: dict[str, Any]) -> dict[str, Any]:
         "file_sha256": output["file_sha256"], "recipe_id": output["recipe_id"],
         "recipe_hash": output["recipe_hash"], "instrument": output.get("instrument"),
         "operator": output.get("operator"), "material": output.get("material"),
+        "axis_kind": (output.get("axis") or TIME_AXIS)["kind"], "axis_unit": (output.get("axis") or TIME_AXIS)["unit"],
     }
 
 

@@ -28,6 +28,14 @@ def test_the_raw_series_is_the_stored_one_sample_for_sample(demo):
     assert channel["time_s"] == stored["time_s"].to_list() and channel["value"] == stored["Intensity"].to_list()
 
 
+def test_reading_says_how_the_file_was_read(demo):
+    body = demo.client.get(url(demo.runs["run"], "reading")).json()
+    assert body["reader"] == "delimited" and body["channels"] == ["Absorbance"]
+    assert body["axis"]["kind"] == "time" and body["axis"]["unit"] == "s" and body["axis"]["name"] == "Time"
+    assert {"name": "Absorbance", "unit": body["all_channels"][0]["unit"], "role": "signal"} in body["all_channels"]
+    assert body["notes"] == [] and body["rows"] == demo.outputs.read_frame("raw_series", demo.runs["run"]).height
+
+
 def test_minmax_downsampling_keeps_every_extreme(demo):
     key = demo.runs["session"]
     stored = demo.outputs.read_frame("clean_series", key)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import dagster as dg
+import numpy as np
 import polars as pl
 import pytest
 
@@ -118,3 +119,38 @@ def test_downstream_step_without_its_input_fails_clearly(lab_settings, lab_resou
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert "clean_series of run" in failure.step_failure_data.user_failure_data.description
+
+
+def _raman() -> bytes:
+    """A header-less Raman shift / intensity pair: one band at 400 cm-1 on noise."""
+    shift = 100 + 2.0 * np.arange(300)
+    counts = 50 + 900 * np.exp(-(((shift - 400) / 8) ** 2)) + np.random.default_rng(1).normal(0, 2, 300)
+    return "".join(f"{x:.1f}\t{y:.2f}\n" for x, y in zip(shift, counts)).encode()
+
+
+RAMAN = _raman()
+
+
+def test_a_spectrum_is_read_on_its_axis_with_its_axis_kinds_recipe(lab_settings, lab_resources, catalog, instance):
+    key = register_run(lab_settings, catalog, instance, "raman_lamp.txt", RAMAN)
+    result = dg.materialize([run_etl], instance=instance, resources=lab_resources, partition_key=key)
+    assert result.success
+    outputs = OutputStore(lab_settings.storage)
+    info = outputs.read_json("raw_series_info", key)
+    assert info["reader"] == "raman" and info["axis"]["kind"] == "raman_shift" and info["channels"] == ["Intensity"]
+    assert any("no header" in note for note in info["notes"])
+    peaks = outputs.read_frame("peaks", key)
+    assert [round(t) for t in peaks["time_s"]] == [400]  # a position on the Raman-shift axis, not a row index
+    run = catalog.get_run(key)
+    assert run.recipe_id == "raman" and "reader_notes" in run.quality_flags
+    assert "Raman shift (cm-1)" in latest_metadata(instance, "raw_series", key)["axis"].text
+
+
+def test_a_file_no_reader_is_sure_of_is_quarantined_with_the_message(lab_settings, lab_resources, catalog, instance):
+    key = register_run(lab_settings, catalog, instance, "lamp.txt", RAMAN)
+    result = dg.materialize([run_etl], instance=instance, resources=lab_resources, partition_key=key,
+                            raise_on_error=False)
+    assert not result.success
+    run = catalog.get_run(key)
+    assert run.status == "failed" and "no reader is sure" in run.error and "reader:" in run.error
+    assert "no reader is sure" in (lab_settings.quarantine / f"{key}.txt.error.txt").read_text()

@@ -215,9 +215,9 @@ def test_held_setpoint_is_not_clipping_but_a_saturated_detector_is():
 
 def test_reader_notes_lower_the_score_and_are_explained():
     plain = assess_quality(clean_frame(), CHANNELS, PARAMS)
-    noted = assess_quality(clean_frame(), CHANNELS, PARAMS, notes=["x axis read from the calibration"])
+    noted = assess_quality(clean_frame(), CHANNELS, PARAMS, reader_notes=["x axis read from the calibration"])
     assert noted.flags == ["reader_notes"]
     assert "x axis read from the calibration" in noted.explanations["reader_notes"]
-    assert noted.score == pytest.approx(plain.score * (1 - 0.15))
-    many = assess_quality(clean_frame(), CHANNELS, PARAMS, notes=[f"note {i}" for i in range(9)])
+    assert noted.score == pytest.approx(plain.score * (1 - 0.1))
+    many = assess_quality(clean_frame(), CHANNELS, PARAMS, reader_notes=[f"note {i}" for i in range(9)])
     assert many.score == pytest.approx(plain.score * 0.5)

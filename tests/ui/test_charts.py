@@ -90,3 +90,10 @@ def test_histogram_counts_the_samples_in_view():
     counts = outline["count"].to_numpy()[1:-1:2]  # each bar's height appears twice
     assert counts.sum() == 10_001 and len(counts) == 25
     assert outline["value"].iloc[0] == pytest.approx(frame.filter(pl.col("time_s").is_between(10, 20))["a"].min())
+
+
+def test_the_axis_name_and_unit_title_the_chart():
+    frame = run_frame(n=2_000)
+    chart = build_chart(frame, ["a"], axis=("Raman shift", "cm-1"))
+    assert chart.x_title == "Raman shift (cm-1)" and chart.caption.startswith("0–1.999 cm-1 · ")
+    assert build_chart(frame, ["a"]).x_title == "time (s)"

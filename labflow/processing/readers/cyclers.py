@@ -58,6 +58,7 @@ def _unit_by_clock(parsed: ParsedFile, clock: str) -> ParsedFile:
     span, elapsed = np.ptp(stamp.values[both]) if both.any() else 0.0, np.ptp(axis.values[both]) if both.any() else 0.0
     for unit, seconds in (("s", 1.0), ("min", 60.0), ("h", 3600.0)):
         if elapsed > 0 and abs(span / elapsed - seconds) <= 0.02 * seconds:
+            parsed.notes[:] = [n for n in parsed.notes if not n.startswith(f"the time column '{axis.name}' names no")]
             parsed.notes.append(f"the unit of {axis.name} ({unit}) was told from the {clock} clock column "
                                 f"({span:g} s passed while {axis.name} advanced {elapsed:g})")
             parsed.blocks[0] = Block(block.name, Axis(axis.kind, axis.name, unit, axis.values), block.channels,

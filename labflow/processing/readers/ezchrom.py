@@ -67,9 +67,10 @@ class EzchromReader:
         numbers = np.array(values, dtype=np.float64)
         units = (header.get("Y Axis Title", []) + [""] * len(points))[:len(points)]
         metadata = {k: "\t".join(v) for k, v in header.items()}
-        notes = [f"{len(points)} channel(s) stored one after another, split by the declared point counts {points}, "
-                 f"scaled by the Y multipliers {factors}, time from the sampling rates {rates} Hz"]
-        return ParsedFile(self.name, _blocks(numbers, points, rates, factors, units), metadata, notes)
+        metadata["applied"] = (f"{len(points)} channel(s) stored one after another, split by the declared point "
+                               f"counts {points}, scaled by the Y multipliers {factors}, time from the sampling "
+                               f"rates {rates} Hz")
+        return ParsedFile(self.name, _blocks(numbers, points, rates, factors, units), metadata, [])
 
 
 def _blocks(numbers: np.ndarray, points: list[int], rates: list[float], factors: list[float],

@@ -23,13 +23,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from labflow.ingest.metadata import SIDECAR_SUFFIXES, parse_sidecar_raw
 from labflow.processing.readers.base import ReadRefused
 from labflow.processing.readers.registry import all_readers, plugin_readers, read_file, reader_options
 from labflow.processing.series import Axis, Block, Channel, ParsedFile
-
-SIDECAR_SUFFIXES = (".meta.json", ".meta.yaml", ".meta.yml")
 
 
 def sidecar_options(path: Path) -> dict[str, Any]:
@@ -37,9 +34,7 @@ def sidecar_options(path: Path) -> dict[str, Any]:
     for suffix in SIDECAR_SUFFIXES:
         sidecar = path.with_name(path.name + suffix)
         if sidecar.exists():
-            text = sidecar.read_text(encoding="utf-8")
-            fields = json.loads(text) if suffix == ".meta.json" else yaml.safe_load(text)
-            return reader_options(fields) if isinstance(fields, Mapping) else {}
+            return reader_options(parse_sidecar_raw(sidecar.name, sidecar.read_text(encoding="utf-8")))
     return {}
 
 

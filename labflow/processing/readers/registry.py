@@ -22,10 +22,11 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from labflow.processing.readers.base import SURE, Reader, ReadRefused
+from labflow.processing.readers.text import looks_binary
 from labflow.processing.series import ParsedFile
 
 ENTRY_POINT_GROUP = "labflow.readers"
-READER_OPTIONS = ("reader", "axis", "axis_kind", "axis_name", "axis_unit")
+READER_OPTIONS = ("reader", "axis", "axis_kind", "axis_name", "axis_unit", "block")
 """Sidecar / recipe fields that steer reading: force a reader, name the axis column, or say what a
 header-less file's first column is."""
 HEAD_BYTES = 65_536
@@ -81,7 +82,8 @@ def reader_options(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def decompressed(data: bytes, filename: str) -> tuple[bytes, str, list[str]]:
-    """Gunzip gzip bytes (the name loses ``.gz``); other bytes unchanged. Returns data, name, notes."""
+    """Gunzip gzip bytes (the name loses ``.gz``); other bytes unchanged. Returns data, name and
+    ``["gzip"]`` when it decompressed."""
     if not data.startswith(b"\x1f\x8b"):
         return data, filename, []
     try:
@@ -90,7 +92,26 @@ def decompressed(data: bytes, filename: str) -> tuple[bytes, str, list[str]]:
         raise ReadRefused(f"the file is gzip-compressed but cannot be decompressed ({error}); the copy is "
                           "probably truncated, copy it again") from None
     inner = filename[:-3] if filename.lower().endswith(".gz") else filename
-    return data, inner, ["decompressed gzip"]
+    return data, inner, ["gzip"]
+
+
+def utf16_as_utf8(data: bytes) -> tuple[bytes, list[str]]:
+    """UTF-16 text (with a BOM, or told by its NUL bytes) as UTF-8, once for every reader; other bytes
+    unchanged. Returns the data and ``[codec]`` when it decoded."""
+    codec = None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        codec = "utf-16"
+    else:
+        head = data[:4096][: len(data[:4096]) // 2 * 2]
+        if len(head) >= 4:
+            even, odd = head[0::2].count(0) / (len(head) // 2), head[1::2].count(0) / (len(head) // 2)
+            codec = "utf-16-le" if odd > 0.9 and even < 0.1 else "utf-16-be" if even > 0.9 and odd < 0.1 else None
+    if codec is None:
+        return data, []
+    try:
+        return data.decode(codec).lstrip("\ufeff").encode(), [codec]
+    except UnicodeDecodeError:
+        raise ReadRefused("the file starts like UTF-16 text but is not valid UTF-16; export it again") from None
 
 
 def sniff_all(head: bytes, filename: str, readers: Sequence[Reader]) -> list[tuple[float, Reader]]:
@@ -115,17 +136,22 @@ def read_file(data: bytes, filename: str, options: Mapping[str, Any] | None = No
     options = dict(options or {})
     readers = list(readers) if readers is not None else all_readers()
     try:
-        data, inner, notes = decompressed(data, filename)
-        reader = _choose(data, inner, options, readers)
+        data, inner, compressed = decompressed(data, filename)
+        data, decoded = utf16_as_utf8(data)
+        reader = choose_reader(data, inner, options, readers)
         parsed = reader.read(data, inner, options)
     except ReadRefused as error:
         error.file = filename
         raise
-    parsed.notes[:0] = notes
+    parsed.metadata.update({"compression": c for c in compressed} | {"encoding": c for c in decoded})
     return parsed
 
 
-def _choose(data: bytes, filename: str, options: Mapping[str, Any], readers: Sequence[Reader]) -> Reader:
+def choose_reader(data: bytes, filename: str, options: Mapping[str, Any] | None = None,
+                  readers: Sequence[Reader] | None = None) -> Reader:
+    """The reader ``options['reader']`` names, else the surest by sniffing; :class:`ReadRefused` when none is sure."""
+    options = options or {}
+    readers = list(readers) if readers is not None else all_readers()
     forced = options.get("reader")
     if forced:
         for reader in readers:
@@ -135,8 +161,7 @@ def _choose(data: bytes, filename: str, options: Mapping[str, Any], readers: Seq
                           f"{', '.join(r.name for r in readers)}")
     if not data.strip():
         raise ReadRefused("the file is empty; the export probably failed, export the data again")
-    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")) and \
-            data[:4096].count(b"\x00") < len(data[:4096]) // 3:
+    if looks_binary(data):
         raise ReadRefused("this is a binary file, not a text export; export the data from the instrument software "
                           "as text (ASCII / CSV), or force a reader that reads this binary format")
     ranked = sniff_all(data[:HEAD_BYTES], filename, readers)

@@ -19,8 +19,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
 from labflow.processing.readers.base import ReadRefused
 from labflow.processing.readers.table import fixed_table, table_block
 from labflow.processing.readers.text import decode, head_text, lines
@@ -41,13 +39,13 @@ class ShimadzuReader:
         text = lines(decode(data))
         starts = [(i, m[1]) for i, line in enumerate(text) if (m := _SECTION.match(line))]
         metadata: dict[str, str] = {}
-        blocks, notes = [], []
+        blocks, notes, applied = [], [], []
         for k, (at, name) in enumerate(starts):
             end = starts[k + 1][0] if k + 1 < len(starts) else len(text)
             body = text[at + 1:end]
             header = next((j for j, line in enumerate(body) if _is_header(line)), None)
             if "Chromatogram" in name and header is not None:
-                blocks.append(_chromatogram(name, text, at + 1, at + 1 + header, end, notes))
+                blocks.append(_chromatogram(name, text, at + 1, at + 1 + header, end, notes, applied))
             elif header is not None and "Peak Table" in name:
                 table = fixed_table(text, at + 1 + header, ",", end=end)
                 block, block_notes = table_block(table, name, axis_name="R.Time")
@@ -60,6 +58,8 @@ class ShimadzuReader:
                         metadata[f"{name}: {key.strip()}"] = value.strip()
         if not blocks:
             raise ReadRefused("a LabSolutions export without a chromatogram section", reader=self.name)
+        if applied:
+            metadata["applied"] = "; ".join(applied)
         return ParsedFile(self.name, blocks, metadata, notes)
 
 
@@ -67,7 +67,8 @@ def _is_header(line: str) -> bool:
     return line.startswith(("R.Time", "Peak#"))
 
 
-def _chromatogram(name: str, text: list[str], start: int, header: int, end: int, notes: list[str]) -> Block:
+def _chromatogram(name: str, text: list[str], start: int, header: int, end: int, notes: list[str],
+                  applied: list[str]) -> Block:
     keys = {k.strip(): v.strip() for line in text[start:header] for k, _, v in [line.partition(",")]}
     table = fixed_table(text, header, ",", end=end)
     block, block_notes = table_block(table, name, axis_name="R.Time")
@@ -91,6 +92,6 @@ def _chromatogram(name: str, text: list[str], start: int, header: int, end: int,
     channels = [Channel(c.name, unit if c.name == "Intensity" else c.unit,
                         c.values * multiplier if c.name == "Intensity" else c.values, c.role) for c in block.channels]
     if multiplier != 1:
-        notes.append(f"{name}: intensities multiplied by the declared Intensity Multiplier {multiplier:g}"
-                     f"{f' (to {unit})' if unit else ''}")
+        applied.append(f"{name}: intensities multiplied by the declared Intensity Multiplier {multiplier:g}"
+                       f"{f' (to {unit})' if unit else ''}")
     return Block(name, Axis("time", block.axis.name, block.axis.unit, time), channels)

@@ -22,14 +22,16 @@ import polars as pl
 
 from labflow.processing.readers.base import ReadRefused
 from labflow.processing.readers.text import (COMMA_DECIMAL, axis_kind_of, bad_cells, floats, is_missing,
-                                             is_number, kind_of_unit, monotonic, name_and_unit, plural,
-                                             unique_names)
+                                             is_number, kind_of_unit, missing_mask, monotonic, name_and_unit,
+                                             plural, unique_names)
 from labflow.processing.series import Axis, Block, Channel
 
 DELIMITERS = ("\t", ";", ",", " ")
 """Candidate delimiters in order of preference; ``" "`` means runs of spaces (aligned columns)."""
 TIME_UNITS_IN_SECONDS = {"s": 1.0, "sec": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "min": 60.0, "h": 3600.0,
                          "hr": 3600.0, "d": 86400.0}
+SNIFF_LINES = 2_000
+"""Lines the layout (delimiter, header, first data row) is told from; the whole body is then read."""
 EPOCH_RANGE = (9.0e8, 2.5e9)  # Unix seconds from 1998 to 2049: a logger's clock, not a measured value
 STATUS_NAMES = re.compile(r"^(?:mode|ox/red|error|control changes|counter inc\.?|cycle(?: number| [pc])?|"
                           r"ns|i range|rec|step|md|es|status|ier?ange|pt|point ?#?|segment ?#?|range|"
@@ -125,7 +127,7 @@ def find_table(lines: Sequence[str], *, delimiters: Sequence[str] = DELIMITERS,
     ``strict=False`` (for sniffing a head) skips rows of another width instead of refusing them."""
     kept = [(i, line) for i, line in enumerate(lines) if not (comment and line.lstrip().startswith(comment))]
     texts = [line for _, line in kept]
-    delimiter, width, start = sniff_delimiter(texts, delimiters)
+    delimiter, width, start = sniff_delimiter(texts[:SNIFF_LINES], delimiters)
     if not delimiter:
         raise ReadRefused("no table of numbers found (no lines of two or more numbers separated by tabs, "
                           "';', ',' or spaces); is this the right file?")
@@ -188,10 +190,25 @@ def key_value(line: str, delimiter: str = ",") -> tuple[str, str] | None:
     return (key, value) if key and len(key) <= 80 else None
 
 
+def _split_all(texts: list[str], width: int, delimiter: str) -> list[list[str]] | None:
+    """Every line split at once (polars); None when a line is unusual (quotes, another field count) and
+    the line-by-line read must explain it."""
+    if delimiter == " " or not texts or '"' in "".join(texts[:1000]) or any('"' in t for t in texts[1000:]):
+        return None
+    parts = pl.Series(texts, dtype=pl.String).str.split(delimiter)
+    if (parts.list.len() != width).any():
+        return None
+    columns = [parts.list.get(j).str.strip_chars().to_list() for j in range(width)]
+    return [list(row) for row in zip(*columns)]
+
+
 def _rows(texts: Sequence[str], kept: list[tuple[int, str]], start: int, width: int,
           delimiter: str, strict: bool = True) -> tuple[list[list[str]], list[int], list[str]]:
     rows, numbers, notes = [], [], []
     body = [(kept[j][0] + 1, texts[j]) for j in range(start, len(texts)) if texts[j].strip()]
+    fast = _split_all([text for _, text in body], width, delimiter)
+    if fast is not None:
+        return fast, [number for number, _ in body], notes
     for k, (number, text) in enumerate(body):
         cells = split(text, delimiter)
         if len(cells) == width + 1 and cells[-1] == "":
@@ -223,7 +240,7 @@ class Column:
     name: str
     unit: str
     values: np.ndarray  # float64; object array of str for text
-    kind: str  # "number" | "text" | "datetime" | "clock" | "epoch"
+    kind: str  # "number" | "text" | "datetime" | "clock" | "epoch" | "empty"
     start: datetime | None = None
     note: str = ""
 
@@ -234,8 +251,7 @@ def read_columns(table: Table) -> tuple[list[Column], list[str]]:
     headers = [h.strip().strip('"') for h in table.header]
     used = len(headers)
     if used > 1 and not headers[-1] and all(not row[-1] for row in table.rows):
-        used -= 1
-        notes.append("ignored the trailing delimiter at the end of each line")
+        used -= 1  # a trailing delimiter on every line
     names_units = [name_and_unit(h) for h in headers[:used]]
     names, renames = unique_names([n or "" for n, _ in names_units])
     notes += renames
@@ -250,14 +266,17 @@ def read_columns(table: Table) -> tuple[list[Column], list[str]]:
         if column.note:
             notes.append(column.note)
         columns.append(column)
+    empty = [c.name for c in columns if c.kind == "empty"]
+    if empty:
+        notes.append(f"{plural(len(empty), 'column')} empty in every row: {', '.join(empty)}")
     return columns, notes
 
 
 def _typed(name: str, unit: str, cells: list[str], table: Table) -> Column | None:
-    filled = [c for c in cells if not is_missing(c)]
+    missing = missing_mask(cells)
+    filled = [cells[i] for i in np.flatnonzero(~missing)] if missing.any() else cells
     if not filled:
-        return Column(name, unit, np.full(len(cells), np.nan), "number",
-                      note=f"column '{name or 'unnamed column'}' is empty in every row") if name else None
+        return Column(name, unit, np.full(len(cells), np.nan), "empty") if name else None
     values = floats(cells, table.decimal_comma)
     bad = bad_cells(cells, values)
     label = name or "unnamed column"
@@ -317,8 +336,7 @@ def _times(name: str, unit: str, cells: list[str]) -> Column | None:
     elif all(_CLOCK.match(c) for c in filled):
         seconds = np.array([_hms(c) for c in filled])
         if "hh:mm" in unit or re.search(r"duration|elapsed|total|step", name, re.I) or seconds.max() >= 86400:
-            column = Column(name, "s", seconds, "number",
-                            note=f"column '{name}': hh:mm:ss durations read as seconds")
+            column = Column(name, "s", seconds, "number")
         else:
             column = _clock(name, seconds, "clock times without a date")
     if column is None or len(present) == len(cells):
@@ -343,9 +361,8 @@ def _twelve_hour(cell: str) -> float:
 def _clock(name: str, seconds: np.ndarray, what: str) -> Column:
     days = np.concatenate([[0], np.cumsum(np.diff(seconds) < -43_200)])  # the clock went past midnight
     elapsed = seconds + days * 86_400.0
-    note = f"column '{name}' holds {what}: read as seconds since the first row"
-    if days[-1]:
-        note += f" (passing midnight {plural(int(days[-1]), 'time')})"
+    note = f"column '{name}' holds {what}: the clock passes midnight {plural(int(days[-1]), 'time')}, a day " \
+        "was added each time" if days[-1] else ""
     return Column(name or "time", "s", elapsed - elapsed[0], "clock", note=note)
 
 
@@ -359,8 +376,8 @@ def _date_times(name: str, cells: list[str]) -> Column | None:
         return None
     start = stamps[0]
     seconds = np.array([(s - start).total_seconds() for s in stamps])
-    text = f"column '{name or '(no name)'}' holds dates ({order}): read as seconds since {start.isoformat()}"
-    return Column(name or "time", "s", seconds, "datetime", start, note=text + (f"; {note}" if note else ""))
+    text = f"column '{name or '(no name)'}' holds dates read as {order} from {start.isoformat()}: {note}" if note else ""
+    return Column(name or "time", "s", seconds, "datetime", start, note=text)
 
 
 def _date_order(dates: list[str]) -> tuple[str | None, str]:

@@ -20,8 +20,7 @@ def decode(data: bytes) -> str:
     """Bytes to text: UTF-16 (BOM), UTF-8 (with or without BOM), else Latin-1; refuse binary files."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16").lstrip("\ufeff")
-    head = data[:65_536]
-    if b"\x00" in head or len(head.translate(None, bytes(set(range(256)) - set(_CONTROL)))) > max(8, len(head) // 100):
+    if looks_binary(data):
         raise ReadRefused("this is a binary file, not a text export; export the data from the instrument "
                           "software as text (ASCII/CSV)")
     try:
@@ -32,6 +31,12 @@ def decode(data: bytes) -> str:
             raise ReadRefused(f"mixed encodings: line {line} has bytes that are not UTF-8 while other lines are "
                               "UTF-8; save the file again with one encoding (UTF-8)", line=line) from None
         return data.decode("latin-1")
+
+
+def looks_binary(data: bytes) -> bool:
+    """NUL bytes or more than 1 % control bytes in the first 64 kB (UTF-16 is decoded before this)."""
+    head = data[:65_536]
+    return b"\x00" in head or len(head.translate(None, bytes(set(range(256)) - set(_CONTROL)))) > max(8, len(head) // 100)
 
 
 def head_text(head: bytes) -> str:
@@ -72,9 +77,18 @@ def floats(cells: list[str], decimal_comma: bool = False) -> np.ndarray:
     return series.cast(pl.Float64, strict=False).to_numpy().astype(np.float64)
 
 
+def missing_mask(cells: list[str]) -> np.ndarray:
+    """True where a cell is empty or a missing marker (vectorised)."""
+    series = pl.Series(cells, dtype=pl.String).str.strip_chars().str.to_lowercase()
+    return series.is_in(sorted(MISSING)).fill_null(True).to_numpy()
+
+
 def bad_cells(cells: list[str], values: np.ndarray) -> list[int]:
     """Indices of cells that hold something (not a missing marker) that did not read as a number."""
-    return [i for i in np.flatnonzero(np.isnan(values)) if not is_missing(cells[i])]
+    nan = np.flatnonzero(np.isnan(values))
+    if not len(nan):
+        return []
+    return [i for i in nan if not is_missing(cells[i])]
 
 
 _BRACKETS = re.compile(r"^(?P<name>.*?\S)\s*(?:\[(?P<square>[^\[\]]*)\]|\((?P<round>[^()]*)\))$")

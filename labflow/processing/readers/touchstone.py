@@ -61,14 +61,12 @@ class TouchstoneReader:
             for part, (label, part_unit) in enumerate(_PARTS[form]):
                 channels.append(Channel(label.format(name), part_unit, values[:, 1 + 2 * k + part]))
         blocks = [Block("network", Axis("frequency", "frequency", unit, values[:, 0]), channels)]
-        notes = []
         if noise:
             noise_values = np.array(_points(noise, 5))
             blocks.append(Block("noise", Axis("frequency", "frequency", unit, noise_values[:, 0]),
                                 [Channel(n, u, noise_values[:, 1 + k]) for k, (n, u) in enumerate(_NOISE)]))
-            notes.append(f"two-port noise parameters ({len(noise_values)} points) read as the block 'noise'")
         metadata = {"parameter": parameter, "format": form, "reference": reference, "ports": str(ports)}
-        return ParsedFile(self.name, blocks, metadata, notes)
+        return ParsedFile(self.name, blocks, metadata, [])
 
 
 def _ports(text: list[str], filename: str) -> int:

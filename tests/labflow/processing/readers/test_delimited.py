@@ -92,7 +92,7 @@ def test_clock_only_times_pass_midnight() -> None:
     data = b"Clock,Value\n23:59:58,1\n23:59:59,2\n00:00:01,3\n"
     parsed = read_file(data, "clock.csv")
     assert parsed.axis.values.tolist() == [0.0, 1.0, 3.0]
-    assert any("passing midnight 1 time" in note for note in parsed.notes)
+    assert any("passes midnight 1 time, a day was added" in note for note in parsed.notes)
 
 
 def test_ambiguous_day_month_order_is_noted() -> None:

@@ -109,7 +109,7 @@ def test_vamas_interleaved_variables() -> None:
 def test_shimadzu_multiplier_is_applied_and_noted() -> None:
     parsed = _read("shimadzu.txt")
     assert parsed.main_channel.unit == "mV" and parsed.main_channel.values.tolist() == [0, 1.5, 0, 0.02]
-    assert any("Intensity Multiplier 0.001" in note for note in parsed.notes)
+    assert "Intensity Multiplier 0.001" in parsed.metadata["applied"] and parsed.notes == []
 
 
 def test_ezchrom_channels_one_after_another_are_split_scaled_and_timed() -> None:

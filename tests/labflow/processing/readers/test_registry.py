@@ -61,9 +61,15 @@ def test_empty_file_is_refused() -> None:
 
 def test_gzip_is_decompressed_once_for_every_reader() -> None:
     parsed = registry.read_file(gzip.compress(b"X1"), "f.csv.gz", readers=[Fixed("a", 0.9)])
-    assert parsed.block.name == "f.csv" and parsed.notes == ["decompressed gzip"]
+    assert parsed.block.name == "f.csv" and parsed.metadata["compression"] == "gzip" and parsed.notes == []
     with pytest.raises(ReadRefused, match="cannot be decompressed"):
         registry.read_file(gzip.compress(b"X1")[:8], "f.csv.gz", readers=[Fixed("a", 0.9)])
+
+
+def test_utf16_is_decoded_once_for_every_reader() -> None:
+    for data in ("X1".encode("utf-16"), "X1".encode("utf-16-le")):
+        parsed = registry.read_file(data, "f.txt", readers=[Fixed("a", 0.9)])
+        assert parsed.reader == "a" and parsed.metadata["encoding"].startswith("utf-16")
 
 
 def test_a_crashing_sniff_does_not_hide_the_other_readers() -> None:
