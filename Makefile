@@ -27,6 +27,8 @@ test: install
 bench: install
 	$(BIN)/python benchmarks/etl.py --json .bench/etl.json
 	$(BIN)/python benchmarks/peaks_quality.py --json .bench/peaks_quality.json
+	$(BIN)/python benchmarks/spectra_peaks.py --json .bench/spectra_peaks.json
+	$(BIN)/python benchmarks/quality_real.py --json .bench/quality_real.json
 	$(BIN)/python benchmarks/ingest.py --json .bench/ingest.json
 	$(BIN)/python benchmarks/api.py --json .bench/api.json
 	$(BIN)/python benchmarks/ui_open.py --json .bench/ui_open.json

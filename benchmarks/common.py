@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -15,6 +17,19 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 def shared_data_dir() -> Path:
     """``$LABFLOW_SHARED_DATA`` or ``../shared/data`` beside the project."""
     return Path(os.environ.get("LABFLOW_SHARED_DATA") or PROJECT_ROOT.parent / "shared" / "data")
+
+
+def corpus_main(description: str, run: Callable[[Path], dict[str, Any]], folder: str = "instruments-dev") -> int:
+    """A benchmark over one shared-data folder: ``--corpus DIR`` (default ``<shared>/<folder>``), ``--json PATH``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--corpus", type=Path, default=shared_data_dir() / folder)
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    if not args.corpus.is_dir():
+        print(f"missing corpus {args.corpus}: set LABFLOW_SHARED_DATA or pass --corpus", file=sys.stderr)
+        return 2
+    write_json(args.json, run(args.corpus))
+    return 0
 
 
 def best_of(fn: Callable[[], Any], repeat: int = 3) -> tuple[float, Any]:

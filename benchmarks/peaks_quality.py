@@ -1,30 +1,31 @@
-"""Peak detection on a real annotated ECG: automatic thresholds vs a naive noise-floor rule.
+"""R peaks on every annotated ECG record of one or more folders: the ``ecg`` recipe vs reference detectors.
 
-    python benchmarks/peaks_quality.py [--signal CSV] [--column NAME] [--truth CSV]
-                                       [--tolerance-ms 50] [--json PATH]
+    python benchmarks/peaks_quality.py [--ecg-dir DIR ...] [--json PATH]
 
-Defaults: MIT-BIH Arrhythmia Database record 100, first 15 min at 360 Hz
-(``$LABFLOW_SHARED_DATA/ecg/mitdb100_part1.csv``, falling back to ``../shared/data`` beside the
-project), lead ``MLII_mV``, cardiologist-annotated beats ``mitdb100_part1_rpeaks.csv`` (``time_s``).
+Default folders: ``ecg-dev/`` (12 MIT-BIH records, 15 min each: paced, PVC-rich, bundle-branch blocks,
+AF, very noisy, 2:1 block) and ``ecg/`` (MIT-BIH 100, both under ``$LABFLOW_SHARED_DATA``, falling back
+to ``../shared/data`` beside the project). A record is ``<name>.csv.gz`` or ``<name>.csv`` beside
+``<name>_beats.csv`` or ``<name>_rpeaks.csv`` with a ``time_s`` column (and optionally ``symbol``:
+only MIT-BIH beat codes, ``BEAT_SYMBOLS``, count). Every value column is a lead and is scored; the
+means are over each record's first lead (MLII), further leads (record 100's V5) are extra rows.
 
-Ours is the project's own path with no per-file tuning: ``labflow.processing.raw_series.read_series``
-(``polars.read_csv`` when the parser is not importable), ``clean_series`` with the default recipe's
-smoothing, ``detect_peaks`` with ``PeakParams()`` (every threshold automatic), and the file's
-``assess_quality`` report. Beside it, in the same table:
+Detectors, all on the same parsed series, with no per-record setting:
 
-- ``naive``: ``scipy.signal.find_peaks`` on the same cleaned signal with prominence >= 5 x noise only
-  (noise = MAD of first differences / 0.6745 / sqrt(2)), no height test, no class split;
-- ``ours, mode=all``: our noise floor and height test without the dominant-class split.
+- ``ecg recipe``: the project's path — ``raw_series.read_series`` (the readers), ``clean_series`` with the shipped
+  ``recipes/ecg.yaml`` smoothing, ``detect_peaks`` with its peak parameters (``method: qrs``);
+- ``band-pass reference``: zero-phase Butterworth 5–15 Hz, absolute value, ``find_peaks`` with height
+  >= 0.35 x the record's 99.5th percentile of it and 250 ms minimum distance — a plain detector
+  without adaptive thresholds or search-back;
+- ``generic auto``: the generic detector (``PeakParams()``, the ``ecg`` recipe before the QRS detector).
 
-Truth: the annotations whose symbol is a beat (MIT-BIH beat codes, ``BEAT_SYMBOLS``). The default
-file holds only beats — 1,133 ``N`` (normal) and 12 ``A`` (atrial premature) — and no non-beat
-annotations such as ``+`` (rhythm change) or ``~`` (signal quality), so all 1,145 are used; other
-truth files may have them, and they are dropped. Matching is greedy and one-to-one: pairs of a
-detected and an annotated time within the tolerance, closest first.
+Matching is greedy and one-to-one, closest pairs first, within ±50 ms and ±150 ms. Also printed: each
+record's quality score and flags (``assess_quality`` with the recipe's limits).
 
-``--json`` keys: precision, recall, f1, tp, fp, fn, detected, annotated, detect_s (``detect_peaks``
-wall time, best of 3), clean_s, read_s, quality_s, quality_score, naive_precision, naive_recall,
-naive_f1, all_mode_f1. Target: f1 >= 0.99.
+``--json`` keys: ``ecg_f1_50ms_mean``, ``ecg_f1_150ms_mean`` (the recipe's means over records),
+``reference_f1_50ms_mean``, ``reference_f1_150ms_mean``, ``generic_f1_50ms_mean``,
+``generic_f1_150ms_mean``, ``records`` (per record and lead: name, channel, primary, f1/precision/recall at both tolerances for
+each detector, detected, annotated, detect_s, quality_score, quality_flags).
+Targets: mean F1 >= 0.99 at ±150 ms and >= 0.97 at ±50 ms.
 """
 
 from __future__ import annotations
@@ -37,29 +38,44 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-import polars.selectors as cs
-from scipy.signal import find_peaks
+from scipy.signal import butter, find_peaks, sosfiltfilt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import best_of, print_table, shared_data_dir, write_json  # noqa: E402
+from benchmarks.common import PROJECT_ROOT, print_table, shared_data_dir, write_json  # noqa: E402
 from labflow.processing.peaks import detect_peaks  # noqa: E402
 from labflow.processing.quality import assess_quality  # noqa: E402
-from labflow.processing.recipes import PeakParams, Recipe  # noqa: E402
+from labflow.processing.raw_series import read_series  # noqa: E402
+from labflow.processing.recipes import PeakParams, Recipe, load_recipe_file  # noqa: E402
 from labflow.processing.smoothing import clean_series  # noqa: E402
 
 BEAT_SYMBOLS = frozenset("NLRBAaJSVrFejnE/fQ?")
-NAIVE_NOISE_FACTOR = 5.0
+TOLERANCES_MS = (50, 150)
+TRUTH_SUFFIXES = ("_beats.csv", "_rpeaks.csv")
+REFERENCE_BAND_HZ = (5.0, 15.0)
+REFERENCE_HEIGHT = 0.35
+REFERENCE_PERCENTILE = 99.5
+REFERENCE_DISTANCE_S = 0.25
 
 
-def read_series(path: Path) -> tuple[pl.DataFrame, int]:
-    """The parsed series (with the project's parser when importable) and its dropped duplicate rows."""
-    try:
-        from labflow.processing.raw_series import read_series
-    except ImportError:
-        return pl.read_csv(path).with_columns(cs.numeric().cast(pl.Float64)), 0
+def find_records(folders: list[Path]) -> list[tuple[Path, Path]]:
+    """(signal, truth) pairs of every folder, sorted by name; files without truth are left out."""
+    pairs = []
+    for folder in folders:
+        for signal in sorted([*folder.glob("*.csv.gz"), *folder.glob("*.csv")]):
+            stem = signal.name.removesuffix(".gz").removesuffix(".csv")
+            if stem.endswith(tuple(s.removesuffix(".csv") for s in TRUTH_SUFFIXES)):
+                continue
+            truth = next((folder / f"{stem}{s}" for s in TRUTH_SUFFIXES if (folder / f"{stem}{s}").is_file()), None)
+            if truth is not None:
+                pairs.append((signal, truth))
+    return pairs
+
+
+def read_record(path: Path) -> tuple[pl.DataFrame, int]:
+    """The series as the project reads it (the registry undoes gzip) and its dropped duplicate rows."""
     frame, info = read_series(path.read_bytes(), path.name)
-    return frame, info["duplicate_rows_dropped"]
+    return frame, int(info.get("duplicate_rows_dropped", 0))
 
 
 def read_truth(path: Path) -> np.ndarray:
@@ -98,91 +114,91 @@ def scores(detected: np.ndarray, truth: np.ndarray, tolerance_s: float) -> dict[
             "fn": int(truth.size - tp), "detected": int(detected.size), "annotated": int(truth.size)}
 
 
-def naive_peaks(time_s: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Times of the peaks with prominence >= 5 x noise (MAD of first differences), nothing else."""
-    finite = np.isfinite(values)
-    noise = np.median(np.abs(np.diff(values[finite]))) / 0.6745 / np.sqrt(2)
-    peaks, _ = find_peaks(values[finite], prominence=NAIVE_NOISE_FACTOR * noise)
-    return time_s[finite][peaks]
+def reference_peaks(time_s: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Plain band-pass detector: |5–15 Hz band| above 0.35 x its 99.5th percentile, 250 ms apart."""
+    rate = 1.0 / float(np.median(np.diff(time_s)))
+    sos = butter(2, REFERENCE_BAND_HZ, btype="bandpass", fs=rate, output="sos")
+    band = np.abs(sosfiltfilt(sos, np.nan_to_num(values)))
+    height = REFERENCE_HEIGHT * float(np.percentile(band, REFERENCE_PERCENTILE))
+    peaks, _ = find_peaks(band, height=height, distance=max(1, int(REFERENCE_DISTANCE_S * rate)))
+    return time_s[peaks]
 
 
-def resolve_channel(frame: pl.DataFrame, column: str) -> str:
-    """The requested column, or a clear error naming the ones the file has."""
-    if column in frame.columns:
-        return column
-    raise SystemExit(f"column {column!r} is not in the signal file; it has {', '.join(frame.columns)}")
+def score_record(signal: Path, truth_path: Path, recipe: Recipe) -> list[dict[str, Any]]:
+    """Every lead of one record scored (the first lead is the record's; others, e.g. V5, are extra rows)."""
+    frame, dropped = read_record(signal)
+    truth = read_truth(truth_path)
+    leads = [c for c in frame.columns if c not in ("time_s", "timestamp")]
+    rows = [score_lead(frame, dropped, lead, truth, recipe) for lead in leads]
+    name = signal.name.removesuffix(".gz").removesuffix(".csv")
+    return [{**row, "name": name if i == 0 else f"{name} [{row['channel']}]", "primary": i == 0}
+            for i, row in enumerate(rows)]
 
 
-def timed(fn: Any) -> tuple[float, Any]:
-    start = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - start, result
-
-
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Read, clean, detect (ours, naive, ours without the split), score; return the flat figures."""
-    recipe = Recipe(id="default")
-    read_s, (frame, dropped) = timed(lambda: read_series(Path(args.signal)))
-    channel = resolve_channel(frame, args.column)
-    truth = read_truth(Path(args.truth))
-    tolerance = args.tolerance_ms / 1000.0
-    clean_s, cleaned = best_of(lambda: clean_series(frame, [channel], recipe.smoothing))
+def score_lead(frame: pl.DataFrame, dropped: int, channel: str, truth: np.ndarray, recipe: Recipe
+               ) -> dict[str, Any]:
+    """Every detector's F1 at both tolerances on one lead, the recipe's timing and the quality verdict."""
+    cleaned = clean_series(frame, [channel], recipe.smoothing)
     time_s = cleaned["time_s"].to_numpy()
-    values = cleaned[f"{channel}_clean"].to_numpy()
-    detect_s, result = best_of(lambda: detect_peaks(time_s, values, PeakParams()))
-    naive_s, naive = best_of(lambda: naive_peaks(time_s, values))
-    all_s, every = best_of(lambda: detect_peaks(time_s, values, PeakParams(mode="all")))
-    quality_s, report = timed(lambda: assess_quality(frame, [channel], recipe.quality,
-                                                     duplicate_rows_dropped=dropped))
-    rows = {
-        "ours (auto)": (scores(result.table["time_s"].to_numpy(), truth, tolerance), detect_s),
-        "naive (prominence >= 5 x noise)": (scores(naive, truth, tolerance), naive_s),
-        "ours, mode=all (no class split)": (scores(every.table["time_s"].to_numpy(), truth, tolerance), all_s),
+    column = f"{channel}_clean" if recipe.peaks.source == "cleaned" else channel
+    start = time.perf_counter()
+    ours = detect_peaks(time_s, cleaned[column].to_numpy(), recipe.peaks).table["time_s"].to_numpy()
+    detect_s = time.perf_counter() - start
+    detectors = {
+        "ecg": ours,
+        "reference": reference_peaks(time_s, cleaned[channel].to_numpy()),
+        "generic": detect_peaks(time_s, cleaned[f"{channel}_clean"].to_numpy(), PeakParams()).table["time_s"]
+        .to_numpy(),
     }
-    _print_report(args, channel, frame.height, rows, result.thresholds, report, (read_s, clean_s, quality_s))
-    ours = rows["ours (auto)"][0]
-    return {
-        **{k: round(v, 5) if isinstance(v, float) else v for k, v in ours.items()},
-        "detect_s": round(detect_s, 4), "clean_s": round(clean_s, 4), "read_s": round(read_s, 4),
-        "quality_s": round(quality_s, 4), "quality_score": round(report.score, 4),
-        "naive_precision": round(rows["naive (prominence >= 5 x noise)"][0]["precision"], 5),
-        "naive_recall": round(rows["naive (prominence >= 5 x noise)"][0]["recall"], 5),
-        "naive_f1": round(rows["naive (prominence >= 5 x noise)"][0]["f1"], 5),
-        "all_mode_f1": round(rows["ours, mode=all (no class split)"][0]["f1"], 5),
-    }
+    report = assess_quality(frame, [channel], recipe.quality, duplicate_rows_dropped=dropped)
+    row: dict[str, Any] = {"channel": channel, "annotated": int(truth.size), "detect_s": round(detect_s, 4),
+                           "quality_score": round(report.score, 4), "quality_flags": list(report.flags)}
+    for name, times in detectors.items():
+        row[f"{name}_detected"] = int(times.size)
+        for ms in TOLERANCES_MS:
+            s = scores(times, truth, ms / 1000.0)
+            row.update({f"{name}_f1_{ms}ms": round(s["f1"], 5), f"{name}_precision_{ms}ms": round(s["precision"], 5),
+                        f"{name}_recall_{ms}ms": round(s["recall"], 5)})
+    return row
 
 
-def _print_report(args: argparse.Namespace, channel: str, samples: int, rows: dict[str, Any],
-                  thresholds: dict[str, Any], report: Any, seconds: tuple[float, float, float]) -> None:
-    read_s, clean_s, quality_s = seconds
-    print(f"signal {args.signal} [{channel}], {samples:,} samples; truth {args.truth}; "
-          f"tolerance ±{args.tolerance_ms:g} ms\n")
-    headers = ["method", "precision", "recall", "f1", "tp", "fp", "fn", "detected", "annotated", "seconds"]
-    table = [[name, s["precision"], s["recall"], s["f1"], s["tp"], s["fp"], s["fn"], s["detected"],
-              s["annotated"], f"{elapsed:.4f}"] for name, (s, elapsed) in rows.items()]
+def run(folders: list[Path]) -> dict[str, Any]:
+    """Score every record; print the table; return the JSON figures."""
+    recipe = load_recipe_file(PROJECT_ROOT / "recipes" / "ecg.yaml")
+    rows = [row for signal, truth in find_records(folders) for row in score_record(signal, truth, recipe)]
+    records = [row for row in rows if row["primary"]]
+    if not records:
+        raise SystemExit(f"no ECG record (signal + _beats.csv/_rpeaks.csv) in {', '.join(map(str, folders))}")
+    headers = ["record", "beats", "ecg F1 50ms", "ecg F1 150ms", "ref F1 50ms", "ref F1 150ms",
+               "generic F1 50ms", "generic F1 150ms", "detected", "detect s", "quality"]
+    table = [[r["name"], r["annotated"], r["ecg_f1_50ms"], r["ecg_f1_150ms"], r["reference_f1_50ms"],
+              r["reference_f1_150ms"], r["generic_f1_50ms"], r["generic_f1_150ms"], r["ecg_detected"],
+              r["detect_s"], f"{r['quality_score']:.2f} {','.join(r['quality_flags'])}"] for r in rows]
+    means = {f"{name}_f1_{ms}ms_mean": round(float(np.mean([r[f"{name}_f1_{ms}ms"] for r in records])), 5)
+             for name in ("ecg", "reference", "generic") for ms in TOLERANCES_MS}
+    table.append(["mean (first leads)", sum(r["annotated"] for r in records), *(means[f"{n}_f1_{ms}ms_mean"] for n in
+                  ("ecg", "reference", "generic") for ms in TOLERANCES_MS), "", "", ""])
+    print(f"{len(records)} records from {', '.join(map(str, folders))}; recipe ecg v{recipe.version} "
+          f"(peaks.method {recipe.peaks.method}, source {recipe.peaks.source})\n")
     print_table(headers, table)
-    print("\nthresholds chosen by ours (auto):")
-    for key, value in thresholds.items():
-        print(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value}")
-    print(f"\nread {read_s:.3f} s, clean_series {clean_s:.4f} s, assess_quality {quality_s:.4f} s; "
-          f"quality score {report.score:.3f}, flags: {', '.join(report.flags) or 'none'}")
-    print("target: f1 >= 0.99 with automatic parameters")
+    print("\ntargets: mean F1 >= 0.99 at ±150 ms and >= 0.97 at ±50 ms (ecg recipe)")
+    return {**means, "records": rows}
 
 
 def main() -> int:
-    ecg = shared_data_dir() / "ecg"
+    data = shared_data_dir()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--signal", default=str(ecg / "mitdb100_part1.csv"))
-    parser.add_argument("--column", default="MLII_mV")
-    parser.add_argument("--truth", default=str(ecg / "mitdb100_part1_rpeaks.csv"))
-    parser.add_argument("--tolerance-ms", type=float, default=50.0)
+    parser.add_argument("--ecg-dir", action="append", type=Path,
+                        help="folder of records (repeatable); default: ecg-dev/ and ecg/ of the shared data")
     parser.add_argument("--json")
     args = parser.parse_args()
-    for path in (args.signal, args.truth):
-        if not Path(path).is_file():
-            print(f"missing data file {path}: set LABFLOW_SHARED_DATA or pass --signal/--truth", file=sys.stderr)
-            return 2
-    write_json(args.json, run(args))
+    folders = args.ecg_dir or [data / "ecg-dev", data / "ecg"]
+    missing = [str(f) for f in folders if not f.is_dir()]
+    if missing:
+        print(f"missing ECG folder(s) {', '.join(missing)}: set LABFLOW_SHARED_DATA or pass --ecg-dir",
+              file=sys.stderr)
+        return 2
+    write_json(args.json, run(folders))
     return 0
 
 

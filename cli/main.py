@@ -153,7 +153,8 @@ def cmd_inspect(args: argparse.Namespace, settings: Settings) -> int:
     """Show what a reader makes of a file: reader, axis, channels with units, metadata, notes."""
     from labflow.processing.readers.inspect import inspect_command
 
-    return inspect_command(args.file, args.json, args.export, args.reader)
+    return inspect_command(args.file, args.json, args.export, args.reader, peaks=args.peaks, recipe=args.recipe,
+                           recipes_dir=settings.recipes_dir)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -219,6 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--json", action="store_true", help="one JSON object (stable, for scripts)")
     inspect.add_argument("--export", metavar="OUT.csv", help="write what was read (one CSV per block)")
     inspect.add_argument("--reader", help="force a reader by name (as the sidecar's reader: field)")
+    inspect.add_argument("--peaks", action="store_true",
+                         help="also run the recipe: peaks on the file's axis and the quality verdict")
+    inspect.add_argument("--recipe", help="with --peaks: this recipe instead of the one chosen for the axis kind")
     inspect.set_defaults(func=cmd_inspect)
     return parser
 

@@ -47,6 +47,8 @@ from scipy.ndimage import minimum_filter1d
 from scipy.signal import find_peaks, peak_prominences, peak_widths
 from scipy.signal._peak_finding_utils import PeakPropertyWarning
 
+from labflow.processing.qrs import detect_qrs
+from labflow.processing.spectra import analyze_spectrum
 from labflow.processing.recipes import PeakParams
 
 TABLE_SCHEMA: dict[str, Any] = {
@@ -66,6 +68,7 @@ SPLIT_MIN_RATIO = 3.5
 SPLIT_MAX_LEVELS = 4
 BOUND_HALF_WIDTHS = 4.0
 BOUND_LEVEL_FRACTION = 0.25
+R_APEX_S = 0.05  # an ECG beat's R wave: the highest sample within this of the detected QRS
 SNAP_FRACTION = 0.005  # a placed peak snaps to the apex within this fraction of the run
 MIN_NOISE_SAMPLES = 16
 SHORT_RANGE_DIVISOR = 50.0
@@ -80,6 +83,7 @@ class PeakResult:
 
     table: pl.DataFrame
     thresholds: dict[str, float | str]
+    baseline: np.ndarray | None = None  # method 'spectrum': the baseline under the peaks (heights are above it)
 
 
 @dataclass(frozen=True)
@@ -419,7 +423,11 @@ def detect_peaks(time_s: np.ndarray, values: np.ndarray, params: PeakParams) -> 
     ``width_s`` is the full width at half prominence; ``area`` integrates the signal minus a straight
     baseline between the peak's bounds (trapezoids in time units). Missing samples are interpolated.
     Thresholds left empty in ``params`` are chosen from the signal (see the module docstring);
-    ``thresholds`` says which values were used and why.
+    ``thresholds`` says which values were used and why. ``method="qrs"`` finds the R peaks of an ECG
+    lead instead (:mod:`labflow.processing.qrs`); their table is measured the same way.
+    ``method="spectrum"`` subtracts a spectroscopy baseline and measures peaks on the x axis
+    (:mod:`labflow.processing.spectra`): ``time_s`` is then the sub-sample position, ``width_s`` the FWHM
+    and ``area`` the baseline-corrected area between the peak's own bounds.
     """
     time_s = np.asarray(time_s, dtype=np.float64)
     raw = np.asarray(values, dtype=np.float64)
@@ -431,6 +439,12 @@ def detect_peaks(time_s: np.ndarray, values: np.ndarray, params: PeakParams) -> 
     if not step_s > 0:
         return _empty_result("time_s does not increase")
     signal = _fill_gaps(raw)
+    if params.method == "qrs":
+        qrs = detect_qrs(signal, 1.0 / step_s)
+        return PeakResult(_beat_table(time_s, signal, qrs.peaks), dict(qrs.settings))
+    if params.method == "spectrum":
+        spectrum = analyze_spectrum(time_s, signal, **params.spectrum_options())
+        return PeakResult(_from_spectrum(spectrum.table), dict(spectrum.settings), spectrum.baseline)
     search, report = _search_settings(signal, step_s, params)
     peaks, props = find_candidates(signal, search)
     report["candidates"] = int(peaks.size)
@@ -475,7 +489,37 @@ def measure_peaks(time_s: np.ndarray, values: np.ndarray, peak_times_s: np.ndarr
     ends = np.maximum(np.searchsorted(time_s, wanted + snap_s, side="right"), starts + 1)
     nearest = np.array([start + int(np.argmax(signal[start:end])) for start, end in
                         zip(np.minimum(starts, signal.size - 1), np.minimum(ends, signal.size))])
-    peaks = np.unique(np.clip(nearest, 1, signal.size - 2))
+    return _table_at(time_s, signal, nearest)
+
+
+def _from_spectrum(table: pl.DataFrame) -> pl.DataFrame:
+    """A spectrum's peak table in this module's columns (height above the baseline doubles as prominence)."""
+    return table.select(
+        pl.col("peak_index"), pl.col("position").alias("time_s"), pl.col("height"),
+        pl.col("height").alias("prominence"), pl.col("fwhm").alias("width_s"), pl.col("area"),
+    ).cast(TABLE_SCHEMA)
+
+
+def _beat_table(time_s: np.ndarray, signal: np.ndarray, beats: np.ndarray) -> pl.DataFrame:
+    """Peak table of ECG beats: time at the detector's QRS position, the rest measured on the R wave.
+
+    The R wave is the highest sample within 50 ms of the beat; its height, prominence, width and area
+    are what the table reports, while ``peak_index``/``time_s`` stay where the beat was detected.
+    """
+    if beats.size == 0:
+        return empty_table()
+    half = max(1, int(round(R_APEX_S / _median_step(time_s))))
+    offsets = np.arange(-half, half + 1)
+    window = np.clip(beats[:, None] + offsets[None, :], 0, signal.size - 1)
+    apex = window[np.arange(beats.size), np.argmax(signal[window], axis=1)]
+    return _table_at(time_s, signal, apex).with_columns(pl.Series("peak_index", beats.astype(np.int64)), pl.Series("time_s", time_s[beats]))
+
+
+def _table_at(time_s: np.ndarray, signal: np.ndarray, positions: np.ndarray) -> pl.DataFrame:
+    """The peak table at given sample positions (kept off the first and last sample), measured as detected peaks are."""
+    if positions.size == 0:
+        return empty_table()
+    peaks = np.unique(np.clip(positions, 1, signal.size - 2))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PeakPropertyWarning)
         prominences, left_bases, right_bases = peak_prominences(signal, peaks)

@@ -247,7 +247,7 @@ class RunProcessor:
         path = self.outputs.write_frame("peaks", run.run_key, table)
         axis = self.series_info(run.run_key).get("axis", {})
         png = render_run_png(cleaned, channel, table, title=f"{run.original_name} · {channel}",
-                             x_label=axis.get("label", "time (s)"))
+                             x_label=axis.get("label", "time (s)"), baseline=result.baseline)
         self.outputs.write_bytes("peaks_plot", run.run_key, "png", png)
         checks = [CheckOutcome("peaks", "peaks_found", table.height > 0, "WARN",
                                f"{table.height} peaks found on {channel}", {"count": table.height})]

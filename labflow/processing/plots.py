@@ -21,6 +21,7 @@ DPI = 100
 RAW_COLOR = "#9ecae1"
 CLEAN_COLOR = "#08306b"
 PEAK_COLOR = "#d62728"
+BASELINE_COLOR = "#ff7f0e"
 
 
 def _column(frame: pl.DataFrame, name: str) -> np.ndarray:
@@ -28,7 +29,7 @@ def _column(frame: pl.DataFrame, name: str) -> np.ndarray:
 
 
 def _draw(figure: Figure, frame: pl.DataFrame, channel: str, peaks: pl.DataFrame | None,
-          title: str, max_points: int, x_label: str) -> None:
+          title: str, max_points: int, x_label: str, baseline: np.ndarray | None) -> None:
     axes = figure.add_subplot(1, 1, 1)
     time_s = _column(frame, "time_s")
     buckets = max(1, max_points // 2)
@@ -38,8 +39,13 @@ def _draw(figure: Figure, frame: pl.DataFrame, channel: str, peaks: pl.DataFrame
     if clean in frame.columns:
         axes.plot(*downsample_minmax(time_s, _column(frame, clean), buckets),
                   color=CLEAN_COLOR, linewidth=1.0, label="cleaned")
+    if baseline is not None:
+        axes.plot(*downsample_minmax(time_s, baseline, buckets), color=BASELINE_COLOR, linewidth=0.9,
+                  linestyle="--", label="baseline")
     if peaks is not None and peaks.height:
-        axes.plot(_column(peaks, "time_s"), _column(peaks, "height"), linestyle="none", marker="v",
+        at = _column(peaks, "time_s")
+        level = np.interp(at, time_s, np.nan_to_num(baseline)) if baseline is not None else np.zeros(at.size)
+        axes.plot(at, _column(peaks, "height") + level, linestyle="none", marker="v",
                   markersize=5, color=PEAK_COLOR, label=f"peaks ({peaks.height})")
     axes.set_title(title, fontsize=9)
     axes.set_xlabel(x_label, fontsize=8)
@@ -50,12 +56,14 @@ def _draw(figure: Figure, frame: pl.DataFrame, channel: str, peaks: pl.DataFrame
 
 
 def render_run_png(frame_clean: pl.DataFrame, channel: str, peaks: pl.DataFrame | None, *,
-                   title: str, max_points: int = 4000, x_label: str = "time (s)") -> bytes:
+                   title: str, max_points: int = 4000, x_label: str = "time (s)",
+                   baseline: np.ndarray | None = None) -> bytes:
     """PNG (800 x 300 px) of ``channel`` raw (light) and ``<channel>_clean`` (dark) over ``time_s``, peaks marked.
 
     ``peaks`` is a peak table (``time_s`` and ``height`` columns) or None. At most ``max_points`` points
     per line are drawn (min/max decimation). ``x_label`` names the axis with its unit (the series' axis:
-    ``Raman shift (cm-1)``, ``2theta (deg)``, ...).
+    ``Raman shift (cm-1)``, ``2theta (deg)``, ...). ``baseline`` (one value per row): drawn dashed, and
+    the peaks' heights are above it (a spectrum recipe's table).
     """
     if channel not in frame_clean.columns or "time_s" not in frame_clean.columns:
         raise ValueError(f"render_run_png: the series needs 'time_s' and {channel!r}; "
@@ -64,7 +72,7 @@ def render_run_png(frame_clean: pl.DataFrame, channel: str, peaks: pl.DataFrame 
     # Fixed margins: a constrained layout costs a second full draw per picture (~3x slower).
     figure.subplots_adjust(left=0.08, right=0.98, bottom=0.15, top=0.9)
     FigureCanvasAgg(figure)
-    _draw(figure, frame_clean, channel, peaks, title, max_points, x_label)
+    _draw(figure, frame_clean, channel, peaks, title, max_points, x_label, baseline)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI)
     return buffer.getvalue()

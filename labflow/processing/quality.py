@@ -4,14 +4,34 @@ Checks, per value channel and on the time axis:
 
 - ``missing_values``: null/NaN share of all channel values above ``max_missing_ratio``;
 - ``low_snr``: worst channel's signal-to-noise ratio below ``min_snr_db``. Noise ``sigma`` is the
-  robust (MAD) spread of sample-to-sample differences / sqrt(2); SNR = 10 log10(var / sigma^2 - 1),
+  robust (MAD) spread of sample-to-sample differences / sqrt(2), or of second differences / sqrt(6)
+  when smaller (a smooth curve in few points); SNR = 10 log10(var / sigma^2 - 1),
   floored at -30 dB (pure noise) and capped at 120 dB (no measurable noise);
-- ``clipping``: runs of >= ``clipping_min_samples`` samples at the channel's exact maximum or minimum;
-- ``flatline``: runs of >= ``flatline_min_samples`` identical consecutive values elsewhere;
+- ``clipping``: runs of identical samples at the channel's exact maximum or minimum (a saturated
+  detector), at least ``clipping_min_samples`` long *and* longer than quantization explains (below);
+- ``flatline``: runs of identical consecutive values elsewhere (a stuck sensor), at least
+  ``flatline_min_samples`` long and longer than quantization explains;
 - ``sampling_gaps``: time steps longer than ``gap_factor`` x the median step;
 - ``duplicate_timestamps``: rows repeating a timestamp, in the series or dropped by the parser;
 - ``reader_notes``: the reader noted something about the file (a column it could not use, an axis it had
   to invent or convert, rows it skipped or sorted): a person should look before trusting the numbers.
+
+**Quantized signals.** An integer (ADC-count) trace repeats values by itself: where its noise is below
+one count, consecutive samples are often equal. The chance ``p`` that a sample at a *typical*
+stretch's most common level repeats the previous one (median over about 32 blocks) gives, for runs of
+independent repeats, a chance ``p^(L-1)`` that a run lasts ``L`` samples; a run is only counted as stuck or clipped when
+fewer than 0.01 such runs are expected in the whole channel (``L >= 1 + log(0.01 / n) / log p``).
+A channel that is constant in its typical stretch (``p = 1``) keeps the plain minimum lengths.
+
+**Constant channels** (one value through the whole run, at least ``flatline_min_samples`` of them) are
+a setting or a dead sensor; they raise ``constant_channels`` (penalty ``0.5 x`` their share of the
+channels) instead of a 100 % flat-line, and no SNR is measured on them.
+
+**Held levels.** A command channel (a setpoint, a target) holds a value on purpose. A channel whose
+name says so (``setpoint``, ``set point``, ``_sp``, ``target``, ``command``) or that steps between a few
+held levels (at least 2 distinct values, at most 5 % of its samples distinct, >= 90 % of consecutive
+pairs equal) is reported as ``held_level.<channel>`` and never counted as clipped or flat-lined (nor
+SNR-tested: a step has no noise to measure).
 
 Score (1.0 = clean): the product of ``1 - penalty`` over the checks, each penalty in 0..1 and
 monotone in its metric, so any defect can only lower the score:
@@ -19,13 +39,16 @@ monotone in its metric, so any defect can only lower the score:
 - missing, clipped, flat-lined, duplicated and gap-lost shares ``r``: ``min(1, 4 r)``
   (a quarter of the data bad -> score 0);
 - SNR: ``clip((min_snr_db + 10 - snr_db) / 40, 0, 1)`` (no penalty from 10 dB above the minimum);
-- reader notes: ``min(0.5, 0.1 n)`` for ``n`` notes.
+- reader notes: ``min(0.5, 0.1 n)`` for ``n`` notes (a file the reader had doubts about is never scored clean).
 
 Each penalty is also reported as a metric (``penalty.<check>``), so a score can be traced to its causes.
 """
 
 from __future__ import annotations
 
+import math
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,10 +57,8 @@ import polars as pl
 
 from labflow.processing.recipes import QualityParams
 
-FLAGS = ("missing_values", "low_snr", "clipping", "flatline", "sampling_gaps", "duplicate_timestamps",
-         "reader_notes")
-NOTE_PENALTY = 0.1
-NOTE_PENALTY_MAX = 0.5
+FLAGS = ("missing_values", "low_snr", "clipping", "flatline", "constant_channels", "sampling_gaps",
+         "duplicate_timestamps", "reader_notes")
 MAD_TO_SIGMA = 1.4826
 SNR_FLOOR_DB = -30.0
 SNR_CAP_DB = 120.0
@@ -45,6 +66,15 @@ SHARE_PENALTY = 4.0
 SNR_MARGIN_DB = 10.0
 SNR_SPAN_DB = 40.0
 NOISE_PAIRS = 200_000
+REPEAT_BLOCKS = 32
+REPEAT_MIN_BLOCK = 64
+RUN_CHANCE = 0.01
+HELD_MIN_EQUAL = 0.9
+HELD_MAX_DISTINCT = 0.05
+CONSTANT_PENALTY = 0.5
+HELD_NAME = re.compile(r"set ?point|(^|[_ .-])sp($|[_ .-])|target|command", re.IGNORECASE)
+NOTE_PENALTY = 0.1
+NOTES_MAX_PENALTY = 0.5
 
 
 @dataclass(frozen=True)
@@ -72,12 +102,18 @@ class ChannelStats:
     flat: int
     noise: float | None
     snr_db: float | None
+    held: bool = False
+    min_run: int = 0
+    constant: bool = False
 
 
 def noise_sigma(values: np.ndarray) -> float:
-    """Robust noise standard deviation from differences of consecutive finite samples.
+    """Robust noise standard deviation from first and second differences of consecutive finite samples.
 
-    Long series use about 200,000 evenly spaced pairs, which fixes the estimate to well under 1 %.
+    The smaller of MAD(first differences) / sqrt(2) and MAD(second differences) / sqrt(6): equal on
+    white noise, while on a smooth curve sampled in few points (a frequency sweep) the second
+    differences cancel the slope that the first ones mistake for noise. Long series use about 200,000
+    evenly spaced samples, which fixes the estimate to well under 1 %.
     """
     stride = max(1, values.size // NOISE_PAIRS)
     later = values[1::stride]
@@ -86,7 +122,13 @@ def noise_sigma(values: np.ndarray) -> float:
     if steps.size == 0:
         return 0.0
     sigma = MAD_TO_SIGMA * float(np.median(steps)) / np.sqrt(2.0)
-    return sigma if sigma > 0 else 1.2533 * float(steps.mean()) / np.sqrt(2.0)
+    if sigma == 0:
+        return 1.2533 * float(steps.mean()) / np.sqrt(2.0)
+    last = values[2::stride]
+    bends = np.abs(last - 2 * values[1::stride][: last.size] + values[::stride][: last.size])
+    bends = bends[np.isfinite(bends)]
+    curved = MAD_TO_SIGMA * float(np.median(bends)) / np.sqrt(6.0) if bends.size else 0.0
+    return min(sigma, curved) if curved > 0 else sigma
 
 
 def snr_db(variance: float, sigma: float) -> float:
@@ -107,25 +149,77 @@ def repeated_runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts, np.flatnonzero(edges == -1) - starts + 1
 
 
-def stuck_samples(values: np.ndarray, params: QualityParams) -> tuple[int, int]:
-    """Samples in clipped runs (at the exact max/min) and in flat-line runs (elsewhere)."""
+def typical_repeat_share(values: np.ndarray) -> float:
+    """Chance that a sample repeats the previous one in a typical stretch of the channel.
+
+    Per block (about 32), the share of samples at the block's most common value whose next sample is
+    the same (the chance to stay at the baseline level of a quantized trace); the median over blocks.
+    """
+    finite = values[np.isfinite(values)]
+    if finite.size < 2:
+        return 0.0
+    block = max(REPEAT_MIN_BLOCK, finite.size // REPEAT_BLOCKS)
+    shares = []
+    for start in range(0, max(1, finite.size - 1), block):
+        part = finite[start: start + block + 1]
+        if part.size < 2:
+            continue
+        levels, counts = np.unique(part[:-1], return_counts=True)
+        at_mode = part[:-1] == levels[np.argmax(counts)]
+        shares.append(float((part[1:][at_mode] == part[:-1][at_mode]).mean()))
+    return float(np.median(shares))
+
+
+def quantization_run(values: np.ndarray, minimum: int) -> int:
+    """Shortest run of identical values that quantization does not explain (see the module docstring)."""
+    share = typical_repeat_share(values)
+    if not 0.0 < share < 1.0:
+        return minimum
+    expected = 1.0 + math.log(RUN_CHANCE / max(1, values.size)) / math.log(share)
+    return max(minimum, math.ceil(expected))
+
+
+def is_held(name: str, values: np.ndarray) -> bool:
+    """A command channel: named as a setpoint/target, or stepping between a few held levels."""
+    if HELD_NAME.search(name):
+        return True
+    finite = values[np.isfinite(values)]
+    if finite.size < 3:
+        return False
+    distinct = np.unique(finite).size
+    equal = float((finite[1:] == finite[:-1]).mean())
+    return 2 <= distinct <= max(2, HELD_MAX_DISTINCT * finite.size) and equal >= HELD_MIN_EQUAL
+
+
+def stuck_samples(values: np.ndarray, params: QualityParams, *, min_run: int | None = None) -> tuple[int, int]:
+    """Samples in clipped runs (at the exact max/min) and in flat-line runs (elsewhere).
+
+    ``min_run``: the quantization floor on run lengths (default: none beyond the params' minimums).
+    """
     starts, lengths = repeated_runs(values)
     if starts.size == 0:
         return 0, 0
     low, high = float(np.nanmin(values)), float(np.nanmax(values))
     run_values = values[starts]
     at_extreme = ((run_values == low) | (run_values == high)) & (high > low)
-    clipped = lengths[at_extreme & (lengths >= params.clipping_min_samples)].sum()
-    flat = lengths[~at_extreme & (lengths >= params.flatline_min_samples)].sum()
+    floor = min_run or 0
+    clipped = lengths[at_extreme & (lengths >= max(floor, params.clipping_min_samples))].sum()
+    flat = lengths[~at_extreme & (lengths >= max(floor, params.flatline_min_samples))].sum()
     return int(clipped), int(flat)
 
 
 def _channel_stats(name: str, values: np.ndarray, summary: dict[str, Any], params: QualityParams) -> ChannelStats:
-    clipped, flat = stuck_samples(values, params)
-    if summary["count"] < 3:
-        return ChannelStats(name, summary["missing"], clipped, flat, None, None)
+    finite = values[np.isfinite(values)]
+    if finite.size >= params.flatline_min_samples and np.all(finite == finite[0]):
+        return ChannelStats(name, summary["missing"], 0, 0, None, None, constant=True)
+    held = is_held(name, values)
+    min_run = quantization_run(values, min(params.clipping_min_samples, params.flatline_min_samples))
+    clipped, flat = (0, 0) if held else stuck_samples(values, params, min_run=min_run)
+    if summary["count"] < 3 or held:
+        return ChannelStats(name, summary["missing"], clipped, flat, None, None, held, min_run)
     sigma = noise_sigma(values)
-    return ChannelStats(name, summary["missing"], clipped, flat, sigma, snr_db(summary["variance"], sigma))
+    return ChannelStats(name, summary["missing"], clipped, flat, sigma, snr_db(summary["variance"], sigma),
+                        held, min_run)
 
 
 def _time_metrics(frame: pl.DataFrame, params: QualityParams) -> dict[str, float | int]:
@@ -170,14 +264,15 @@ def _channel_summaries(frame: pl.DataFrame, channels: list[str]) -> dict[str, di
 
 
 def _metrics(stats: list[ChannelStats], time_metrics: dict[str, float | int], rows: int,
-             duplicate_rows_dropped: int) -> dict[str, float | int]:
+             duplicate_rows_dropped: int, notes: int) -> dict[str, float | int]:
     cells = max(1, rows * len(stats))
     metrics: dict[str, float | int] = {
         "rows": rows, "channels": len(stats),
         "missing_ratio": sum(s.missing for s in stats) / cells,
         "clipped_ratio": sum(s.clipped for s in stats) / cells,
         "flatline_ratio": sum(s.flat for s in stats) / cells,
-        **time_metrics, "duplicate_rows": duplicate_rows_dropped,
+        "constant_ratio": sum(s.constant for s in stats) / max(1, len(stats)),
+        **time_metrics, "duplicate_rows": duplicate_rows_dropped, "reader_notes": notes,
     }
     snrs = [s.snr_db for s in stats if s.snr_db is not None]
     if snrs:
@@ -186,6 +281,9 @@ def _metrics(stats: list[ChannelStats], time_metrics: dict[str, float | int], ro
         metrics[f"missing_ratio.{s.name}"] = s.missing / max(1, rows)
         metrics[f"clipped_ratio.{s.name}"] = s.clipped / max(1, rows)
         metrics[f"flatline_ratio.{s.name}"] = s.flat / max(1, rows)
+        metrics[f"min_stuck_run.{s.name}"] = s.min_run
+        if s.held:
+            metrics[f"held_level.{s.name}"] = 1
         if s.noise is not None and s.snr_db is not None:
             metrics[f"noise.{s.name}"] = s.noise
             metrics[f"snr_db.{s.name}"] = s.snr_db
@@ -198,9 +296,10 @@ def _flags(metrics: dict[str, float | int], params: QualityParams) -> list[str]:
         "low_snr": "snr_db" in metrics and metrics["snr_db"] < params.min_snr_db,
         "clipping": metrics["clipped_ratio"] > 0,
         "flatline": metrics["flatline_ratio"] > 0,
+        "constant_channels": metrics["constant_ratio"] > 0,
         "sampling_gaps": metrics["gap_count"] > 0,
         "duplicate_timestamps": metrics["duplicate_timestamps"] + metrics["duplicate_rows"] > 0,
-        "reader_notes": metrics.get("reader_notes", 0) > 0,
+        "reader_notes": metrics["reader_notes"] > 0,
     }
     return [flag for flag in FLAGS if raised[flag]]
 
@@ -218,7 +317,8 @@ def _penalties(metrics: dict[str, float | int], params: QualityParams) -> dict[s
     penalties = {name: min(1.0, SHARE_PENALTY * float(share)) for name, share in shares.items()}
     snr = metrics.get("snr_db", SNR_CAP_DB)
     penalties["low_snr"] = float(np.clip((params.min_snr_db + SNR_MARGIN_DB - snr) / SNR_SPAN_DB, 0.0, 1.0))
-    penalties["reader_notes"] = min(NOTE_PENALTY_MAX, NOTE_PENALTY * float(metrics.get("reader_notes", 0)))
+    penalties["constant_channels"] = CONSTANT_PENALTY * float(metrics["constant_ratio"])
+    penalties["reader_notes"] = min(NOTES_MAX_PENALTY, NOTE_PENALTY * float(metrics["reader_notes"]))
     return penalties
 
 
@@ -236,8 +336,20 @@ def _worst_channels(stats: list[ChannelStats], field: str, rows: int) -> str:
     return ", ".join(f"{name} {_pct(share)}" for share, name in shares[:5])
 
 
-def _explain(flag: str, m: dict[str, float | int], stats: list[ChannelStats], params: QualityParams) -> str:
+def _runs_rule(stats: list[ChannelStats], minimum: int) -> str:
+    raised = [f"{s.name} {s.min_run}" for s in stats if s.min_run > minimum]
+    return f"; longer where the channel is quantized ({', '.join(raised)} samples)" if raised else ""
+
+
+def _explain(flag: str, m: dict[str, float | int], stats: list[ChannelStats], params: QualityParams,
+             notes: Sequence[str]) -> str:
     rows = int(m["rows"])
+    if flag == "constant_channels":
+        names = ", ".join(s.name for s in stats if s.constant)
+        return (f"{names} hold(s) one value through the whole run ({_pct(m['constant_ratio'])} of the channels): "
+                "a setting such as an amplitude or bias, or a dead sensor; no noise or SNR can be measured there.")
+    if flag == "reader_notes":
+        return f"The reader noted {len(notes)} thing(s) that may make the numbers wrong: " + "; ".join(notes)
     if flag == "missing_values":
         return (f"{_pct(m['missing_ratio'])} of the values are missing (limit {_pct(params.max_missing_ratio)}); "
                 f"by channel: {_worst_channels(stats, 'missing', rows)}.")
@@ -247,13 +359,13 @@ def _explain(flag: str, m: dict[str, float | int], stats: list[ChannelStats], pa
                 f"{params.min_snr_db:g} dB minimum (noise {worst.noise:.3g} per sample): the signal barely "
                 "rises above its noise.")
     if flag == "clipping":
-        return (f"Runs of {params.clipping_min_samples}+ samples at a channel's exact maximum or minimum "
-                f"cover {_pct(m['clipped_ratio'])} of the values ({_worst_channels(stats, 'clipped', rows)}): "
-                "the detector was probably saturated (clipped) there.")
+        return (f"Runs of {params.clipping_min_samples}+ samples at a channel's exact maximum or minimum"
+                f"{_runs_rule(stats, params.clipping_min_samples)} cover {_pct(m['clipped_ratio'])} of the values "
+                f"({_worst_channels(stats, 'clipped', rows)}): the detector was probably saturated (clipped) there.")
     if flag == "flatline":
-        return (f"Runs of {params.flatline_min_samples}+ identical consecutive values cover "
-                f"{_pct(m['flatline_ratio'])} of the values ({_worst_channels(stats, 'flat', rows)}): "
-                "a stuck sensor or a frozen export.")
+        return (f"Runs of {params.flatline_min_samples}+ identical consecutive values"
+                f"{_runs_rule(stats, params.flatline_min_samples)} cover {_pct(m['flatline_ratio'])} of the values "
+                f"({_worst_channels(stats, 'flat', rows)}): a stuck sensor or a frozen export.")
     if flag == "sampling_gaps":
         return (f"{m['gap_count']} gap(s) in time: steps longer than {params.gap_factor:g} x the usual "
                 f"{m['median_step_s']:.3g} s, the longest {m['max_gap_s']:.3g} s "
@@ -263,12 +375,13 @@ def _explain(flag: str, m: dict[str, float | int], stats: list[ChannelStats], pa
 
 
 def assess_quality(frame: pl.DataFrame, channels: list[str], params: QualityParams, *,
-                   duplicate_rows_dropped: int = 0, reader_notes: list[str] | None = None) -> QualityReport:
+                   duplicate_rows_dropped: int = 0, reader_notes: Sequence[str] | None = None) -> QualityReport:
     """Quality flags, metrics and a 0-1 score of a parsed series (see the module docstring).
 
     ``duplicate_rows_dropped``: rows the parser removed because they repeated a timestamp;
     ``reader_notes``: what the reader noted about the file (each lowers the score).
     """
+    notes = list(reader_notes or [])
     absent = [c for c in channels if c not in frame.columns]
     if absent:
         raise ValueError(f"assess_quality: channel(s) {', '.join(absent)} not in the series; "
@@ -278,14 +391,9 @@ def assess_quality(frame: pl.DataFrame, channels: list[str], params: QualityPara
                              {"no_data": "The series has no rows: nothing was measured or the file was cut off."})
     summaries = _channel_summaries(frame, channels)
     stats = [_channel_stats(c, frame[c].cast(pl.Float64).to_numpy(), summaries[c], params) for c in channels]
-    metrics = _metrics(stats, _time_metrics(frame, params), frame.height, int(duplicate_rows_dropped))
-    notes = list(reader_notes or [])
-    metrics["reader_notes"] = len(notes)
+    metrics = _metrics(stats, _time_metrics(frame, params), frame.height, int(duplicate_rows_dropped), len(notes))
     flags = _flags(metrics, params)
     penalties = _penalties(metrics, params)
-    explanations = {flag: _explain(flag, metrics, stats, params) for flag in flags if flag != "reader_notes"}
-    if notes:
-        explanations["reader_notes"] = (f"The reader noted {len(notes)} thing{'s' if len(notes) > 1 else ''} about "
-                                        "this file; check before trusting it: " + "; ".join(notes))
+    explanations = {flag: _explain(flag, metrics, stats, params, notes) for flag in flags}
     metrics.update({f"penalty.{name}": round(value, 6) for name, value in penalties.items()})
     return QualityReport(quality_score(penalties), flags, metrics, explanations)

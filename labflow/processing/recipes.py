@@ -50,6 +50,9 @@ class PeakParams(_Strict):
     """Peak detection; every threshold left empty is chosen from the signal."""
 
     channel: str | None = Field(None, description="Channel to search; None = first value channel.")
+    method: Literal["generic", "qrs", "spectrum"] = Field(
+        "generic", description="'generic': thresholds from the signal's noise; 'qrs': R peaks of an ECG lead; "
+        "'spectrum': spectroscopy baseline, peaks on the x axis with FWHM, area and bounds.")
     source: Literal["cleaned", "raw"] = "cleaned"
     mode: Literal["auto", "all", "dominant"] = "auto"
     min_height: float | None = None
@@ -57,6 +60,22 @@ class PeakParams(_Strict):
     min_distance_s: float | None = Field(None, gt=0)
     min_width_s: float | None = Field(None, gt=0)
     noise_factor: float = Field(5.0, gt=0, description="Prominence floor in units of the noise level.")
+    baseline: Literal["none", "snip", "arpls", "asls", "morphological"] = Field(
+        "snip", description="Method 'spectrum': the baseline under the peaks.")
+    baseline_window: int | None = Field(
+        None, ge=3, description="Method 'spectrum': baseline half-window (samples); None = 3 x the widest peaks.")
+    min_area_fraction: float = Field(
+        0.0, ge=0, lt=1, description="Method 'spectrum': drop peaks with less area than this share of the largest.")
+    polarity: Literal["up", "down", "auto"] = Field(
+        "up", description="Method 'spectrum': 'down' finds dips (transmittance); 'auto' decides from the trace.")
+    fit: Literal["none", "gaussian", "lorentzian", "pseudo_voigt"] = Field(
+        "none", description="Method 'spectrum': fit overlapping peaks with this shape.")
+
+    def spectrum_options(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`labflow.processing.spectra.analyze_spectrum` for these params."""
+        return {"baseline": self.baseline, "baseline_window": self.baseline_window, "min_snr": self.noise_factor,
+                "min_area_fraction": self.min_area_fraction, "polarity": self.polarity,
+                "fit": None if self.fit == "none" else self.fit}
 
 
 class QualityParams(_Strict):
@@ -91,8 +110,8 @@ class Recipe(_Strict):
     version: int = Field(1, ge=1)
     description: str = ""
     instruments: list[str] = Field(default_factory=list, description="Instruments that use it by default.")
-    axis_kinds: list[str] = Field(default_factory=list,
-                                  description="Axis kinds (e.g. raman_shift) whose runs use it by default.")
+    axis_kinds: list[str] = Field(
+        default_factory=list, description="x-axis kinds (raman_shift, energy, ...) that use it when no instrument does.")
     parse: ParseParams = ParseParams()
     smoothing: SmoothingParams = SmoothingParams()
     peaks: PeakParams = PeakParams()
@@ -186,8 +205,7 @@ class RecipeBook:
 
     def for_run(self, *, instrument: str | None, requested: str | None = None,
                 axis_kind: str | None = None) -> Recipe:
-        """Pick a run's recipe: an explicit request, else the instrument's, else the one for the series'
-        axis kind (known once the file is read), else the default."""
+        """Pick a run's recipe: an explicit request, else the instrument's, else the axis kind's, else the default."""
         if requested:
             return self.get(requested)
         if instrument and instrument in self.defaults and self.defaults[instrument] in self._recipes:
@@ -197,9 +215,9 @@ class RecipeBook:
                 if instrument in recipe.instruments:
                     return recipe
         if axis_kind:
-            for recipe in sorted(self._recipes.values(), key=lambda r: r.id):
-                if axis_kind in recipe.axis_kinds:
-                    return recipe
+            for recipe_id in sorted(self._recipes):
+                if axis_kind in self._recipes[recipe_id].axis_kinds:
+                    return self._recipes[recipe_id]
         return self._recipes[DEFAULT_RECIPE_ID]
 
     @property

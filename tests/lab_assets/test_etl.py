@@ -131,7 +131,7 @@ def _raman() -> bytes:
 RAMAN = _raman()
 
 
-def test_a_spectrum_is_read_on_its_axis_with_the_spectrum_recipe(lab_settings, lab_resources, catalog, instance):
+def test_a_spectrum_is_read_on_its_axis_with_its_axis_kinds_recipe(lab_settings, lab_resources, catalog, instance):
     key = register_run(lab_settings, catalog, instance, "raman_lamp.txt", RAMAN)
     result = dg.materialize([run_etl], instance=instance, resources=lab_resources, partition_key=key)
     assert result.success
@@ -142,7 +142,7 @@ def test_a_spectrum_is_read_on_its_axis_with_the_spectrum_recipe(lab_settings, l
     peaks = outputs.read_frame("peaks", key)
     assert [round(t) for t in peaks["time_s"]] == [400]  # a position on the Raman-shift axis, not a row index
     run = catalog.get_run(key)
-    assert run.recipe_id == "spectrum" and "reader_notes" in run.quality_flags
+    assert run.recipe_id == "raman" and "reader_notes" in run.quality_flags
     assert "Raman shift (cm-1)" in latest_metadata(instance, "raw_series", key)["axis"].text
 
 

@@ -88,3 +88,18 @@ def test_png_to_markdown_inlines_the_image():
     markdown = png_to_markdown(png, "run [1] picture")
     assert markdown.startswith("![run (1) picture](data:image/png;base64,")
     assert base64.b64decode(markdown.split(",", 1)[1].rstrip(")")) == png
+
+
+def orange_pixels(image: np.ndarray) -> int:
+    rgb = image[..., :3]
+    red, green, blue = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    return int(((red > 0.9) & (green - blue > 0.15) & (red - green > 0.15)).sum())
+
+
+def test_a_spectrum_baseline_is_drawn_and_peaks_sit_on_it():
+    frame = cleaned_frame(5_000)
+    baseline = np.full(frame.height, -0.5)
+    peaks = pl.DataFrame({"time_s": [1.5], "height": [1.2]})
+    plain = decode(render_run_png(frame, "ch", peaks, title="no baseline"))
+    drawn = decode(render_run_png(frame, "ch", peaks, title="baseline", baseline=baseline))
+    assert orange_pixels(drawn) > 200 and orange_pixels(plain) == 0

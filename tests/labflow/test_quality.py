@@ -142,10 +142,13 @@ def test_report_is_plain_json():
     assert isinstance(report, QualityReport)
 
 
-def test_constant_channel_is_a_flatline_not_clipping():
+def test_constant_channel_is_named_not_a_flatline_or_clipping():
     frame = clean_frame().with_columns(pl.lit(3.0).alias("reference"))
     report = assess_quality(frame, CHANNELS, PARAMS)
-    assert "flatline" in report.flags and "clipping" not in report.flags
+    assert report.flags == ["constant_channels"]
+    assert "reference" in report.explanations["constant_channels"]
+    assert report.score == pytest.approx(assess_quality(frame, ["signal"], PARAMS).score * (1 - 0.5 * 0.5))
+    assert "snr_db.reference" not in report.metrics
 
 
 def test_empty_series_scores_zero():
@@ -167,3 +170,54 @@ def test_repeated_runs_and_stuck_samples():
     assert stuck_samples(values, params) == (7, 0)
     middle = np.array([0.0, 2.0, 2.0, 2.0, 9.0])
     assert stuck_samples(middle, params) == (0, 3)
+
+
+def quantized_trace(n: int = 4_000, seed: int = 1) -> np.ndarray:
+    """An integer detector trace: a flat baseline with sub-count noise (long equal runs) and two peaks."""
+    rng = np.random.default_rng(seed)
+    x = np.arange(n, dtype=float)
+    peaks = 800 * np.exp(-0.5 * ((x - 1200) / 40) ** 2) + 300 * np.exp(-0.5 * ((x - 2600) / 60) ** 2)
+    return np.round(100 + peaks + rng.normal(0, 0.3, n))
+
+
+def test_quantized_baseline_is_not_a_flatline():
+    values = quantized_trace()
+    starts, lengths = repeated_runs(values)
+    assert lengths.max() >= PARAMS.flatline_min_samples  # the old rule would have fired
+    frame = pl.DataFrame({"time_s": np.arange(values.size) * 0.1, "fid": values})
+    report = assess_quality(frame, ["fid"], PARAMS)
+    assert "flatline" not in report.flags and "clipping" not in report.flags
+    assert report.metrics["min_stuck_run.fid"] > PARAMS.flatline_min_samples
+    assert report.score > 0.9
+
+
+def test_a_stuck_stretch_of_a_quantized_trace_is_still_a_flatline():
+    values = quantized_trace()
+    values[3000:3600] = values[3000]
+    frame = pl.DataFrame({"time_s": np.arange(values.size) * 0.1, "fid": values})
+    report = assess_quality(frame, ["fid"], PARAMS)
+    assert report.flags == ["flatline"]
+    assert report.metrics["flatline_ratio.fid"] >= 600 / values.size
+    assert "quantized" in report.explanations["flatline"]
+
+
+def test_held_setpoint_is_not_clipping_but_a_saturated_detector_is():
+    frame = clean_frame()
+    steps = np.repeat([20.0, 150.0, 300.0, 150.0], 500)
+    held = frame.with_columns(pl.Series("oven", steps), pl.Series("oven_setpoint_C", steps))
+    report = assess_quality(held, ["signal", "oven", "oven_setpoint_C"], PARAMS)
+    assert "clipping" not in report.flags and "flatline" not in report.flags
+    assert report.metrics["held_level.oven"] == 1 and report.metrics["held_level.oven_setpoint_C"] == 1
+    saturated = with_values(frame, "signal", np.minimum(frame["signal"].to_numpy(), 1.5))
+    report = assess_quality(saturated, ["signal"], PARAMS)
+    assert "clipping" in report.flags and "held_level.signal" not in report.metrics
+
+
+def test_reader_notes_lower_the_score_and_are_explained():
+    plain = assess_quality(clean_frame(), CHANNELS, PARAMS)
+    noted = assess_quality(clean_frame(), CHANNELS, PARAMS, reader_notes=["x axis read from the calibration"])
+    assert noted.flags == ["reader_notes"]
+    assert "x axis read from the calibration" in noted.explanations["reader_notes"]
+    assert noted.score == pytest.approx(plain.score * (1 - 0.1))
+    many = assess_quality(clean_frame(), CHANNELS, PARAMS, reader_notes=[f"note {i}" for i in range(9)])
+    assert many.score == pytest.approx(plain.score * 0.5)

@@ -123,14 +123,34 @@ def readers_listing() -> str:
     return "\n".join(lines + [f"! {p}" for p in problems])
 
 
-def inspect_command(file: str, as_json: bool, export_to: str | None, reader: str | None) -> int:
-    """``labflow inspect``: 0 when read, 2 when refused (the message says why)."""
+def inspect_command(file: str, as_json: bool, export_to: str | None, reader: str | None, *,
+                    peaks: bool = False, recipe: str | None = None, recipes_dir: Path | None = None) -> int:
+    """``labflow inspect``: 0 when read, 2 when refused (the message says why).
+
+    ``peaks``: also run the recipe (``recipe``, else the one chosen for the axis kind from ``recipes_dir``)
+    and list the peaks and the quality verdict (:mod:`labflow.processing.peak_report`).
+    """
     path = Path(file)
     if not path.is_file():
         print(f"error: {file} is not a file")
         return 2
     described, parsed = inspect_path(path, {"reader": reader} if reader else None)
+    if peaks and parsed is not None:
+        from labflow.processing.peak_report import peak_report
+        from labflow.processing.recipes import RecipeBook, RecipeError
+
+        try:
+            chosen = RecipeBook.from_dir(recipes_dir or Path("recipes")).for_run(
+                instrument=None, requested=recipe, axis_kind=parsed.axis.kind)
+        except RecipeError as error:
+            print(f"error: {error}")
+            return 2
+        described["peaks"] = peak_report(parsed, chosen)
     print(json.dumps(described, indent=2, ensure_ascii=False, default=str) if as_json else as_text(described))
+    if peaks and parsed is not None and not as_json:
+        from labflow.processing.peak_report import peaks_as_text
+
+        print(peaks_as_text(described["peaks"]))
     if parsed is None:
         return 2
     if export_to:

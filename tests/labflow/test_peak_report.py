@@ -1,0 +1,57 @@
+"""``labflow inspect FILE --peaks``: the recipe for the axis kind, peaks on the file's axis, the quality verdict."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from labflow.cli import main
+from labflow.processing.peak_report import peak_report, quality_frame
+from labflow.processing.recipes import RecipeBook
+from labflow.processing.series import Axis, Block, Channel, ParsedFile
+
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
+LINES = (144.0, 399.0, 639.0)
+
+
+def raman_counts(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    shift = np.linspace(80.0, 1200.0, 1400)
+    expected = 200 + 0.1 * shift
+    for centre, height in zip(LINES, (9000.0, 2500.0, 1500.0)):
+        expected = expected + height * np.exp(-0.5 * ((shift - centre) / 6.0) ** 2)
+    return shift, np.random.default_rng(seed).poisson(expected).astype(float)
+
+
+def test_peak_report_runs_the_axis_kinds_recipe_and_reports_quality() -> None:
+    shift, counts = raman_counts()
+    parsed = ParsedFile("raman", [Block("spectrum", Axis("raman_shift", "Raman shift", "cm-1", shift),
+                                        [Channel("Intensity", "counts", counts)])], notes=["no header"])
+    recipe = RecipeBook.from_dir(RECIPES).for_run(instrument=None, axis_kind="raman_shift")
+    assert recipe.id == "raman"
+    described = peak_report(parsed, recipe)
+    positions = sorted(row["position"] for row in described["peaks"])
+    assert positions == pytest.approx(list(LINES), abs=1.0)
+    assert all(row["fwhm"] == pytest.approx(6.0 * 2.3548, rel=0.15) for row in described["peaks"])
+    assert described["axis"] == {"kind": "raman_shift", "name": "Raman shift", "unit": "cm-1"}
+    assert described["quality"]["flags"] == ["reader_notes"]
+    frame, channels = quality_frame(parsed)
+    assert channels == ["Intensity"] and "time_s" not in frame.columns
+
+
+def test_cli_inspect_peaks_json_and_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shift, counts = raman_counts(1)
+    source = tmp_path / "anatase_like.txt"
+    body = "\n".join(f"{x:.5f}, {y:.1f}" for x, y in zip(shift, counts))
+    source.write_text(f"##NAMES=Synthetic\n##RRUFFID=R000000\n{body}\n##END=\n")
+    assert main(["inspect", str(source), "--peaks", "--json"]) == 0
+    described = json.loads(capsys.readouterr().out)
+    assert described["peaks"]["recipe"] == "raman"
+    assert sorted(round(p["position"]) for p in described["peaks"]["peaks"]) == pytest.approx(list(LINES), abs=1)
+    assert main(["inspect", str(source), "--peaks", "--recipe", "default"]) == 0
+    text = capsys.readouterr().out
+    assert "recipe: default" in text and "quality:" in text
+    assert main(["inspect", str(source), "--peaks", "--recipe", "nope"]) == 2
+    assert "unknown recipe 'nope'" in capsys.readouterr().out
