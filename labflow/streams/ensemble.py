@@ -1,0 +1,75 @@
+"""The anomaly ensemble: per field, two raw scores through their own likelihood layer, and a range break.
+
+For each field: a :class:`~labflow.streams.deviation.Deviation` (how far from the running level) and a
+:class:`~labflow.streams.knn.WindowKNN` (how unlike the recent shapes the last few values are), each turned
+into a likelihood by an :class:`~labflow.streams.likelihood.AnomalyLikelihood` and put on the log scale of
+:func:`~labflow.streams.likelihood.log_score`; a :class:`~labflow.streams.range_break.RangeBreak` scores
+``range_score``. A field's score is the highest of the three, the event's the highest over fields. One pass,
+score before learn, no look-ahead.
+
+Parameters
+----------
+fields
+    The fields scored (one set of detectors each).
+settings
+    :class:`~labflow.streams.sources.AnomalySettings` (``history``, ``short``, ``alpha``, ``knn_*``,
+    ``calibration``, ``range_margin``, ``range_score``).
+
+Examples
+--------
+>>> from labflow.streams.sources import AnomalySettings
+>>> ensemble = AnomalyEnsemble(("v",), AnomalySettings())
+>>> calm = [ensemble.update({"v": 10.0 + (i % 5) * 0.1})[0] for i in range(1000)]
+>>> max(calm[500:]) < 0.5
+True
+>>> score, by_field = ensemble.update({"v": 30.0})
+>>> score >= 0.5 and by_field["v"] == score
+True
+"""
+
+from __future__ import annotations
+
+from labflow.streams.deviation import Deviation
+from labflow.streams.knn import WindowKNN
+from labflow.streams.likelihood import AnomalyLikelihood, log_score
+from labflow.streams.range_break import RangeBreak
+from labflow.streams.sources import AnomalySettings
+
+
+class FieldDetectors:
+    """The detectors of one field and what they learned."""
+
+    def __init__(self, settings: AnomalySettings):
+        s = settings
+        self.deviation = Deviation(s.alpha)
+        self.context = WindowKNN(s.knn_dim, s.knn_size, s.knn_k, s.calibration)
+        self.deviation_likelihood = AnomalyLikelihood(s.history, s.short)
+        self.context_likelihood = AnomalyLikelihood(s.history, s.short)
+        self.range = RangeBreak(s.range_margin)
+        self.range_score = s.range_score
+        self.level = 0.0
+
+    def update(self, x: float) -> float:
+        """The field's anomaly score of ``x`` in [0, 1], then learn ``x``."""
+        raw = self.deviation.score_one(x)
+        self.level = x if self.deviation.mean is None else self.deviation.mean  # the typical value before x
+        self.deviation.learn_one(x)
+        likelihood = max(self.deviation_likelihood.update(raw), self.context_likelihood.update(self.context.update(x)))
+        score = log_score(likelihood)
+        return max(score, self.range_score) if self.range.update(x) else score
+
+
+class AnomalyEnsemble:
+    """One :class:`FieldDetectors` per field; the event's score is the highest field score (picklable)."""
+
+    def __init__(self, fields: tuple[str, ...], settings: AnomalySettings):
+        self.fields = {name: FieldDetectors(settings) for name in fields}
+
+    def update(self, x: dict[str, float]) -> tuple[float, dict[str, float]]:
+        """The event's score in [0, 1] and each field's, then learn the event."""
+        by_field = {name: detectors.update(x[name]) for name, detectors in self.fields.items()}
+        return max(by_field.values(), default=0.0), by_field
+
+    def typical(self) -> dict[str, float]:
+        """Each field's running level before the latest event."""
+        return {name: detectors.level for name, detectors in self.fields.items()}
