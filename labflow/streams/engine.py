@@ -18,7 +18,7 @@ from typing import Any
 import polars as pl
 
 from labflow.atomic import write_atomic
-from labflow.streams.anomaly import AnomalyDetector
+from labflow.streams.anomaly import Alarm, AnomalyDetector
 from labflow.streams.clusters import ClusterWatch
 from labflow.streams.drift import DriftWatch, LabelDrift
 from labflow.streams.events import Event
@@ -77,21 +77,26 @@ class SourcePipeline:
         ids = frame["event_id"].to_list()
         labels = frame["label"].to_list() if self.labels is not None and "label" in frame.columns else None
         do_anomaly, do_drift, do_clusters = config.anomaly.enabled, config.drift.enabled, config.clusters.enabled
-        scores: list[float] = []
-        patterns: list[PatternEvent] = []
         last = self.last
+        for column, name in zip(columns, features):  # a missing value repeats the field's last one
+            previous = last.get(name, 0.0)
+            for i, value in enumerate(column):
+                if value is None:
+                    column[i] = previous
+                else:
+                    previous = value
+            if column:
+                last[name] = column[-1]
+        scores, alarms = [0.0] * frame.height, {}
+        if do_anomaly:
+            scores, found = self.anomaly.update_many(dict(zip(features, columns)))
+            alarms = {alarm.row: alarm for alarm in found}
+        patterns: list[PatternEvent] = []
         for i in range(frame.height):
-            x = {}
-            for name, column in zip(features, columns):
-                value = column[i]
-                x[name] = last.get(name, 0.0) if value is None else value
-            last.update(x)
-            score = 0.0
-            alarmed = False
-            if do_anomaly:
-                score, alarmed = self.anomaly.update(x)
-                if alarmed:
-                    patterns.append(self._anomaly(stamps[i], ids[i], x, score))
+            x = {name: column[i] for name, column in zip(features, columns)}
+            alarmed = i in alarms
+            if alarmed:
+                patterns.append(self._anomaly(stamps[i], ids[i], x, alarms[i]))
             if do_drift:
                 shifts = self.drift.update(x)
                 if shifts:
@@ -100,23 +105,22 @@ class SourcePipeline:
                 moved = self.clusters.update(x)
                 if moved is not None:
                     patterns.append(self._cluster(stamps[i], ids[i], moved))
-            if labels is not None and self.anomaly.seen >= config.anomaly.warmup \
+            if labels is not None and self.processed + i + 1 >= config.anomaly.warmup \
                     and self.labels.update(alarmed, bool(labels[i])):
                 patterns.append(self._label_drift(stamps[i], ids[i]))
-            scores.append(score)
         self.processed += frame.height
         return BatchResult(frame, scores, patterns)
 
-    def _anomaly(self, stamp: datetime, event_id: str, x: dict, score: float) -> PatternEvent:
-        threshold, typical = self.anomaly.threshold, self.anomaly.ensemble.typical()
+    def _anomaly(self, stamp: datetime, event_id: str, x: dict, alarm: Alarm) -> PatternEvent:
+        threshold, score = self.anomaly.threshold, alarm.score
         return PatternEvent(
             "anomaly", stamp, self.config.name,
-            prev_state={"typical": {k: round(v, 6) for k, v in typical.items()}},
+            prev_state={"typical": {k: round(v, 6) for k, v in alarm.typical.items()}},
             new_state={"values": x}, event_id=event_id,
             metrics={"score": round(score, 4), "threshold": round(threshold, 4),
                      "quantile": round(self.anomaly.quantile, 8)},
             confidence=min(1.0, 0.5 + (score - threshold) / max(2 * (1 - threshold), 1e-9)),
-            contributors=ranked_contributors(self.anomaly.by_field))
+            contributors=ranked_contributors(alarm.by_field))
 
     def _drift(self, stamp: datetime, event_id: str, shifts: list) -> PatternEvent:
         strongest = max(s.change_sd for s in shifts)

@@ -47,16 +47,19 @@ class FieldDetectors:
         self.context_likelihood = AnomalyLikelihood(s.history, s.short)
         self.range = RangeBreak(s.range_margin)
         self.range_score = s.range_score
-        self.level = 0.0
 
-    def update(self, x: float) -> float:
-        """The field's anomaly score of ``x`` in [0, 1], then learn ``x``."""
-        raw = self.deviation.score_one(x)
-        self.level = x if self.deviation.mean is None else self.deviation.mean  # the typical value before x
-        self.deviation.learn_one(x)
-        likelihood = max(self.deviation_likelihood.update(raw), self.context_likelihood.update(self.context.update(x)))
-        score = log_score(likelihood)
-        return max(score, self.range_score) if self.range.update(x) else score
+    def update_many(self, values: list[float]) -> tuple[list[float], list[float]]:
+        """Each value's score in [0, 1] and the running level before it, learning them in order."""
+        deviation, range_break = self.deviation, self.range
+        of_deviation, of_context = self.deviation_likelihood.update, self.context_likelihood.update
+        scores, levels = [], []
+        for x, context in zip(values, self.context.update_many(values).tolist()):
+            levels.append(x if deviation.mean is None else deviation.mean)
+            raw = deviation.score_one(x)
+            deviation.learn_one(x)
+            score = log_score(max(of_deviation(raw), of_context(context)))
+            scores.append(max(score, self.range_score) if range_break.update(x) else score)
+        return scores, levels
 
 
 class AnomalyEnsemble:
@@ -65,11 +68,15 @@ class AnomalyEnsemble:
     def __init__(self, fields: tuple[str, ...], settings: AnomalySettings):
         self.fields = {name: FieldDetectors(settings) for name in fields}
 
-    def update(self, x: dict[str, float]) -> tuple[float, dict[str, float]]:
-        """The event's score in [0, 1] and each field's, then learn the event."""
-        by_field = {name: detectors.update(x[name]) for name, detectors in self.fields.items()}
-        return max(by_field.values(), default=0.0), by_field
+    def update_many(self, columns: dict[str, list[float]]) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+        """Per field, the score of each event in [0, 1] and the running level before it; the events are learned."""
+        scores, levels = {}, {}
+        for name, detectors in self.fields.items():
+            scores[name], levels[name] = detectors.update_many(columns[name])
+        return scores, levels
 
-    def typical(self) -> dict[str, float]:
-        """Each field's running level before the latest event."""
-        return {name: detectors.level for name, detectors in self.fields.items()}
+    def update(self, x: dict[str, float]) -> tuple[float, dict[str, float]]:
+        """One event's score (the highest field score) and each field's, then learn the event."""
+        scores, _ = self.update_many({name: [value] for name, value in x.items()})
+        by_field = {name: column[0] for name, column in scores.items()}
+        return max(by_field.values(), default=0.0), by_field
