@@ -152,8 +152,8 @@ class SourcePipeline:
 def structure(config: SourceConfig) -> tuple:
     """The settings that shape what a pipeline learned; changing one starts the source's learning afresh."""
     a, c = config.anomaly, config.clusters
-    return (config.feature_names, a.history, a.short, a.alpha, a.knn_dim, a.knn_size, a.knn_k, a.calibration,
-            a.range_margin, a.range_score, a.seed, c.n_clusters, c.warmup, bool(config.label_field))
+    return (config.feature_names, a.history, a.short, a.alpha, a.knn_dim, a.knn_size, a.knn_k,
+            a.range_margin, a.range_min_sd, a.range_score, a.seed, c.n_clusters, c.warmup, bool(config.label_field))
 
 
 def _rounded(centres: list[dict[str, float]]) -> list[dict[str, float]]:

@@ -1,12 +1,12 @@
 """Nearest-neighbour context score: is the shape of the last ``dim`` values like any recent shape?
 
-Each event closes a window of the last ``dim`` values. Its nonconformity is the summed Euclidean distance to its
-``k`` nearest windows among the last ``size`` windows, in units of the value range seen so far; a window
-joins the searched ones ``dim`` events after it closed, so a window is never compared with itself or an
-overlapping one. The score is the conformal rank of that nonconformity among the last ``calibration`` ones:
-the share of recent windows that were *more* typical, in [0, 1]. Like KNN-CAD in NAB, but without the
-file's value range (unknown online). A batch is scored at once with numpy (:meth:`WindowKNN.update_many`),
-with exactly the results of one event at a time.
+Each event closes a window of the last ``dim`` values. Its score (nonconformity) is the summed Euclidean
+distance to its ``k`` nearest windows among the last ``size`` windows, in units of the value range seen so
+far (0 = a shape seen before; unbounded); a window joins the searched ones ``dim`` events after it closed,
+so a window is never compared with itself or an overlapping one. KNN-CAD's nonconformity, without the
+file's value range (unknown online); its calibration is left to the likelihood layer
+(:mod:`labflow.streams.likelihood`). A batch is scored at once with numpy (:meth:`WindowKNN.update_many`),
+the same as one event at a time up to float rounding.
 
 Parameters
 ----------
@@ -16,18 +16,16 @@ size
     How many past windows are searched.
 k
     Neighbours per distance.
-calibration
-    How many recent nonconformities rank the new one.
 
 Examples
 --------
 >>> import math
->>> knn = WindowKNN(dim=4, size=200, k=3, calibration=100)
+>>> knn = WindowKNN(dim=4, size=200, k=3)
 >>> scores = knn.update_many([math.sin(i / 3) for i in range(400)])
->>> float(scores[300:].max()) < 1.0
+>>> float(scores[300:].max()) < 0.2
 True
->>> knn.update(5.0)
-1.0
+>>> knn.update(5.0) > 1.0
+True
 
 References
 ----------
@@ -41,7 +39,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 _CHUNK = 256  # queries per block of distances (size x CHUNK floats)
 
@@ -49,15 +46,14 @@ _CHUNK = 256  # queries per block of distances (size x CHUNK floats)
 class WindowKNN:
     """Score-and-learn on values, one or a batch at a time; the state is a few numpy arrays (picklable)."""
 
-    def __init__(self, dim: int = 10, size: int = 600, k: int = 5, calibration: int = 300):
-        self.dim, self.size, self.k, self.calibration = dim, size, k, calibration
+    def __init__(self, dim: int = 10, size: int = 600, k: int = 5):
+        self.dim, self.size, self.k = dim, size, k
         self.tail = np.zeros(0)  # the last size + 2 dim values
-        self.alphas = np.zeros(0)  # the last `calibration` nonconformities, oldest first
         self.seen = 0
         self.low, self.high = math.inf, -math.inf
 
     def update(self, x: float) -> float:
-        """Add ``x``, return the score of the window it closes (0 until there is enough history)."""
+        """Add ``x``, return the score of the window it closes (0 until there are more than ``k`` windows)."""
         return float(self.update_many([x])[0])
 
     def update_many(self, values: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -89,14 +85,7 @@ class WindowKNN:
             nearest = np.partition(squared, k - 1, axis=1)[:, :k]
             sums[g0 - start:g1 - start] = np.sqrt(np.maximum(nearest, 0.0)).sum(axis=1)
         valid = ~np.isnan(sums)
-        new = sums[valid] / np.maximum(highs[valid] - lows[valid], 1e-12)
-        if len(new):
-            history = np.concatenate([np.full(self.calibration, np.inf), self.alphas, new])
-            behind = sliding_window_view(history[:-1], self.calibration)[-len(new):]
-            ranked = np.minimum(np.arange(len(self.alphas), len(self.alphas) + len(new)), self.calibration)
-            below = np.count_nonzero(behind < new[:, None], axis=1)
-            scores[valid] = np.where(ranked > 0, below / np.maximum(ranked, 1), 0.0)
-            self.alphas = history[-self.calibration:][np.isfinite(history[-self.calibration:])]
+        scores[valid] = sums[valid] / np.maximum(highs[valid] - lows[valid], 1e-12)
         self.tail = series[-(size + 2 * dim):]
         self.seen = start + n
         self.low, self.high = float(lows[-1]), float(highs[-1])

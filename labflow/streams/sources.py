@@ -48,8 +48,8 @@ class AnomalySettings:
     knn_dim: int = 10
     knn_size: int = 600
     knn_k: int = 5
-    calibration: int = 300
     range_margin: float = 0.05
+    range_min_sd: float = 5.0
     range_score: float = 0.7
     seed: int = 42
 

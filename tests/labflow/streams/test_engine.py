@@ -26,7 +26,7 @@ def learned_state(engine):
     pipeline = engine.pipelines["probe"]
     field = pipeline.anomaly.ensemble.fields["value"]
     return (pipeline.processed, pipeline.anomaly.seen, pipeline.drift.detectors["value"].width,
-            field.deviation.mean, field.context.tail.tolist(), field.context.alphas.tolist(),
+            field.deviation.mean, field.context.tail.tolist(),
             field.context_likelihood.history.tolist(),
             pipeline.clusters.seen)
 
