@@ -28,10 +28,10 @@ from labflow.streams.sources import AnomalySettings  # noqa: E402
 UNTUNED = AnomalySettings(history=1000, short=10, alpha=0.02, knn_dim=10, knn_size=600, cooldown=200,
                           range_margin=0.05, range_score=0.7, warmup=300)
 GRID: dict[str, list] = {
+    "alpha": [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02],
     "cooldown": [25, 50, 100, 200],
     "short": [3, 5, 10],
     "history": [250, 500, 1000],
-    "alpha": [0.002, 0.005, 0.01, 0.02],
     "knn_dim": [10, 20, 30],
     "knn_size": [300, 600, 1200],
     "range_margin": [0.0, 0.05, 0.1],
