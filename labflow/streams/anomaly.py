@@ -1,109 +1,87 @@
-"""Anomalies: HalfSpaceTrees on MinMax-scaled fields, alarmed against an adaptive threshold.
+"""Anomalies: the ensemble's score per event, alarmed above a likelihood threshold, one alarm per episode.
 
-The threshold is a running quantile of the recent scores (never below ``min_score``), so a noisy
-stream raises its own bar; feedback moves the quantile. After an alarm the detector stays quiet for
-``cooldown`` events (one spike is one finding, not twenty).
+The ensemble (:mod:`labflow.streams.ensemble`) gives each event a score in [0, 1] on the log-likelihood
+scale; an alarm is a score at or above ``threshold`` = ``log_score(quantile)`` (0.5 for a likelihood of
+0.99999). Feedback moves ``quantile``. No alarm in the first ``warmup`` events: NAB's probationary period is
+15 % of a file, but a stream's length is unknown online, so the warm-up is a count. After an alarm the
+detector stays quiet for ``cooldown`` events, and the scores written for them are held below the threshold
+(NAB rewards the earliest alarm of an anomaly window and counts every later alarm outside it as a false
+positive: one finding, not twenty).
 
+Parameters
+----------
+settings
+    :class:`~labflow.streams.sources.AnomalySettings`.
+features
+    The fields scored.
+
+Examples
+--------
 >>> from labflow.streams.sources import AnomalySettings
->>> detector = AnomalyDetector(AnomalySettings(warmup=10))
->>> score = detector.score_learn({"v": 0.5})
->>> 0.0 <= score <= 1.0
+>>> detector = AnomalyDetector(AnomalySettings(warmup=100, cooldown=50), ("v",))
+>>> values = [5.0 if i == 400 else 1.0 + (i % 3) * 0.1 for i in range(600)]
+>>> scores, alarms = detector.update_many({"v": values})
+>>> [alarm.row for alarm in alarms], alarms[0].by_field["v"] == alarms[0].score
+([400], True)
+>>> all(0.0 <= s < detector.threshold for s in scores[401:])
 True
-
-Reference: Tan, Ting & Liu (2011), *Fast anomaly detection for streaming data*, IJCAI.
 """
 
 from __future__ import annotations
 
-import math
-from collections import deque
+from dataclasses import dataclass
 
-import numpy as np
-from river import anomaly, preprocessing
-
+from labflow.streams.ensemble import AnomalyEnsemble
+from labflow.streams.likelihood import log_score
 from labflow.streams.sources import AnomalySettings
 
-_RECOMPUTE_EVERY = 25
+_HELD = 0.9  # during the cool-down, scores are held at most at this share of the threshold
 
 
-class SquashedScaler:
-    """Each value as ``1 / (1 + exp(-z / width))`` with ``z`` from an exponentially weighted mean and variance:
-    in [0, 1] like a MinMax scale, but a spike lands near 0 or 1 however far it is, and old extremes do not
-    squeeze the scale."""
+@dataclass(slots=True)
+class Alarm:
+    """An alarmed event: its row in the batch, its score, each field's score and running level before it."""
 
-    def __init__(self, alpha: float = 0.01, width: float = 3.0):
-        self.alpha, self.width = alpha, width
-        self.mean: dict[str, float] = {}
-        self.var: dict[str, float] = {}
-
-    def learn_one(self, x: dict[str, float]) -> None:
-        a = self.alpha
-        for name, value in x.items():
-            mean = self.mean.get(name)
-            if mean is None:
-                self.mean[name], self.var[name] = value, 0.0
-                continue
-            d = value - mean
-            self.mean[name] = mean + a * d
-            self.var[name] = (1 - a) * (self.var[name] + a * d * d)
-
-    def transform_one(self, x: dict[str, float]) -> dict[str, float]:
-        out = {}
-        for name, value in x.items():
-            mean = self.mean.get(name, value)
-            sd = math.sqrt(self.var.get(name, 0.0)) or 1.0
-            z = max(min((value - mean) / (sd * self.width), 50.0), -50.0)
-            out[name] = 1.0 / (1.0 + math.exp(-z))
-        return out
-
-
-def make_scaler(settings: AnomalySettings) -> preprocessing.MinMaxScaler | SquashedScaler:
-    """The scaler in front of the trees: ``minmax`` (river) or ``squashed`` (see :class:`SquashedScaler`)."""
-    return SquashedScaler() if settings.scaling == "squashed" else preprocessing.MinMaxScaler()
+    row: int
+    score: float
+    by_field: dict[str, float]
+    typical: dict[str, float]
 
 
 class AnomalyDetector:
-    """Score-then-learn on every event; :meth:`alarm` says whether the latest score is an anomaly."""
+    """The ensemble, the alarm threshold, the warm-up and the cool-down of one source (picklable)."""
 
-    def __init__(self, settings: AnomalySettings, features: tuple[str, ...] = ()):
-        self.settings = settings
-        self.quantile = settings.quantile
-        span = (-settings.headroom, 1.0 + settings.headroom)
-        self.model = anomaly.HalfSpaceTrees(n_trees=settings.n_trees, height=settings.height,
-                                            window_size=settings.window_size, seed=settings.seed,
-                                            limits={name: span for name in features} or None)
-        self.scores: deque[float] = deque(maxlen=settings.history)
-        self.threshold = 1.0
+    def __init__(self, settings: AnomalySettings, features: tuple[str, ...]):
+        self.ensemble = AnomalyEnsemble(features, settings)
         self.seen = 0
+        self.configure(settings, settings.quantile)
         self.since_alarm = settings.cooldown
 
     def configure(self, settings: AnomalySettings, quantile: float) -> None:
         """New thresholds (from the source file or feedback) without forgetting what was learned."""
         self.settings, self.quantile = settings, quantile
-        self._recompute()
+        self.threshold = log_score(quantile)
 
-    def score_learn(self, scaled: dict[str, float]) -> float:
-        """Score the event (0 = normal, 1 = isolated at once), then learn from it."""
-        score = self.model.score_one(scaled)
-        self.model.learn_one(scaled)
-        self.seen += 1
-        self.since_alarm += 1
-        self.scores.append(score)
-        if self.seen % _RECOMPUTE_EVERY == 0:
-            self._recompute()
-        return score
-
-    def alarm(self, score: float) -> bool:
-        """Whether ``score`` is above the adaptive threshold, after warm-up (at least one window of trees)
-        and outside the cool-down of the last alarm."""
-        if self.seen < max(self.settings.warmup, self.settings.window_size) or score < self.threshold:
-            return False
-        if self.since_alarm < self.settings.cooldown:
-            return False
-        self.since_alarm = 0
-        return True
-
-    def _recompute(self) -> None:
-        if self.scores:
-            self.threshold = max(float(np.quantile(np.fromiter(self.scores, float), self.quantile)),
-                                 self.settings.min_score)
+    def update_many(self, columns: dict[str, list[float]]) -> tuple[list[float], list[Alarm]]:
+        """Score a batch of events (one list per field), learn them; return the score written for each (in
+        [0, 1]) and the alarms."""
+        by_field, levels = self.ensemble.update_many(columns)
+        names = list(by_field)
+        written: list[float] = []
+        alarms: list[Alarm] = []
+        warmup, cooldown, threshold = self.settings.warmup, self.settings.cooldown, self.threshold
+        held = _HELD * threshold
+        for row, scores in enumerate(zip(*by_field.values())):
+            score = max(scores)
+            self.seen += 1
+            self.since_alarm += 1
+            if self.seen <= warmup:
+                score = 0.0
+            elif self.since_alarm <= cooldown:
+                score = min(score, held)
+            elif score >= threshold:
+                self.since_alarm = 0
+                alarms.append(Alarm(row, score, dict(zip(names, scores)),
+                                    {name: levels[name][row] for name in names}))
+            written.append(score)
+        return written, alarms

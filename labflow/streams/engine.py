@@ -1,5 +1,5 @@
-"""The pattern engine: per source, prepared events pass the scaler and the detectors; findings become
-pattern events. Each source's state (scaler, trees, windows, centroids, seen ids) is checkpointed with
+"""The pattern engine: per source, prepared events pass the detectors; findings become pattern events.
+Each source's state (running levels, windows, score histories, centroids, seen ids) is checkpointed with
 pickle under ``$LABFLOW_HOME/streams/state/`` so a restart resumes instead of relearning.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 import polars as pl
 
 from labflow.store.atomic import write_atomic
-from labflow.streams.anomaly import AnomalyDetector, make_scaler
+from labflow.streams.anomaly import Alarm, AnomalyDetector
 from labflow.streams.clusters import ClusterWatch
 from labflow.streams.drift import DriftWatch, LabelDrift
 from labflow.streams.events import Event
@@ -28,7 +28,7 @@ from labflow.streams.preprocess import SeenIds, prepare_events
 from labflow.streams.sources import SourceConfig, SourceRegistry
 from labflow.streams.store import StreamStore
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 
 @dataclass
@@ -47,15 +47,12 @@ class SourcePipeline:
         self.version = STATE_VERSION
         self.features = config.feature_names
         self.config = config
-        self.scaler = make_scaler(config.anomaly)
-        steps = tuple(f"{name}.step" for name in config.feature_names) if config.anomaly.steps else ()
-        self.anomaly = AnomalyDetector(config.anomaly, (*config.feature_names, *steps))
+        self.anomaly = AnomalyDetector(config.anomaly, config.feature_names)
         self.drift = DriftWatch(config.feature_names, config.drift)
         self.clusters = ClusterWatch(config.feature_names, config.clusters, seed=config.anomaly.seed)
         self.labels = LabelDrift() if config.label_field else None
         self.seen_ids = SeenIds()
         self.last: dict[str, float] = {}
-        self.mean: dict[str, float] = {}
         self.processed = 0
         self.configure(config, thresholds or thresholds_for(config, {}))
 
@@ -80,32 +77,26 @@ class SourcePipeline:
         ids = frame["event_id"].to_list()
         labels = frame["label"].to_list() if self.labels is not None and "label" in frame.columns else None
         do_anomaly, do_drift, do_clusters = config.anomaly.enabled, config.drift.enabled, config.clusters.enabled
-        steps = config.anomaly.steps
-        scores: list[float] = []
+        last = self.last
+        for column, name in zip(columns, features):  # a missing value repeats the field's last one
+            previous = last.get(name, 0.0)
+            for i, value in enumerate(column):
+                if value is None:
+                    column[i] = previous
+                else:
+                    previous = value
+            if column:
+                last[name] = column[-1]
+        scores, alarms = [0.0] * frame.height, {}
+        if do_anomaly:
+            scores, found = self.anomaly.update_many(dict(zip(features, columns)))
+            alarms = {alarm.row: alarm for alarm in found}
         patterns: list[PatternEvent] = []
-        last, mean, scaler = self.last, self.mean, self.scaler
         for i in range(frame.height):
-            x = {}
-            for name, column in zip(features, columns):
-                value = column[i]
-                x[name] = last.get(name, 0.0) if value is None else value
-            features_in = x
-            if steps:
-                features_in = {**x, **{f"{name}.step": value - last.get(name, value) for name, value in x.items()}}
-            last.update(x)
-            if self.processed + i == 0:  # a MinMax scale of nothing is NaN: learn the very first event first
-                scaler.learn_one(features_in)
-            scaled = scaler.transform_one(features_in)
-            scaler.learn_one(features_in)
-            for name, value in scaled.items():
-                mean[name] = mean.get(name, value) * 0.99 + value * 0.01
-            score = 0.0
-            alarmed = False
-            if do_anomaly:
-                score = self.anomaly.score_learn(scaled)
-                if self.anomaly.alarm(score):
-                    alarmed = True
-                    patterns.append(self._anomaly(stamps[i], ids[i], x, scaled, score))
+            x = {name: column[i] for name, column in zip(features, columns)}
+            alarmed = i in alarms
+            if alarmed:
+                patterns.append(self._anomaly(stamps[i], ids[i], x, alarms[i]))
             if do_drift:
                 shifts = self.drift.update(x)
                 if shifts:
@@ -114,27 +105,22 @@ class SourcePipeline:
                 moved = self.clusters.update(x)
                 if moved is not None:
                     patterns.append(self._cluster(stamps[i], ids[i], moved))
-            if labels is not None and self.anomaly.seen >= config.anomaly.warmup \
+            if labels is not None and self.processed + i + 1 >= config.anomaly.warmup \
                     and self.labels.update(alarmed, bool(labels[i])):
                 patterns.append(self._label_drift(stamps[i], ids[i]))
-            scores.append(score)
         self.processed += frame.height
         return BatchResult(frame, scores, patterns)
 
-    def _anomaly(self, stamp: datetime, event_id: str, x: dict, scaled: dict, score: float) -> PatternEvent:
-        deviation: dict[str, float] = {}
-        for name, value in scaled.items():
-            field = name.removesuffix(".step")
-            deviation[field] = deviation.get(field, 0.0) + abs(value - self.mean.get(name, value))
-        threshold = self.anomaly.threshold
+    def _anomaly(self, stamp: datetime, event_id: str, x: dict, alarm: Alarm) -> PatternEvent:
+        threshold, score = self.anomaly.threshold, alarm.score
         return PatternEvent(
             "anomaly", stamp, self.config.name,
-            prev_state={"typical_scaled": {k: round(v, 4) for k, v in self.mean.items() if k in x}},
+            prev_state={"typical": {k: round(v, 6) for k, v in alarm.typical.items()}},
             new_state={"values": x}, event_id=event_id,
             metrics={"score": round(score, 4), "threshold": round(threshold, 4),
-                     "quantile": round(self.anomaly.quantile, 5)},
+                     "quantile": round(self.anomaly.quantile, 8)},
             confidence=min(1.0, 0.5 + (score - threshold) / max(2 * (1 - threshold), 1e-9)),
-            contributors=ranked_contributors(deviation))
+            contributors=ranked_contributors(alarm.by_field))
 
     def _drift(self, stamp: datetime, event_id: str, shifts: list) -> PatternEvent:
         strongest = max(s.change_sd for s in shifts)
@@ -166,8 +152,8 @@ class SourcePipeline:
 def structure(config: SourceConfig) -> tuple:
     """The settings that shape what a pipeline learned; changing one starts the source's learning afresh."""
     a, c = config.anomaly, config.clusters
-    return (config.feature_names, a.scaling, a.steps, a.n_trees, a.height, a.window_size, a.headroom, a.seed, c.n_clusters,
-            c.warmup, bool(config.label_field))
+    return (config.feature_names, a.history, a.short, a.alpha, a.knn_dim, a.knn_size, a.knn_k,
+            a.range_margin, a.range_min_sd, a.range_score, a.seed, c.n_clusters, c.warmup, bool(config.label_field))
 
 
 def _rounded(centres: list[dict[str, float]]) -> list[dict[str, float]]:

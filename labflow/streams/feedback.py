@@ -39,7 +39,7 @@ def thresholds_for(config: SourceConfig, strictness: dict[str, float]) -> Thresh
     """The configured thresholds moved by ``strictness`` (per pattern type)."""
     anomaly = strictness.get("anomaly", 1.0)
     return Thresholds(
-        anomaly_quantile=min(1.0 - (1.0 - config.anomaly.quantile) / anomaly, 0.99999),
+        anomaly_quantile=min(1.0 - (1.0 - config.anomaly.quantile) / anomaly, 1.0 - 1e-9),
         drift_min_change=config.drift.min_change * strictness.get("drift", 1.0),
         cluster_min_shift=config.clusters.min_shift * strictness.get("cluster_change", 1.0),
         strictness={t: strictness.get(t, 1.0) for t in PATTERN_TYPES},

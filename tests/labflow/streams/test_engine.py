@@ -24,8 +24,10 @@ def make_engine(tmp_path):
 
 def learned_state(engine):
     pipeline = engine.pipelines["probe"]
+    field = pipeline.anomaly.ensemble.fields["value"]
     return (pipeline.processed, pipeline.anomaly.seen, pipeline.drift.detectors["value"].width,
-            pipeline.scaler.transform_one({"value": 12.0}), list(pipeline.anomaly.scores)[-5:],
+            field.deviation.mean, field.context.tail.tolist(),
+            field.context_likelihood.history.tolist(),
             pipeline.clusters.seen)
 
 

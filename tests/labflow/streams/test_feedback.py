@@ -39,3 +39,26 @@ def test_feedback_on_a_pattern_changes_the_running_pipeline(tmp_path):
     assert after > before
     assert engine.pipelines["probe"].anomaly.seen == 2000, "feedback keeps what was learned"
     assert np.isclose(1 - after, (1 - before) / 1.25)
+
+
+def test_false_positives_silence_small_anomalies_and_true_positives_bring_them_back(tmp_path):
+    """The threshold the feedback moves is the one the detector alarms at: graded bumps in noise are alarmed
+    less after false-positive verdicts and more after true-positive ones."""
+    engine = make_engine(tmp_path)
+    values = noise(6000, seed=8)
+    for i, start in enumerate(range(1000, 6000, 500)):  # ten bumps of 5 events, 1.5 to 3.75 sd high
+        values[start:start + 5] += 1.5 + 0.25 * i
+
+    def alarms_after(verdict: str | None, times: int) -> int:
+        pattern = {"pattern_id": "p", "source": "probe", "type": "anomaly"}
+        book = FeedbackBook(tmp_path / f"book-{verdict}")
+        for _ in range(times if verdict else 0):
+            book.record(pattern, verdict)
+        config = one_field_source()
+        from labflow.streams.engine import SourcePipeline
+
+        pipeline = SourcePipeline(config, thresholds_for(config, book.strictness("probe")))
+        return sum(p.type == "anomaly" for p in pipeline.process(as_events(values)).patterns)
+
+    stricter, plain, looser = alarms_after("false_positive", 8), alarms_after(None, 0), alarms_after("true_positive", 8)
+    assert stricter < plain < looser, (stricter, plain, looser)
