@@ -101,6 +101,7 @@ class Settings:
     stream_pattern_days: int = 30
     forecast_tolerance: float = 0.05  # a new forecast model is auto-activated unless this much worse
     forecast_compiled_trees: bool = True  # serve forecast models on compiled trees (lleaves)
+    metrics_refresh_s: float = 10.0  # /metrics reads the catalog, folders and Dagster at most this often
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -137,6 +138,8 @@ class Settings:
             forecast_tolerance=_number(env, "LABFLOW_FORECAST_TOLERANCE", 0.05, low=0, high=1,
                                        kind="a number such as 0.05 (5 %)"),
             forecast_compiled_trees=_flag(env, "LABFLOW_FORECAST_COMPILED_TREES", True),
+            metrics_refresh_s=_number(env, "LABFLOW_METRICS_REFRESH_S", 10.0, low=0, high=3600,
+                                      kind="a number of seconds", unit=" seconds"),
         )
 
     @property

@@ -1,0 +1,1 @@
+"""Operations: what an operator watches (metrics of the whole flow)."""
