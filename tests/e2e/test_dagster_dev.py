@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 import urllib.request
@@ -11,13 +12,16 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 import pytest
+from fastapi.testclient import TestClient
 
+from api.app import create_app
 from labflow.annotations import Annotation, PeakMark
 from labflow.catalog import Catalog
 from labflow.review import ReviewStore
 from labflow.devserver import dagster_dev_command, prepare_dagster_home, process_env, stop_group
 from labflow.settings import Settings
 from labflow.storage import OutputStore
+from resources.dagster_gateway import DagsterGateway
 from tests.lab_fixtures import drop, free_port, signal_csv
 
 pytestmark = pytest.mark.e2e
@@ -74,6 +78,29 @@ def confirm_and_wait_for_the_dataset(settings: Settings, catalog: Catalog, insta
     assert row["objective"] == pytest.approx(main_peak["area"], rel=1e-6)
 
 
+def check_pipeline_metrics(settings: Settings, instance: dg.DagsterInstance) -> None:
+    """The API's /metrics read from the running daemon's instance: its sensors tick, the inbox sensor's cursor
+    has every file handled, the files and runs are counted."""
+    app = create_app(settings, gateway=DagsterGateway(instance))
+    with TestClient(app) as client:
+        text = client.get("/metrics").text
+
+    def value(name: str, **labels: str) -> float:
+        for found, value in re.findall(rf"^{name}(?:\{{(.*)\}})? (\S+)$", text, re.M):
+            if dict(re.findall(r'(\w+)="([^"]*)"', found)) == labels:
+                return float(value)
+        raise AssertionError(f"{name}{labels} not in /metrics:\n{text}")
+
+    assert value("labflow_inbox_files_waiting") == 0 and value("labflow_inbox_oldest_waiting_seconds") == 0
+    assert value("labflow_sensor_last_tick_age_seconds", sensor="inbox_sensor") < 60
+    assert value("labflow_sensor_failing", sensor="inbox_sensor") == 0
+    assert value("labflow_files_ingested_total", source="inbox") == 4
+    assert value("labflow_files_quarantined", source="inbox", instrument="unknown") == 1
+    assert sum(float(v) for v in re.findall(r'^labflow_etl_arrival_to_peaks_seconds_count\{[^}]*\} (\S+)$',
+                                             text, re.M)) == 3
+    assert value("labflow_metrics_refresh_errors_total", part="sensors") == 0
+
+
 def _responds(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
@@ -104,6 +131,7 @@ def test_files_dropped_into_the_inbox_are_processed_by_the_daemon(dagster_dev):
         (bad,) = wait_for(lambda: catalog.find_runs(status="failed"), 60, "the bad file to fail")
         assert (settings.quarantine / f"{bad.run_key}.csv.error.txt").exists()
         confirm_and_wait_for_the_dataset(settings, catalog, instance, keys[0])
+        check_pipeline_metrics(settings, instance)
     finally:
         catalog.dispose()
         instance.dispose()
