@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import dagster as dg
 from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 
-from labflow.inbox import InboxCursor
+from labflow.ingest.inbox import InboxCursor
 from labflow.ops.metrics.tail import TimestampTail
 from labflow.ops.metrics.tally import Counts
 

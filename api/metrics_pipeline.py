@@ -21,7 +21,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 
 from api.deps import Lab
 from api.metrics_dagster import DagsterReadings, SensorTick
-from labflow.inbox import scan_inbox
+from labflow.ingest.inbox import scan_inbox
 from labflow.ops.metrics.backlog import Backlog, ForwarderState, forwarder_state, inbox_backlog
 from labflow.ops.metrics.etl import EtlLatency, QuarantineCensus
 from labflow.ops.metrics.ingest import IngestTally

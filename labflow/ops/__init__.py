@@ -1,1 +1,2 @@
-"""Operations: what an operator watches (metrics of the whole flow)."""
+"""Operations: alerts, statistics over periods, charts, the small renderers of what people read, and the
+pipeline's metrics (:mod:`labflow.ops.metrics`)."""

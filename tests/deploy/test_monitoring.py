@@ -18,7 +18,7 @@ import httpx
 import pytest
 import yaml
 
-from labflow.forward import JOURNAL_NAME, Journal
+from labflow.ingest.forward import JOURNAL_NAME, Journal
 from labflow.settings import PROJECT_ROOT
 from tests.api.conftest import InboxDaemon, Lab, demo_lab, uvicorn_server
 from tests.lab_fixtures import drop, signal_csv

@@ -15,13 +15,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from labflow.annotations import Annotation, PeakMark
-from labflow.catalog import Catalog
-from labflow.review import ReviewStore
+from lab_assets.gateway import DagsterGateway
+from labflow.review.annotations import Annotation, PeakMark
+from labflow.store.catalog import Catalog
+from labflow.review.store import ReviewStore
 from labflow.devserver import dagster_dev_command, prepare_dagster_home, process_env, stop_group
 from labflow.settings import Settings
-from labflow.storage import OutputStore
-from resources.dagster_gateway import DagsterGateway
+from labflow.store.outputs import OutputStore
 from tests.lab_fixtures import drop, free_port, signal_csv
 
 pytestmark = pytest.mark.e2e

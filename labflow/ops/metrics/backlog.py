@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from labflow.forward import JOURNAL_NAME, STATES, Journal
-from labflow.inbox import FileStat, InboxCursor
+from labflow.ingest.forward import JOURNAL_NAME, STATES, Journal
+from labflow.ingest.inbox import FileStat, InboxCursor
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from labflow.catalog import Catalog, RunRow
+from labflow.store.catalog import Catalog, RunRow
 from labflow.ops.metrics.ingest import source_label
 from labflow.ops.metrics.tally import BoundedLabel, Histogram
 
@@ -100,7 +100,7 @@ class QuarantineCensus:
 
 
 def _read_note(path: Path) -> tuple[str, str]:
-    """``(run key, source)`` from a quarantine note (see :func:`labflow.objects.quarantine`)."""
+    """``(run key, source)`` from a quarantine note (see :func:`labflow.store.objects.quarantine`)."""
     fields: dict[str, str] = {}
     try:
         text = path.read_text(encoding="utf-8", errors="replace")

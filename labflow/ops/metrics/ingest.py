@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from labflow.catalog import Catalog, IngestEventRow
+from labflow.store.catalog import Catalog, IngestEventRow
 from labflow.ops.metrics.tail import IdTail
 from labflow.ops.metrics.tally import BoundedLabel, Counts
 

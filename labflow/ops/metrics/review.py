@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from labflow.catalog import Catalog
+from labflow.store.catalog import Catalog
 from labflow.ops.metrics.tail import IdTail
-from labflow.review import AnnotationVersionRow
+from labflow.review.store import AnnotationVersionRow
 
 
 class ConfirmationTally:

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from labflow.catalog import Catalog
+from labflow.store.catalog import Catalog
 
 GAP_WAIT_S = 10.0
 

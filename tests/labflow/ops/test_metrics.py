@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from labflow.catalog import Catalog, IngestEventRow
-from labflow.forward import JOURNAL_NAME, Journal
-from labflow.ingest import register_bytes
-from labflow.metadata import RunMetadata
-from labflow.objects import ObjectStore, quarantine
-from labflow.blobstore import open_blob_store
+from labflow.store.catalog import Catalog, IngestEventRow
+from labflow.ingest.forward import JOURNAL_NAME, Journal
+from labflow.ingest.register import register_bytes
+from labflow.ingest.metadata import RunMetadata
+from labflow.store.objects import ObjectStore, quarantine
+from labflow.store.blobstore import open_blob_store
 from labflow.ops.metrics.backlog import forwarder_state
 from labflow.ops.metrics.etl import EtlLatency, QuarantineCensus
 from labflow.ops.metrics.ingest import IngestTally
