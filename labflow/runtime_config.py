@@ -32,7 +32,7 @@ ENV_NAMES = {
     "forward_dirs": "LABFLOW_FORWARD_DIRS", "object_store": "LABFLOW_OBJECT_STORE",
     "sources_dir": "LABFLOW_SOURCES_DIR", "stream_raw_days": "LABFLOW_STREAM_RAW_DAYS",
     "stream_pattern_days": "LABFLOW_STREAM_PATTERN_DAYS", "forecast_tolerance": "LABFLOW_FORECAST_TOLERANCE",
-    "forecast_compiled_trees": "LABFLOW_FORECAST_COMPILED_TREES",
+    "forecast_compiled_trees": "LABFLOW_FORECAST_COMPILED_TREES", "metrics_refresh_s": "LABFLOW_METRICS_REFRESH_S",
 }
 SECRET_FIELDS = {"database_url"}
 
