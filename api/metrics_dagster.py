@@ -9,14 +9,12 @@ from datetime import datetime, timezone
 import dagster as dg
 from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 
-from labflow.ingest.inbox import InboxCursor
 from labflow.ops.metrics.tail import TimestampTail
 from labflow.ops.metrics.tally import Counts
 
 IN_FLIGHT = (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
              dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING)
 FINISHED = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
-INBOX_SENSOR = "inbox_sensor"
 PEAKS = dg.AssetKey("peaks")
 MAX_IN_FLIGHT = 2000
 BATCH = 1000
@@ -83,12 +81,12 @@ class DagsterReadings:
             self.tick_failures.add((name,), len(fresh))
         return ticks
 
-    def inbox_cursor(self) -> InboxCursor:
-        """The inbox sensor's cursor (empty when the sensor never ticked on this instance)."""
+    def sensor_cursor(self, sensor: str) -> str | None:
+        """A sensor's cursor (``None`` when the sensor never ticked on this instance)."""
         for state in self.instance.all_instigator_state(instigator_type=InstigatorType.SENSOR):
-            if state.instigator_name == INBOX_SENSOR and state.instigator_data is not None:
-                return InboxCursor.from_json(getattr(state.instigator_data, "cursor", None))
-        return InboxCursor()
+            if state.instigator_name == sensor and state.instigator_data is not None:
+                return getattr(state.instigator_data, "cursor", None)
+        return None
 
     def new_peaks(self) -> list[tuple[str, datetime]]:
         """``(run key, materialized at)`` of the ``peaks`` materializations since the last call."""

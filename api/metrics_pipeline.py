@@ -1,11 +1,12 @@
-"""The whole flow in ``/metrics``: files seen, ingested, duplicate and quarantined; inbox and forwarder
+"""The whole flow in ``/metrics``: files seen, ingested, duplicate and quarantined; inbox, S3 and forwarder
 backlogs; arrival-to-peaks time; Dagster runs, queue and sensors; review confirmations.
 
 Why on the API's ``/metrics`` and not a separate exporter: the API is the one long-running labflow
 process every deployment has, it already holds the catalog and the Dagster instance, and Prometheus
 then scrapes one target per lab. Values are read at most every ``LABFLOW_METRICS_REFRESH_S`` seconds
 (a scrape in between serves the last reading) and each reading is bounded: new catalog rows past an
-id watermark, new Dagster records past a timestamp, the inbox listing, small journals.
+id watermark, new Dagster records past a timestamp, the inbox listing, at most 10 listing pages per S3
+source, small journals.
 """
 
 from __future__ import annotations
@@ -21,15 +22,18 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 
 from api.deps import Lab
 from api.metrics_dagster import DagsterReadings, SensorTick
-from labflow.ingest.inbox import scan_inbox
-from labflow.ops.metrics.backlog import Backlog, ForwarderState, forwarder_state, inbox_backlog
+from labflow.ingest.inbox import InboxCursor, scan_inbox
+from labflow.ingest.s3_inbox import S3Cursor, SourceState
+from labflow.ops.metrics.backlog import (Backlog, ForwarderState, S3Backlog, forwarder_state, inbox_backlog,
+                                         s3_backlog)
+from labflow.s3 import S3Source, s3_client
 from labflow.ops.metrics.etl import EtlLatency, QuarantineCensus
 from labflow.ops.metrics.ingest import IngestTally
 from labflow.ops.metrics.review import ConfirmationTally
 
 log = logging.getLogger("labflow.api.metrics")
 
-PARTS = ("ingest", "etl", "quarantine", "inbox", "forwarders", "runs", "sensors", "review")
+PARTS = ("ingest", "etl", "quarantine", "inbox", "s3", "forwarders", "runs", "sensors", "review")
 
 
 class PipelineCollector:
@@ -46,6 +50,8 @@ class PipelineCollector:
         self.confirmations = ConfirmationTally(lab.catalog)
         self.quarantined: dict[tuple[str, str], int] = {}
         self.inbox = Backlog(0, None)
+        self.s3: list[S3Backlog] = []
+        self._s3_client: Any = None
         self.forwarders: list[ForwarderState] = []
         self.in_flight: dict[tuple[str, str], int] = {}
         self.queue = 0
@@ -61,6 +67,7 @@ class PipelineCollector:
             "etl": lambda: self.etl.observe(self.dagster.new_peaks()),
             "quarantine": self._read_quarantine,
             "inbox": self._read_inbox,
+            "s3": self._read_s3,
             "forwarders": self._read_forwarders,
             "runs": self._read_runs,
             "sensors": self._read_sensors,
@@ -78,7 +85,18 @@ class PipelineCollector:
         self.quarantined = self.census.counts()
 
     def _read_inbox(self) -> None:
-        self.inbox = inbox_backlog(scan_inbox(self.settings.inbox), self.dagster.inbox_cursor())
+        cursor = InboxCursor.from_json(self.dagster.sensor_cursor("inbox_sensor"))
+        self.inbox = inbox_backlog(scan_inbox(self.settings.inbox), cursor)
+
+    def _read_s3(self) -> None:
+        if not self.settings.s3_sources:
+            return
+        if self._s3_client is None:
+            self._s3_client = s3_client(endpoint_url=self.settings.s3_endpoint_url, max_attempts=1, timeout_s=5.0)
+        cursor = S3Cursor.from_json(self.dagster.sensor_cursor("s3_sensor"))
+        sources = [S3Source.parse(url) for url in self.settings.s3_sources]
+        self.s3 = [s3_backlog(self._s3_client, source, cursor.sources.get(source.url, SourceState()))
+                   for source in sources]
 
     def _read_forwarders(self) -> None:
         self.forwarders = [forwarder_state(folder) for folder in self.settings.forward_dirs]
@@ -143,6 +161,21 @@ class PipelineCollector:
                                    "Age of the oldest file waiting in the inbox (0 when none waits)")
         oldest.add_metric([], _age(now, self.inbox.oldest_at))
         yield oldest
+        s3_waiting = GaugeMetricFamily("labflow_s3_objects_waiting",
+                                       "Objects under an S3 source the S3 sensor has not handled", labels=["source"])
+        s3_oldest = GaugeMetricFamily("labflow_s3_oldest_waiting_seconds",
+                                      "Age of the oldest object waiting under an S3 source (0 when none waits)",
+                                      labels=["source"])
+        s3_complete = GaugeMetricFamily("labflow_s3_listing_complete",
+                                        "1 when the whole S3 source was listed, 0 when the count is a lower bound",
+                                        labels=["source"])
+        for backlog in self.s3:
+            s3_waiting.add_metric([backlog.source], backlog.files)
+            s3_oldest.add_metric([backlog.source], _age(now, backlog.oldest_at))
+            s3_complete.add_metric([backlog.source], 1.0 if backlog.complete else 0.0)
+        yield s3_waiting
+        yield s3_oldest
+        yield s3_complete
         states = GaugeMetricFamily("labflow_forward_files", "Files in a store-and-forward journal by state",
                                    labels=["folder", "state"])
         unsent = GaugeMetricFamily("labflow_forward_oldest_unsent_seconds",

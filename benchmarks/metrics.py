@@ -17,6 +17,7 @@ a watermark would do on every scrape. Keys: ``refresh_idle_ms``,
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -112,6 +113,7 @@ def main() -> None:
         [f"baseline: one scan of the catalog ({groups} groups)", baseline * 1e3],
     ]
     print_table(["what", "ms"], rows)
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     write_json(args.json, {"runs": args.runs, "refresh_catch_up_ms": catch_up * 1e3, "refresh_idle_ms": idle * 1e3,
                            "refresh_100_new_ms": new_100 * 1e3, "scrape_fresh_ms": fresh * 1e3,
                            "scrape_due_ms": due * 1e3, "baseline_scan_ms": baseline * 1e3})

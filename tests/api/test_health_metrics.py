@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.api.conftest import open_lab
+from tests.api.conftest import make_settings, open_lab
 
 
 def sample(text: str, name: str, **labels: str) -> float | None:
@@ -44,3 +44,22 @@ def test_each_app_has_its_own_registry(api):
         assert 'route="/api/v1/runs"' in api.client.get("/metrics").text
         assert 'route="/api/v1/runs"' not in other.client.get("/metrics").text
     other.catalog.dispose()
+
+
+def test_the_s3_backlog_is_in_metrics(tmp_path, instance, s3_endpoint):
+    """Objects under a watched S3 prefix that the S3 sensor has not taken (it never ticked here) wait."""
+    bucket = s3_endpoint.new_bucket()
+    client = s3_endpoint.client()
+    for key in ("incoming/a.csv", "incoming/b.csv", "incoming/b.csv.meta.json"):
+        client.put_object(Bucket=bucket, Key=key, Body=b"time,value\n0,1\n")
+    settings = make_settings(tmp_path / "home", LABFLOW_S3_SOURCES=f"s3://{bucket}/incoming",
+                             LABFLOW_S3_ENDPOINT_URL=s3_endpoint.url)
+    lab = open_lab(settings, instance)
+    with lab.client:
+        text = lab.client.get("/metrics").text
+    lab.catalog.dispose()
+    source = f"s3://{bucket}/incoming/"
+    assert sample(text, "labflow_s3_objects_waiting", source=source) == 2
+    assert sample(text, "labflow_s3_listing_complete", source=source) == 1
+    assert 0 <= sample(text, "labflow_s3_oldest_waiting_seconds", source=source) < 300
+    assert sample(text, "labflow_metrics_refresh_errors_total", part="s3") == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -11,10 +12,12 @@ from labflow.ingest.register import register_bytes
 from labflow.ingest.metadata import RunMetadata
 from labflow.store.objects import ObjectStore, quarantine
 from labflow.store.blobstore import open_blob_store
-from labflow.ops.metrics.backlog import forwarder_state
+from labflow.ingest.s3_inbox import SourceState
+from labflow.ops.metrics.backlog import forwarder_state, s3_backlog
 from labflow.ops.metrics.etl import EtlLatency, QuarantineCensus
 from labflow.ops.metrics.ingest import IngestTally
 from labflow.ops.metrics.tail import IdTail, TimestampTail
+from labflow.s3 import S3Source
 
 T0 = datetime(2026, 3, 1, 8, tzinfo=timezone.utc)
 
@@ -134,3 +137,21 @@ def test_the_docstring_examples_hold():
     for module in (backlog, ingest, tally):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0, module.__name__
+
+
+def test_s3_backlog_counts_the_objects_the_sensor_has_not_handled(s3_endpoint):
+    client = s3_endpoint.client()
+    bucket = s3_endpoint.new_bucket()
+    for key in ("incoming/a.csv", "incoming/a.csv.meta.json", "incoming/b.csv", "incoming/c.csv.part",
+                "incoming/sub/d.csv", "elsewhere/e.csv"):
+        client.put_object(Bucket=bucket, Key=key, Body=key.encode())
+    source = S3Source.parse(f"s3://{bucket}/incoming")
+    state = SourceState()
+    first = s3_backlog(client, source, state)
+    assert (first.files, first.complete, first.source) == (3, True, source.url)  # a, b, sub/d: no sidecar, no .part
+    assert first.oldest_at is not None and abs(first.oldest_at - time.time()) < 300
+    etag = client.head_object(Bucket=bucket, Key="incoming/a.csv")["ETag"].strip('"')
+    state.handled = {"a.csv": (etag, 0), "b.csv": ("an-older-etag", 0)}  # b changed since the sensor took it
+    assert s3_backlog(client, source, state).files == 2
+    partial = s3_backlog(client, source, SourceState(), max_pages=1, page_size=2)
+    assert not partial.complete and partial.files >= 1  # a lower bound after one short page
