@@ -26,13 +26,14 @@ from labflow.ingest.inbox import InboxCursor, scan_inbox
 from labflow.ingest.s3_inbox import S3Cursor, SourceState
 from labflow.ops.metrics.backlog import (Backlog, ForwarderState, S3Backlog, forwarder_state, inbox_backlog,
                                          s3_backlog)
-from labflow.s3 import S3Source, s3_client
 from labflow.ops.metrics.etl import EtlLatency, QuarantineCensus
 from labflow.ops.metrics.ingest import IngestTally
 from labflow.ops.metrics.review import ConfirmationTally
+from labflow.s3 import S3Source, s3_client
 
 log = logging.getLogger("labflow.api.metrics")
 
+S3_RETRY_S = 60.0  # after a failed S3 listing, scrapes do not wait on the endpoint again for this long
 PARTS = ("ingest", "etl", "quarantine", "inbox", "s3", "forwarders", "runs", "sensors", "review")
 
 
@@ -52,6 +53,7 @@ class PipelineCollector:
         self.inbox = Backlog(0, None)
         self.s3: list[S3Backlog] = []
         self._s3_client: Any = None
+        self._s3_retry_at = float("-inf")
         self.forwarders: list[ForwarderState] = []
         self.in_flight: dict[tuple[str, str], int] = {}
         self.queue = 0
@@ -89,21 +91,29 @@ class PipelineCollector:
         self.inbox = inbox_backlog(scan_inbox(self.settings.inbox), cursor)
 
     def _read_s3(self) -> None:
-        if not self.settings.s3_sources:
+        """The S3 backlog; an endpoint that failed is not asked again for :data:`S3_RETRY_S` (the last values stay),
+        so an S3 outage does not make every scrape wait for its timeout."""
+        if not self.settings.s3_sources or time.monotonic() < self._s3_retry_at:
             return
         if self._s3_client is None:
-            self._s3_client = s3_client(endpoint_url=self.settings.s3_endpoint_url, max_attempts=1, timeout_s=5.0)
+            # credentials from the standard AWS environment variables, as for the S3 sensor
+            self._s3_client = s3_client(endpoint_url=self.settings.s3_endpoint_url, max_attempts=1, timeout_s=3.0)
         cursor = S3Cursor.from_json(self.dagster.sensor_cursor("s3_sensor"))
         sources = [S3Source.parse(url) for url in self.settings.s3_sources]
-        self.s3 = [s3_backlog(self._s3_client, source, cursor.sources.get(source.url, SourceState()))
-                   for source in sources]
+        try:
+            self.s3 = [s3_backlog(self._s3_client, source, cursor.sources.get(source.url, SourceState()))
+                       for source in sources]
+        except Exception:
+            self._s3_retry_at = time.monotonic() + S3_RETRY_S
+            raise
 
     def _read_forwarders(self) -> None:
         self.forwarders = [forwarder_state(folder) for folder in self.settings.forward_dirs]
 
     def _read_runs(self) -> None:
         self.dagster.count_finished()
-        self.in_flight = self.dagster.in_flight()
+        # a (job, status) seen before and now empty is reported as 0, not dropped
+        self.in_flight = dict.fromkeys(self.in_flight, 0) | self.dagster.in_flight()
         self.queue = self.dagster.queue_length()
 
     def _read_sensors(self) -> None:
@@ -113,7 +123,8 @@ class PipelineCollector:
         with self._lock:
             if time.monotonic() - self._refreshed_at >= self.refresh_s:
                 self.refresh()
-            yield from self._families(time.time())
+            families = list(self._families(time.time()))
+        yield from families
 
     def describe(self) -> Iterator[Any]:
         """The metric names, without reading anything (the registry asks at registration)."""
