@@ -3,6 +3,7 @@ inbox sensor's cursor and new ``peaks`` materializations. Every read is bounded 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -30,15 +31,21 @@ class SensorTick:
 
 
 class DagsterReadings:
-    """Reads of one Dagster instance for the metrics; the tails remember what they already counted."""
+    """Reads of one Dagster instance for the metrics; the tails remember what they already counted.
+
+    Runs finished, failed ticks and ``peaks`` materializations are counted from when this was made on
+    (as Prometheus counters start at a process start).
+    """
 
     def __init__(self, instance: dg.DagsterInstance):
         self.instance = instance
+        self.started = time.time()
         self.finished = Counts()  # (job, status) -> runs finished
         self.tick_failures = Counts()  # (sensor,) -> failed ticks
-        self._finished_tail = TimestampTail()
-        self._peaks_tail = TimestampTail()
+        self._finished_tail = TimestampTail(start=self.started)
+        self._peaks_tail = TimestampTail(start=self.started)
         self._failure_tails: dict[str, TimestampTail] = {}
+        self.cursors: dict[str, str | None] = {}  # sensor -> cursor, read with the ticks
 
     def in_flight(self) -> dict[tuple[str, str], int]:
         """Runs not finished yet by ``(job, status)`` (at most :data:`MAX_IN_FLIGHT` of them read)."""
@@ -66,27 +73,28 @@ class DagsterReadings:
         return len(fresh)
 
     def sensor_ticks(self) -> list[SensorTick]:
-        """Every sensor's latest tick; failed ticks since the last call are added to :attr:`tick_failures`."""
+        """Every sensor's latest tick; failed ticks since the last call are added to :attr:`tick_failures` and
+        the sensors' cursors kept in :attr:`cursors`."""
         ticks = []
+        cursors = {}
         for state in self.instance.all_instigator_state(instigator_type=InstigatorType.SENSOR):
             origin, selector, name = state.instigator_origin_id, state.selector_id, state.instigator_name
+            cursors[name] = getattr(state.instigator_data, "cursor", None)
             latest = self.instance.get_ticks(origin, selector, limit=1)
             if latest:
                 ticks.append(SensorTick(name, latest[0].timestamp, latest[0].status == TickStatus.FAILURE))
-            tail = self._failure_tails.setdefault(name, TimestampTail())
+            tail = self._failure_tails.setdefault(name, TimestampTail(start=self.started))
             failed = self.instance.get_ticks(origin, selector, after=tail.since, limit=BATCH,
                                              statuses=[TickStatus.FAILURE])
             failed = sorted(failed, key=lambda t: t.timestamp)
             fresh = tail.take([(str(t.tick_id), t.timestamp) for t in failed], full=len(failed) == BATCH)
             self.tick_failures.add((name,), len(fresh))
+        self.cursors = cursors
         return ticks
 
     def sensor_cursor(self, sensor: str) -> str | None:
-        """A sensor's cursor (``None`` when the sensor never ticked on this instance)."""
-        for state in self.instance.all_instigator_state(instigator_type=InstigatorType.SENSOR):
-            if state.instigator_name == sensor and state.instigator_data is not None:
-                return getattr(state.instigator_data, "cursor", None)
-        return None
+        """A sensor's cursor as of the last :meth:`sensor_ticks` (``None``: it never ticked on this instance)."""
+        return self.cursors.get(sensor)
 
     def new_peaks(self) -> list[tuple[str, datetime]]:
         """``(run key, materialized at)`` of the ``peaks`` materializations since the last call."""

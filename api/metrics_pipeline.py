@@ -34,7 +34,7 @@ from labflow.s3 import S3Source, s3_client
 log = logging.getLogger("labflow.api.metrics")
 
 S3_RETRY_S = 60.0  # after a failed S3 listing, scrapes do not wait on the endpoint again for this long
-PARTS = ("ingest", "etl", "quarantine", "inbox", "s3", "forwarders", "runs", "sensors", "review")
+PARTS = ("ingest", "etl", "quarantine", "sensors", "inbox", "s3", "forwarders", "runs", "review")
 
 
 class PipelineCollector:
@@ -68,11 +68,11 @@ class PipelineCollector:
             "ingest": self.ingest.refresh,
             "etl": lambda: self.etl.observe(self.dagster.new_peaks()),
             "quarantine": self._read_quarantine,
+            "sensors": self._read_sensors,  # before inbox and s3: it reads the sensors' cursors too
             "inbox": self._read_inbox,
             "s3": self._read_s3,
             "forwarders": self._read_forwarders,
             "runs": self._read_runs,
-            "sensors": self._read_sensors,
             "review": self.confirmations.refresh,
         }
         for part, step in steps.items():

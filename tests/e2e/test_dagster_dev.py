@@ -78,12 +78,10 @@ def confirm_and_wait_for_the_dataset(settings: Settings, catalog: Catalog, insta
     assert row["objective"] == pytest.approx(main_peak["area"], rel=1e-6)
 
 
-def check_pipeline_metrics(settings: Settings, instance: dg.DagsterInstance) -> None:
+def check_pipeline_metrics(client: TestClient) -> None:
     """The API's /metrics read from the running daemon's instance: its sensors tick, the inbox sensor's cursor
-    has every file handled, the files and runs are counted."""
-    app = create_app(settings, gateway=DagsterGateway(instance))
-    with TestClient(app) as client:
-        text = client.get("/metrics").text
+    has every file handled, the files and runs since the API started are counted."""
+    text = client.get("/metrics").text
 
     def value(name: str, **labels: str) -> float:
         for found, value in re.findall(rf"^{name}(?:\{{(.*)\}})? (\S+)$", text, re.M):
@@ -111,11 +109,12 @@ def _responds(url: str) -> bool:
 
 def test_files_dropped_into_the_inbox_are_processed_by_the_daemon(dagster_dev):
     settings, _ = dagster_dev
+    catalog = Catalog(settings.database_url)
+    instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
+    api = TestClient(create_app(settings, gateway=DagsterGateway(instance)))  # its counters start now
     for i in range(3):
         drop(settings.inbox, f"hplc-01/run{i}.csv", signal_csv(i), sidecar={"operator": f"op{i}"})
     drop(settings.inbox, "bad.csv", b"just some prose, not a table\n")
-    catalog = Catalog(settings.database_url)
-    instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
     try:
         keys = wait_for(lambda: [r.run_key for r in catalog.find_runs() if r.original_name != "bad.csv"]
                         if catalog.count_runs() == 4 else None, 60, "4 registered runs")
@@ -131,7 +130,8 @@ def test_files_dropped_into_the_inbox_are_processed_by_the_daemon(dagster_dev):
         (bad,) = wait_for(lambda: catalog.find_runs(status="failed"), 60, "the bad file to fail")
         assert (settings.quarantine / f"{bad.run_key}.csv.error.txt").exists()
         confirm_and_wait_for_the_dataset(settings, catalog, instance, keys[0])
-        check_pipeline_metrics(settings, instance)
+        with api:
+            check_pipeline_metrics(api)
     finally:
         catalog.dispose()
         instance.dispose()

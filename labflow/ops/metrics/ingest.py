@@ -17,10 +17,15 @@ def source_label(source: str) -> str:
 
 
 class IngestTally:
-    """Ingest events counted by source and kind (``new`` or ``duplicate``), read incrementally."""
+    """Ingest events since it was made, counted by source and kind (``new`` or ``duplicate``), read incrementally.
+
+    Counting starts now, as Prometheus counters do at a process start (``rate()`` takes the reset in its
+    stride); the catalog's totals are the ``labflow_runs`` gauges.
+    """
 
     def __init__(self, catalog: Catalog, *, batch: int = 5000):
         self._tail = IdTail(catalog, IngestEventRow.id, (IngestEventRow.source, IngestEventRow.kind), batch=batch)
+        self._tail.skip_to_end()
         self._source = BoundedLabel()
         self.counts = Counts()
 

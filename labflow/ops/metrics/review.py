@@ -8,10 +8,11 @@ from labflow.review.store import AnnotationVersionRow
 
 
 class ConfirmationTally:
-    """How many annotation versions were confirmed (every one, counted once)."""
+    """How many annotation versions were confirmed since it was made (every one counted once)."""
 
     def __init__(self, catalog: Catalog, *, batch: int = 5000):
         self._tail = IdTail(catalog, AnnotationVersionRow.id, (AnnotationVersionRow.version,), batch=batch)
+        self._tail.skip_to_end()
         self.confirmed = 0
 
     def refresh(self) -> int:

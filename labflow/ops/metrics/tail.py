@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from labflow.store.catalog import Catalog
 
@@ -31,6 +31,11 @@ class IdTail:
         self.clock = clock
         self.after = 0
         self._gap_seen_at: float | None = None
+
+    def skip_to_end(self) -> None:
+        """Start after the rows already there (counters then count what happens from now on)."""
+        with self.catalog.session() as session:
+            self.after = session.scalar(select(func.max(self.id_column))) or 0
 
     def read(self) -> list[tuple[Any, ...]]:
         """The new rows (their ``columns``), oldest first; the watermark moves past them."""
@@ -62,10 +67,10 @@ class TimestampTail:
     lost) and drops the ids it has already returned (up to ``remembered`` of them).
     """
 
-    def __init__(self, *, overlap_s: float = 5.0, remembered: int = 100_000):
+    def __init__(self, *, start: float | None = None, overlap_s: float = 5.0, remembered: int = 100_000):
         self.overlap_s = overlap_s
         self.remembered = remembered
-        self.latest: float | None = None
+        self.latest: float | None = start  # None: from the very first record
         self._seen: dict[str, None] = {}
         self._full = False
 
