@@ -36,6 +36,7 @@ bench: install
 	$(BIN)/python benchmarks/streams.py --json .bench/streams.json
 	$(BIN)/python benchmarks/forecast.py --json .bench/forecast.json
 	$(BIN)/python benchmarks/loop.py --json .bench/loop.json
+	$(BIN)/python benchmarks/metrics.py --json .bench/metrics.json
 
 ## Delete the local data directory (inbox, objects, outputs, Dagster storage).
 clean-data:

@@ -17,6 +17,7 @@ from api.deps import API_PREFIX, Lab
 from api.energy_requests import add_body_schemas
 from api.errors import install_error_handlers, use_problem_media_type
 from api.materialized import MaterializationRequested
+from api import metrics_pipeline
 from api.metrics import MetricsMiddleware
 from api.models import Accepted
 from api.routers import (datasets, experiments, health, operations, recommendations, runs, series, status_ws,
@@ -56,6 +57,7 @@ def create_app(settings: Settings, *, gateway: DagsterGateway | None = None) -> 
         app.include_router(module.router)
     energy.attach(app, lab)
     streams.attach(app, lab)
+    metrics_pipeline.attach(lab)
     if os.environ.get("LABFLOW_BENCH") == "1":
         add_bench_routes(app)
     install_error_handlers(app)

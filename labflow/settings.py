@@ -170,6 +170,8 @@ class Settings(BaseSettings):
     # a new forecast model is auto-activated unless this much worse
     forecast_tolerance: Annotated[float, _number(0, 1, "a number such as 0.05 (5 %)")] = 0.05
     forecast_compiled_trees: Flag = True  # serve forecast models on compiled trees (lleaves)
+    # /metrics reads the catalog, folders and Dagster at most this often
+    metrics_refresh_s: Annotated[float, _number(0, 3600, "a number of seconds", " seconds")] = 10.0
 
     @model_validator(mode="before")
     @classmethod

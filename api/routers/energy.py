@@ -6,6 +6,7 @@ version changes (here or in a training run), see :class:`labflow.forecasting.ser
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 import anyio
@@ -20,6 +21,7 @@ from api.energy_models import (AnomalyOut, AssetId, AssetModelsOut, CompareOut, 
                                ModelVersionOut, PredictIn, PredictOut)
 from api.energy_requests import json_body, read_detect_body, read_predict_body
 from api.errors import ApiProblem, problems
+from api.metrics_forecast import ForecastMetrics
 from labflow.apikeys import ApiKey
 from labflow.forecasting.model import ForecastRequestError
 from labflow.forecasting.readings import Readings
@@ -40,6 +42,7 @@ def attach(app: FastAPI, lab: Lab) -> ForecastService:
                               compiled_trees_dir=settings.compiled_trees_dir if settings.forecast_compiled_trees else None)
     service.cache.start()
     app.state.forecasts = service
+    app.state.forecast_metrics = ForecastMetrics(lab.metrics.registry, service.cache)
     return service
 
 
@@ -76,12 +79,14 @@ async def predict_consumption(asset_id: AssetPath, request: Request, service: Fo
     Computed on the event loop (well under a millisecond: the body read into arrays, one batched call
     per model's compiled trees); only a model that is not in memory yet is looked up in a worker thread.
     """
+    started = time.perf_counter()
     try:
         body = read_predict_body(await request.body())
         served = service.cache.peek(asset_id) or await anyio.to_thread.run_sync(_served, service, asset_id)
         forecast = predict(served, body.history, body.horizon, future=body.future)
     except ForecastRequestError as error:
         raise ApiProblem(422, str(error)) from None
+    request.app.state.forecast_metrics.observe(asset_id, "predict", time.perf_counter() - started)
     rows = zip(forecast.timestamps, forecast.predicted.tolist(), forecast.lower.tolist(), forecast.upper.tolist())
     return Response(orjson.dumps({  # the PredictOut shape, written directly: no second validation of our numbers
         "asset_id": asset_id, "model_version": served.version, "interval": served.model.params.interval,
@@ -95,11 +100,14 @@ async def detect_anomalies(asset_id: AssetPath, request: Request, service: Forec
     """Check each reading that has a week of history before it against the interval the active model
     predicts for it a day (at most its horizon) earlier; readings outside come back with a reason.
     The body is a ``DetectIn``."""
+    started = time.perf_counter()
     try:
         readings = read_detect_body(await request.body())
     except ForecastRequestError as error:
         raise ApiProblem(422, str(error)) from None
-    return await anyio.to_thread.run_sync(_detect, service, asset_id, readings)
+    found = await anyio.to_thread.run_sync(_detect, service, asset_id, readings)
+    request.app.state.forecast_metrics.observe(asset_id, "detect", time.perf_counter() - started)
+    return found
 
 
 def _detect(service: ForecastService, asset_id: str, readings: Readings) -> DetectOut:

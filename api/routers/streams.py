@@ -161,7 +161,8 @@ def list_sources(streams: StreamsDep) -> SourcesOut:
 
 
 class StreamCollector:
-    """Prometheus collector: events accepted, rejected, processed and failed, and queued, by source."""
+    """Prometheus collector: events accepted, rejected, processed and failed, and queued, by source; pattern
+    events found by source and type."""
 
     def __init__(self, streams: StreamService):
         self.streams = streams
@@ -177,6 +178,11 @@ class StreamCollector:
         for source, count in sorted(counters.items()):
             queued.add_metric([source], count.queued)
         yield queued
+        patterns = CounterMetricFamily("labflow_stream_patterns", "Pattern events found (anomaly, drift, ...)",
+                                       labels=["source", "type"])
+        for (source, kind), count in sorted(dict(self.streams.patterns).items()):
+            patterns.add_metric([source, kind], count)
+        yield patterns
 
 
 def attach(app: Any, lab: Lab) -> StreamService:

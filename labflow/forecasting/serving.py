@@ -83,6 +83,10 @@ class ModelCache:
             return None
         return "compiled" if served.model.is_compiled else "lightgbm"
 
+    def loaded(self) -> list[ServedModel]:
+        """The active models now in memory, one per asset."""
+        return list(self._models.values())
+
     def get(self, asset_id: str, timeout_s: float = 60.0) -> ServedModel | None:
         """The asset's active model (waits for the first load), or ``None`` if it has none."""
         self._ready.wait(timeout_s)

@@ -119,6 +119,10 @@ class Journal:
         counts.update(self._db.execute("SELECT state, count(*) FROM files GROUP BY state").fetchall())
         return counts
 
+    def oldest_unsent(self) -> float | None:
+        """When the longest-waiting unsent file last changed (Unix seconds), or ``None`` if all are sent."""
+        return self._db.execute("SELECT min(updated_at) FROM files WHERE state != 'sent'").fetchone()[0]
+
     def due(self, now: float) -> list[Entry]:
         """Files to upload now: pending, interrupted while uploading, or failed and past their next try."""
         rows = self._db.execute("SELECT * FROM files WHERE state != 'sent' AND next_try_at <= ? "

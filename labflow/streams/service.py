@@ -40,6 +40,7 @@ class StreamService:
         self.registry = registry or SourceRegistry(settings.sources_dir)
         self.engine = StreamEngine(settings.streams, self.registry)
         self.intake = Intake()
+        self.patterns: dict[tuple[str, str], int] = {}  # (source, pattern type) -> pattern events found
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._pullers: dict[str, _Puller] = {}
@@ -84,12 +85,15 @@ class StreamService:
             source, events = item
             start = time.perf_counter()
             try:
-                self.engine.process(source, events)
+                result = self.engine.process(source, events)
             except Exception as error:  # keep serving other sources; the failure is counted and logged
                 log.exception("stream %s: a batch of %d events failed", source, len(events))
                 self.intake.done(source, len(events), time.perf_counter() - start, error=str(error))
                 continue
             self.intake.done(source, len(events), time.perf_counter() - start)
+            for pattern in result.patterns:
+                key = (source, pattern.type)
+                self.patterns[key] = self.patterns.get(key, 0) + 1
         self.engine.checkpoint()
 
     def _pull(self) -> None:

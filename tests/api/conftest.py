@@ -113,9 +113,9 @@ def detected_annotation(lab: Lab, run_key: str) -> Annotation:
 
 
 @contextmanager
-def demo_lab(root: Path) -> Iterator[Lab]:
+def demo_lab(root: Path, **env: str) -> Iterator[Lab]:
     """Four demo runs (HPLC, ECG, photodetector, furnace) and a broken one; the HPLC run confirmed."""
-    settings = make_settings(root / "home")
+    settings = make_settings(root / "home", **env)
     (root / "dagster").mkdir()
     with dg.instance_for_test(temp_dir=str(root / "dagster")) as instance:
         lab = open_lab(settings, instance)

@@ -3,6 +3,7 @@ and the hot swap of the active model under concurrent requests on a real uvicorn
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -105,6 +106,33 @@ def test_predict_returns_the_horizon_with_an_interval(energy: EnergyLab, history
     first = body["forecast_data"][0]
     assert first["timestamp"].startswith("2024-02-12T00:00:00")
     assert all(p["lower"] <= p["predicted"] <= p["upper"] for p in body["forecast_data"])
+
+
+def test_serving_time_and_model_version_per_asset_are_in_metrics(energy: EnergyLab, history: list[dict]):
+    def count(text: str) -> float:
+        match = re.search(r'^labflow_forecast_request_seconds_count\{asset="line-3",operation="predict"\} (\S+)$',
+                          text, re.M)
+        return float(match.group(1)) if match else 0.0
+
+    before = energy.client.get("/metrics").text
+    body = {"historical_data": history, "forecast_horizon": 24}
+    for _ in range(3):
+        assert energy.client.post(f"{ASSET}/predict", json=body).status_code == 200
+    assert energy.client.post("/api/v1/assets/line-77/predict", json=body).status_code == 404
+    text = energy.client.get("/metrics").text
+    assert count(text) == count(before) + 3
+    assert 'asset="line-77"' not in text  # only assets with a model become label values
+    active = next(v["version"] for v in energy.client.get(f"{ASSET}/models").json() if v["active"])
+    deadline = time.monotonic() + 30  # the served model follows the registry within the cache's refresh
+    while True:
+        served = re.search(r'^labflow_forecast_model_version\{asset="line-3",serving="(\w+)"\} (\S+)$',
+                           energy.client.get("/metrics").text, re.M)
+        assert served is not None
+        if float(served.group(2)) == active or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert float(served.group(2)) == active
+    assert served.group(1) in ("compiled", "lightgbm")
 
 
 def test_the_active_model_is_served_on_compiled_trees(energy: EnergyLab, history: list[dict]):

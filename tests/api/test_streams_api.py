@@ -89,6 +89,8 @@ def test_pushed_events_become_patterns_that_take_feedback(streams_lab: Lab):
     metrics = client.get("/metrics").text
     assert 'labflow_stream_events_processed_total{source="probe"} 1500.0' in metrics
     assert 'labflow_stream_events_accepted_total{source="probe"} 1500.0' in metrics
+    anomalies = client.get("/api/v1/patterns", params={"source": "probe", "type": "anomaly", "limit": 500}).json()
+    assert f'labflow_stream_patterns_total{{source="probe",type="anomaly"}} {float(anomalies["total"])}' in metrics
 
 
 def test_a_full_queue_answers_429_and_loses_nothing(streams_lab: Lab):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 import urllib.request
@@ -11,7 +12,10 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 import pytest
+from fastapi.testclient import TestClient
 
+from api.app import create_app
+from lab_assets.gateway import DagsterGateway
 from labflow.review.annotations import Annotation, PeakMark
 from labflow.store.catalog import Catalog
 from labflow.review.store import ReviewStore
@@ -74,6 +78,27 @@ def confirm_and_wait_for_the_dataset(settings: Settings, catalog: Catalog, insta
     assert row["objective"] == pytest.approx(main_peak["area"], rel=1e-6)
 
 
+def check_pipeline_metrics(client: TestClient) -> None:
+    """The API's /metrics read from the running daemon's instance: its sensors tick, the inbox sensor's cursor
+    has every file handled, the files and runs since the API started are counted."""
+    text = client.get("/metrics").text
+
+    def value(name: str, **labels: str) -> float:
+        for found, value in re.findall(rf"^{name}(?:\{{(.*)\}})? (\S+)$", text, re.M):
+            if dict(re.findall(r'(\w+)="([^"]*)"', found)) == labels:
+                return float(value)
+        raise AssertionError(f"{name}{labels} not in /metrics:\n{text}")
+
+    assert value("labflow_inbox_files_waiting") == 0 and value("labflow_inbox_oldest_waiting_seconds") == 0
+    assert value("labflow_sensor_last_tick_age_seconds", sensor="inbox_sensor") < 60
+    assert value("labflow_sensor_failing", sensor="inbox_sensor") == 0
+    assert value("labflow_files_ingested_total", source="inbox") == 4
+    assert value("labflow_files_quarantined", source="inbox", instrument="unknown") == 1
+    assert sum(float(v) for v in re.findall(r'^labflow_etl_arrival_to_peaks_seconds_count\{[^}]*\} (\S+)$',
+                                             text, re.M)) == 3
+    assert value("labflow_metrics_refresh_errors_total", part="sensors") == 0
+
+
 def _responds(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
@@ -84,11 +109,12 @@ def _responds(url: str) -> bool:
 
 def test_files_dropped_into_the_inbox_are_processed_by_the_daemon(dagster_dev):
     settings, _ = dagster_dev
+    catalog = Catalog(settings.database_url)
+    instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
+    api = TestClient(create_app(settings, gateway=DagsterGateway(instance)))  # its counters start now
     for i in range(3):
         drop(settings.inbox, f"hplc-01/run{i}.csv", signal_csv(i), sidecar={"operator": f"op{i}"})
     drop(settings.inbox, "bad.csv", b"just some prose, not a table\n")
-    catalog = Catalog(settings.database_url)
-    instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
     try:
         keys = wait_for(lambda: [r.run_key for r in catalog.find_runs() if r.original_name != "bad.csv"]
                         if catalog.count_runs() == 4 else None, 60, "4 registered runs")
@@ -104,6 +130,8 @@ def test_files_dropped_into_the_inbox_are_processed_by_the_daemon(dagster_dev):
         (bad,) = wait_for(lambda: catalog.find_runs(status="failed"), 60, "the bad file to fail")
         assert (settings.quarantine / f"{bad.run_key}.csv.error.txt").exists()
         confirm_and_wait_for_the_dataset(settings, catalog, instance, keys[0])
+        with api:
+            check_pipeline_metrics(api)
     finally:
         catalog.dispose()
         instance.dispose()
