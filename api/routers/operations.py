@@ -31,8 +31,8 @@ def _stats(lab: LabDep, period: str, bucket: Bucket, since: datetime | None, unt
         chosen = parse_period(period, since=since, until=until)
     except ValueError as error:
         raise ApiProblem(422, str(error)) from None
-    data = lab.gateway.ops_data(lab.catalog, chosen.previous().start)
-    return compute_stats(data, chosen, bucket, StatsFilters(instrument, recipe_hash, campaign))
+    data = lab.gateway.ops_data(lab.catalog, chosen, StatsFilters(instrument, recipe_hash, campaign))
+    return compute_stats(data, bucket)
 
 
 class _StatsQuery:
