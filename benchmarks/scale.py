@@ -45,7 +45,7 @@ from labflow.catalog import Catalog, IngestEventRow, RunReviewRow, RunRow  # noq
 from labflow.confirmed import DATASET_ASSET, write_dataset  # noqa: E402
 from labflow.devserver import prepare_dagster_home  # noqa: E402
 from labflow.review import AnnotationVersionRow  # noqa: E402
-from labflow.settings import Settings  # noqa: E402
+from labflow.settings import Settings, normalise_database_url  # noqa: E402
 from labflow.storage import OutputStore  # noqa: E402
 from labflow.streams.store import StreamStore  # noqa: E402
 
@@ -209,7 +209,7 @@ def run_backend(backend: str, database_url: str, sizes: list[int], args: argpars
 
 def fresh_postgres(admin_url: str) -> tuple[str, str]:
     name = f"labflow_scale_{os.getpid()}"
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    engine = create_engine(normalise_database_url(admin_url), isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     engine.dispose()
@@ -217,7 +217,7 @@ def fresh_postgres(admin_url: str) -> tuple[str, str]:
 
 
 def drop_postgres(admin_url: str, name: str) -> None:
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    engine = create_engine(normalise_database_url(admin_url), isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     engine.dispose()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
 from api.auth import admin_key, read_key, write_key
+from api.caching import LruCache
 from api.deps import API_PREFIX, LabDep
 from api.errors import ApiProblem, problems
 from api.models import Identifier, UtcDateTime
@@ -23,6 +26,7 @@ from labflow.stats import StatsFilters, compute_stats
 
 router = APIRouter(prefix=API_PREFIX, tags=["operations"], responses=problems(400, 401, 403, 422))
 READ = [Depends(read_key)]
+_CHARTS = LruCache(64, max_weight=16 * 1024 * 1024, weigh=len)  # PNG bytes by (chart, digest of the numbers)
 
 
 def _stats(lab: LabDep, period: str, bucket: Bucket, since: datetime | None, until: datetime | None,
@@ -64,8 +68,14 @@ def stats(lab: LabDep, query: Annotated[_StatsQuery, Depends()],
             responses={200: {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}}},
             response_class=Response)
 def stats_chart(lab: LabDep, chart: ChartName, query: Annotated[_StatsQuery, Depends()]) -> Response:
-    """activity, reviews, runs_by_status or quality, for the same filters as ``/stats``."""
-    return Response(chart_png(_stats(lab, *query.args), chart), media_type="image/png")
+    """activity, reviews, runs_by_status or quality, for the same filters as ``/stats``.
+
+    A chart is drawn once per distinct statistics result (the same numbers give the same picture), so
+    operators watching the same dashboard do not each pay for drawing it."""
+    result = _stats(lab, *query.args)
+    digest = hashlib.sha256(json.dumps(result, sort_keys=True, default=str).encode()).hexdigest()
+    png = _CHARTS.get((chart, digest), lambda: chart_png(result, chart))
+    return Response(png, media_type="image/png")
 
 
 @router.get("/alerts", response_model=list[AlertOut], dependencies=READ, summary="Alerts")
