@@ -26,6 +26,7 @@ from sqlalchemy.schema import CreateIndex
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from labflow import rollups
 from labflow.metadata import RunMetadata
 from labflow.settings import Settings, normalise_database_url
 
@@ -385,7 +386,8 @@ def _migrate(connection: Any) -> None:
     """Bring a catalog made by an older labflow up to date (idempotent, under the schema lock).
 
     Adds ``runs.campaign`` and fills it from each run's params (read in key order, a batch at a time),
-    and creates indexes that ``create_all`` does not add to existing tables.
+    creates indexes that ``create_all`` does not add to existing tables, and the daily rollups
+    (:mod:`labflow.rollups`) once the tables they count exist.
     """
     columns = {c["name"] for c in inspect(connection).get_columns("runs")}
     if "campaign" not in columns:
@@ -395,6 +397,7 @@ def _migrate(connection: Any) -> None:
         for index in table.indexes:
             connection.execute(CreateIndex(index, if_not_exists=True))
     connection.execute(text("DROP INDEX IF EXISTS ix_runs_run_time"))  # replaced by ix_runs_run_time_key
+    rollups.install(connection)
 
 
 def _backfill_campaigns(connection: Any, batch: int = 5000) -> None:

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 import polars as pl
 from sqlalchemy import and_, case, func, literal, literal_column, select
 from sqlalchemy.sql import ColumnElement
 
+from labflow import rollups
 from labflow.catalog import Catalog, IngestEventRow, RunReviewRow, RunRow
 from labflow.periods import Bucket, Period, bucket_start, bucket_starts
 from labflow.review import AnnotationVersionRow
@@ -30,7 +32,7 @@ EVENT_COUNTS_SCHEMA = {"day": pl.Date, "current": pl.Boolean, "kind": pl.String,
 VERSION_COUNTS_SCHEMA = {"day": pl.Date, "current": pl.Boolean, "verdict": pl.String, "n": pl.Int64}
 DAGSTER_RUNS_SCHEMA = {"run_id": pl.String, "start": UTC_US, "end": UTC_US, "status": pl.String, "files": pl.Int64}
 CHECKS_SCHEMA = {"run_key": pl.String, "at": UTC_US, "check": pl.String, "passed": pl.Boolean}
-QUALITY_BINS = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+QUALITY_BINS = list(rollups.QUALITY_BINS)
 CONFIRMING = ("valid", "peaks_wrong")
 REJECTING = ("invalid", "failed_experiment")
 BACKLOG_SECONDS = 10.0  # the backlog (a count over every processed run) is recounted at most this often
@@ -71,18 +73,26 @@ class OpsData:
 def load_catalog_data(catalog: Catalog, period: Period, filters: StatsFilters = StatsFilters(),
                       dagster_runs: pl.DataFrame | None = None, checks: pl.DataFrame | None = None) -> OpsData:
     """The catalog's counts for ``period`` and the period before, restricted by ``filters``, with the
-    Dagster tables if given (checks kept only of runs that match ``filters``)."""
-    day = _day_of(catalog.engine.dialect.name)
-    conditions = filters.conditions()
-    runs = _grouped(RunRow.detected_at, period, day, [RunRow.status, _quality_bin()], conditions, (
-        func.count(), func.sum(RunRow.quality_score), func.count(RunRow.quality_score)))
-    events = _grouped(IngestEventRow.detected_at, period, day, [IngestEventRow.kind], conditions, (func.count(),),
-                      join=IngestEventRow.run_key)
-    versions = _grouped(AnnotationVersionRow.created_at, period, day, [AnnotationVersionRow.verdict], conditions,
-                        (func.count(),), join=AnnotationVersionRow.run_key)
+    Dagster tables if given (checks kept only of runs that match ``filters``).
+
+    Whole UTC days are read from the daily rollups (:mod:`labflow.rollups`), a few rows a day however
+    many runs it had; only the part-days at a period's edges (custom times) count the rows themselves.
+    """
+    catalog.create_tables()  # the rollups need every table they count
+    queries: dict[str, list[Any]] = {"runs": [], "events": [], "versions": []}
+    for start, end, current in ((period.previous().start, period.start, 0), (period.start, period.end, 1)):
+        first, last = _ceil_day(start), _floor_day(end)
+        if first >= last:  # within one day
+            queries = _add_raw(queries, catalog, start, end, current, filters)
+            continue
+        queries = _add_raw(queries, catalog, start, _midnight(first), current, filters)
+        queries = _add_raw(queries, catalog, _midnight(last), end, current, filters)
+        for kind, (table, keys, counts) in _ROLLED.items():
+            queries[kind].append(_rolled(table, keys, counts, first, last, current, filters))
     with catalog.session() as session:
-        frames = [_frame(session.execute(query), schema) for query, schema in
-                  ((runs, RUN_COUNTS_SCHEMA), (events, EVENT_COUNTS_SCHEMA), (versions, VERSION_COUNTS_SCHEMA))]
+        frames = [_frame([row for query in queries[kind] for row in session.execute(query)], schema)
+                  for kind, schema in (("runs", RUN_COUNTS_SCHEMA), ("events", EVENT_COUNTS_SCHEMA),
+                                       ("versions", VERSION_COUNTS_SCHEMA))]
     backlog = _BACKLOG.get((str(catalog.engine.url), filters), lambda: review_backlog(catalog, filters))
     if checks is None:
         checks = pl.DataFrame(schema=CHECKS_SCHEMA)
@@ -189,13 +199,28 @@ def _kpis(data: OpsData, period: Period, current: bool) -> dict[str, Any]:
     }
 
 
-def _grouped(moment: Any, period: Period, day: Any, keys: list[Any], conditions: list[Any],
-             counts: tuple[Any, ...], join: Any = None) -> Any:
-    """``day, current, *keys, *counts`` of the rows whose ``moment`` lies in ``period`` or the one before;
-    rows of another table are restricted through their run (``join``) only when filters apply."""
-    current = case((moment >= period.start, literal(1)), else_=literal(0))
-    columns = [day(moment).label("day"), current.label("current"), *keys]
-    query = select(*columns, *counts).where(moment >= period.previous().start, moment < period.end)
+def _add_raw(queries: dict[str, list[Any]], catalog: Catalog, start: datetime, end: datetime, current: int,
+             filters: StatsFilters) -> dict[str, list[Any]]:
+    """Also count the rows themselves from ``start`` to ``end`` (a part of a day), if that is not empty."""
+    if start >= end:
+        return queries
+    day, conditions = _day_of(catalog.engine.dialect.name), filters.conditions()
+    counts = (func.count(), func.coalesce(func.sum(RunRow.quality_score), 0.0), func.count(RunRow.quality_score))
+    runs = _grouped(RunRow.detected_at, start, end, current, day, [RunRow.status, _quality_bin()], conditions, counts)
+    events = _grouped(IngestEventRow.detected_at, start, end, current, day, [IngestEventRow.kind], conditions,
+                      (func.count(),), join=IngestEventRow.run_key)
+    versions = _grouped(AnnotationVersionRow.created_at, start, end, current, day, [AnnotationVersionRow.verdict],
+                        conditions, (func.count(),), join=AnnotationVersionRow.run_key)
+    return {"runs": [*queries["runs"], runs], "events": [*queries["events"], events],
+            "versions": [*queries["versions"], versions]}
+
+
+def _grouped(moment: Any, start: datetime, end: datetime, current: int, day: Any, keys: list[Any],
+             conditions: list[Any], counts: tuple[Any, ...], join: Any = None) -> Any:
+    """``day, current, *keys, *counts`` of the rows whose ``moment`` lies in ``[start, end)``; rows of
+    another table are restricted through their run (``join``) only when filters apply."""
+    columns = [day(moment).label("day"), literal(current).label("current"), *keys]
+    query = select(*columns, *counts).where(moment >= start, moment < end)
     if conditions:
         if join is not None:
             query = query.join(RunRow, RunRow.run_key == join)
@@ -204,12 +229,40 @@ def _grouped(moment: Any, period: Period, day: Any, keys: list[Any], conditions:
     return query.group_by(*(literal_column(str(i)) for i in range(1, len(columns) + 1)))
 
 
+def _rolled(table: Any, keys: tuple[str, ...], counts: tuple[str, ...], first: date, last: date, current: int,
+            filters: StatsFilters) -> Any:
+    """The same counts for the whole days ``[first, last)``, summed from a daily rollup."""
+    c = table.c
+    return (select(c.day, literal(current), *(c[k] for k in keys), *(func.sum(c[n]) for n in counts))
+            .where(c.day >= first.isoformat(), c.day < last.isoformat(),
+                   *(c[name] == value for name, value in filters.active().items()))
+            .group_by(c.day, *(c[k] for k in keys)).having(func.sum(c[counts[0]]) != 0))  # runs that moved on
+
+
+_ROLLED = {"runs": (rollups.RUN_DAYS, ("status", "quality_bin"), ("runs", "quality_sum", "quality_n")),
+           "events": (rollups.EVENT_DAYS, ("kind",), ("n",)),
+           "versions": (rollups.VERSION_DAYS, ("verdict",), ("n",))}
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=timezone.utc)
+
+
+def _floor_day(moment: datetime) -> date:
+    return moment.astimezone(timezone.utc).date()
+
+
+def _ceil_day(moment: datetime) -> date:
+    day = _floor_day(moment)
+    return day if _midnight(day) == moment else day + timedelta(days=1)
+
+
 def _quality_bin() -> Any:
-    """Which fifth of 0–1 the quality score falls in (the last one includes 1.0); null outside or unknown."""
+    """Which fifth of 0–1 the quality score falls in (the last one includes 1.0); -1 outside or unknown."""
     score = RunRow.quality_score
     whens = [(and_(score >= low, score < high if high < 1.0 else score <= high), literal(i))
              for i, (low, high) in enumerate(zip(QUALITY_BINS[:-1], QUALITY_BINS[1:]))]
-    return case(*whens, else_=None).label("quality_bin")
+    return case(*whens, else_=literal(-1)).label("quality_bin")
 
 
 def _day_of(dialect: str) -> Any:

@@ -134,6 +134,12 @@ def seed_random(catalog: Catalog, runs: int, seed: int) -> None:
             verdict = rng.choice(["valid", "peaks_wrong", "invalid", "failed_experiment"])
             reviews.confirm(key, "ana", Annotation(verdict=verdict), base_version=0,
                             at=at + timedelta(hours=rng.uniform(0, 72)))
+    for i in rng.sample(range(runs), runs // 5):  # runs re-read later: their events and versions move with them
+        key = f"x{i:04d}"
+        catalog.set_metadata(key, RunMetadata(instrument=rng.choice(["hplc", "uv", None]),
+                                              params={"campaign": rng.choice(["C1", "C2"])}))
+        catalog.set_recipe(key, "recipe", rng.choice(["h1", "h2"]))
+        catalog.set_status(key, rng.choice(["processed", "failed"]))
 
 
 def brute_force(catalog: Catalog, period: str, bucket: str, filters: StatsFilters, **custom: datetime) -> dict:
