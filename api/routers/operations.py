@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
+from api import cursors
 from api.auth import admin_key, read_key, write_key
 from api.caching import LruCache
 from api.deps import API_PREFIX, LabDep
@@ -79,12 +80,27 @@ def stats_chart(lab: LabDep, chart: ChartName, query: Annotated[_StatsQuery, Dep
 
 
 @router.get("/alerts", response_model=list[AlertOut], dependencies=READ, summary="Alerts")
-def list_alerts(lab: LabDep, state: AlertState = "all", severity: Severity | None = None,
+def list_alerts(lab: LabDep, response: Response, state: AlertState = "all", severity: Severity | None = None,
                 kind: Annotated[Identifier | None, Query()] = None,
-                limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[AlertOut]:
-    """Most recently seen first; ``state=open`` is what still needs someone."""
-    return [_alert_out(a) for a in AlertStore(lab.catalog).list(state=state, severity=severity, kind=kind,
-                                                                 limit=limit)]
+                limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+                cursor: Annotated[str | None, Query(max_length=500,
+                                                    description="`X-Next-Cursor` of the previous page.")] = None
+                ) -> list[AlertOut]:
+    """Most recently seen first; ``state=open`` is what still needs someone. When there are more, the
+    ``X-Next-Cursor`` header holds the cursor of the next page."""
+    owner = cursors.fingerprint({"state": state, "severity": severity, "kind": kind})
+    after = None
+    if cursor is not None:
+        seen, alert_id = cursors.decode(cursor, owner, 2)
+        try:
+            after = (datetime.fromisoformat(seen), int(alert_id))
+        except (TypeError, ValueError):
+            raise ApiProblem(422, "cursor is not valid; pass the X-Next-Cursor of the previous page unchanged") from None
+    alerts = AlertStore(lab.catalog).list(state=state, severity=severity, kind=kind, limit=limit + 1, after=after)
+    if len(alerts) > limit:
+        last = alerts[limit - 1]
+        response.headers["X-Next-Cursor"] = cursors.encode([last.last_seen.isoformat(), last.id], owner)
+    return [_alert_out(a) for a in alerts[:limit]]
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut, dependencies=[Depends(write_key)],

@@ -10,6 +10,8 @@ import pytest
 from sqlalchemy import event, text
 
 from labflow.catalog import RUN_SORTS, Catalog, RunMetadata, run_position
+from labflow.periods import parse_period
+from labflow.stats import StatsFilters, compute_stats, load_catalog_data
 
 START = datetime(2024, 3, 1, tzinfo=timezone.utc)
 
@@ -101,6 +103,13 @@ def test_an_old_catalog_gains_the_campaign_column_filled_from_params(database_ur
                               object_path="/o", sidecar_name=None, sidecar_text=None, detected_at=START)
         catalog.set_metadata(key, RunMetadata(params=params))
     with catalog.engine.begin() as connection:  # back to the schema of an older labflow
+        sqlite = connection.dialect.name == "sqlite"
+        for name, table in (("stats_run_days_insert", "runs"), ("stats_run_days_update", "runs"),
+                            ("stats_event_days_insert", "ingest_events"),
+                            ("stats_version_days_insert", "annotation_versions")):
+            connection.execute(text(f"DROP TRIGGER {name}" + ("" if sqlite else f" ON {table}")))
+        for table in ("stats_run_days", "stats_event_days", "stats_version_days"):
+            connection.execute(text(f"DROP TABLE {table}"))
         connection.execute(text("DROP INDEX ix_runs_campaign"))
         connection.execute(text("DROP INDEX ix_runs_run_time_key"))
         connection.execute(text("ALTER TABLE runs DROP COLUMN campaign"))
@@ -113,6 +122,10 @@ def test_an_old_catalog_gains_the_campaign_column_filled_from_params(database_ur
     with migrated.engine.connect() as connection:
         names = _index_names(connection)
     assert {"ix_runs_campaign", "ix_runs_run_time_key"} <= names and "ix_runs_run_time" not in names
+    day = parse_period("custom", since=START, until=START + timedelta(days=1))
+    assert compute_stats(load_catalog_data(migrated, day))["kpis"]["files_ingested"] == 3  # rollups filled
+    in_c1 = load_catalog_data(migrated, day, StatsFilters(campaign="C1"))
+    assert compute_stats(in_c1)["kpis"]["files_ingested"] == 1
     Catalog(database_url).dispose()  # opening it again changes nothing
     migrated.dispose()
 
