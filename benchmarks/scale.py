@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from api.routers.runs import RunQuery, page_cursor  # noqa: E402
 from benchmarks.api import ApiServer, confirmed_frame  # noqa: E402
 from benchmarks.common import print_table  # noqa: E402
+from labflow import rollups  # noqa: E402
 from labflow.catalog import Catalog, IngestEventRow, RunReviewRow, RunRow  # noqa: E402
 from labflow.confirmed import DATASET_ASSET, write_dataset  # noqa: E402
 from labflow.devserver import prepare_dagster_home  # noqa: E402
@@ -93,15 +94,26 @@ def run_rows(start: int, stop: int, rng: random.Random) -> tuple[list[dict], lis
 
 
 def grow(catalog: Catalog, start: int, stop: int, rng: random.Random) -> None:
-    """Bulk-insert runs ``start`` … ``stop - 1`` with their events, reviews and versions."""
+    """Bulk-insert runs ``start`` … ``stop - 1`` with their events, reviews and versions.
+
+    On PostgreSQL the rollup triggers are off while inserting (``session_replication_role = replica``)
+    and the rollups are counted again afterwards (:func:`labflow.rollups.refill`), as a bulk import would;
+    on SQLite the triggers count every row as it comes.
+    """
+    postgres = catalog.engine.dialect.name == "postgresql"
     for first in range(start, stop, BATCH):
         tables = (RunRow, IngestEventRow, RunReviewRow, AnnotationVersionRow)
         with catalog.begin() as session:
+            if postgres:
+                session.execute(text("SET LOCAL session_replication_role = replica"))
             for table, rows in zip(tables, run_rows(first, min(first + BATCH, stop), rng)):
                 if rows:
                     session.execute(catalog.insert(table), rows)
         print(f"  {min(first + BATCH, stop):,} runs", end="\r", flush=True)
     print()
+    if postgres:
+        with catalog.engine.begin() as connection:
+            rollups.refill(connection)
 
 
 def prepare_extras(settings: Settings) -> None:

@@ -1,8 +1,9 @@
 """Daily rollups of the catalog, kept by the database itself, so statistics of long periods read a few
 rows per day instead of every run.
 
-Three tables count, per UTC day (``YYYY-MM-DD`` text) and per instrument, recipe hash and campaign
-(``''`` for none — the dimensions the statistics filter on):
+Three tables count, per UTC day (``YYYY-MM-DD`` text), once in total (``dimension = ''``) and once per
+value of each dimension the statistics filter on alone (``instrument``, ``recipe_hash``, ``campaign``;
+``''`` for none), so a day holds a few dozen rows however many runs it had:
 
 - ``stats_run_days``: runs by arrival day, status and quality bin (fifth of 0–1, ``-1`` for none), with
   the sum and number of quality scores;
@@ -28,8 +29,8 @@ metadata = MetaData()
 
 
 def _table(name: str, keys: tuple[str, ...], counts: tuple[Column, ...]) -> Table:
-    return Table(name, metadata, Column("day", String(10), primary_key=True),
-                 *(Column(d, String(200), primary_key=True) for d in DIMENSIONS),
+    return Table(name, metadata, Column("dimension", String(20), primary_key=True),
+                 Column("value", String(200), primary_key=True), Column("day", String(10), primary_key=True),
                  *(Column(k, Integer if k == "quality_bin" else String(40), primary_key=True) for k in keys),
                  *counts)
 
@@ -52,9 +53,15 @@ def install(connection: Any) -> None:
     dialect = connection.dialect.name
     for sql in _triggers(dialect):
         connection.execute(text(sql))
+    refill(connection)
+
+
+def refill(connection: Any) -> None:
+    """Count the rollups again from every stored row (after rows were written with the triggers off, as
+    a bulk import on PostgreSQL may do with ``session_replication_role = replica``)."""
     for table in (RUN_DAYS, EVENT_DAYS, VERSION_DAYS):
         connection.execute(table.delete())
-    for sql in _fills(dialect):
+    for sql in _fills(connection.dialect.name):
         connection.execute(text(sql))
 
 
@@ -88,8 +95,9 @@ def _quality_bin(score: str) -> str:
     return f"CASE {' '.join(whens)} ELSE -1 END"
 
 
-def _dims(row: str) -> str:
-    return ", ".join(f"coalesce({row}.{d}, '')" for d in DIMENSIONS)
+def _cuts(row: str) -> list[str]:
+    """``dimension, value`` of each row a run counts in: the total and one per dimension."""
+    return ["'', ''", *(f"'{d}', coalesce({row}.{d}, '')" for d in DIMENSIONS)]
 
 
 def _upsert(table: Table, counts: tuple[str, ...]) -> str:
@@ -105,26 +113,30 @@ _RUN_COUNTS = ("runs", "quality_sum", "quality_n")
 def _run_row(row: str, sign: str, dialect: str) -> str:
     """Count run ``row`` (``NEW``, or ``OLD`` with ``sign='-'`` to count it out)."""
     known = f"CASE WHEN {row}.quality_score IS NULL THEN 0 ELSE 1 END"
-    return (f"INSERT INTO stats_run_days (day, instrument, recipe_hash, campaign, status, quality_bin, runs, "
-            f"quality_sum, quality_n) VALUES ({_day(f'{row}.detected_at', dialect)}, {_dims(row)}, {row}.status, "
-            f"{_quality_bin(f'{row}.quality_score')}, {sign}1, {sign}coalesce({row}.quality_score, 0), "
-            f"{sign}{known})" + _upsert(RUN_DAYS, _RUN_COUNTS))
+    return "; ".join(
+        f"INSERT INTO stats_run_days (dimension, value, day, status, quality_bin, runs, quality_sum, quality_n) "
+        f"VALUES ({cut}, {_day(f'{row}.detected_at', dialect)}, {row}.status, {_quality_bin(f'{row}.quality_score')}, "
+        f"{sign}1, {sign}coalesce({row}.quality_score, 0), {sign}{known})" + _upsert(RUN_DAYS, _RUN_COUNTS)
+        for cut in _cuts(row))
 
 
 def _moved(table: Table, source: str, moment: str, key: str, row: str, sign: str, dialect: str,
            only_if: str = "TRUE") -> str:
     """Count the rows of ``source`` of run ``row`` with ``row``'s dimensions (out with ``sign='-'``)."""
     day = _day(f"s.{moment}", dialect)
-    return (f"INSERT INTO {table.name} (day, instrument, recipe_hash, campaign, {key}, n) "
-            f"SELECT {day}, {_dims(row)}, s.{key}, {sign}count(*) FROM {source} s "
-            f"WHERE s.run_key = {row}.run_key AND ({only_if}) GROUP BY {day}, s.{key}" + _upsert(table, ("n",)))
+    return "; ".join(
+        f"INSERT INTO {table.name} (dimension, value, day, {key}, n) "
+        f"SELECT {cut}, {day}, s.{key}, {sign}count(*) FROM {source} s "
+        f"WHERE s.run_key = {row}.run_key AND ({only_if}) GROUP BY {day}, s.{key}" + _upsert(table, ("n",))
+        for cut in _cuts(row)[1:])  # the total does not move
 
 
 def _added(table: Table, moment: str, key: str, dialect: str) -> str:
     """Count a new event or version with its run's dimensions."""
-    return (f"INSERT INTO {table.name} (day, instrument, recipe_hash, campaign, {key}, n) "
-            f"SELECT {_day(f'NEW.{moment}', dialect)}, {_dims('r')}, NEW.{key}, 1 FROM runs r "
-            f"WHERE r.run_key = NEW.run_key" + _upsert(table, ("n",)))
+    return "; ".join(
+        f"INSERT INTO {table.name} (dimension, value, day, {key}, n) "
+        f"SELECT {cut}, {_day(f'NEW.{moment}', dialect)}, NEW.{key}, 1 FROM runs r "
+        f"WHERE r.run_key = NEW.run_key" + _upsert(table, ("n",)) for cut in _cuts("r"))
 
 
 _COUNTED = "detected_at, status, quality_score, instrument, recipe_hash, campaign"
@@ -164,11 +176,12 @@ def _function(name: str, body: str) -> str:
 
 def _fills(dialect: str) -> list[str]:
     """Count what is already stored."""
-    runs = (f"INSERT INTO stats_run_days (day, instrument, recipe_hash, campaign, status, quality_bin, runs, "
-            f"quality_sum, quality_n) SELECT {_day('r.detected_at', dialect)}, {_dims('r')}, r.status, "
-            f"{_quality_bin('r.quality_score')}, count(*), coalesce(sum(r.quality_score), 0), count(r.quality_score) "
-            f"FROM runs r GROUP BY 1, 2, 3, 4, 5, 6")
-    children = [f"INSERT INTO {t.name} (day, instrument, recipe_hash, campaign, {k}, n) "
-                f"SELECT {_day(f's.{m}', dialect)}, {_dims('r')}, s.{k}, count(*) FROM {s} s "
-                f"JOIN runs r ON r.run_key = s.run_key GROUP BY 1, 2, 3, 4, 5" for t, s, m, k in _CHILDREN]
-    return [runs, *children]
+    runs = [f"INSERT INTO stats_run_days (dimension, value, day, status, quality_bin, runs, quality_sum, quality_n) "
+            f"SELECT {cut}, {_day('r.detected_at', dialect)}, r.status, {_quality_bin('r.quality_score')}, count(*), "
+            f"coalesce(sum(r.quality_score), 0), count(r.quality_score) FROM runs r GROUP BY 1, 2, 3, 4, 5"
+            for cut in _cuts("r")]
+    children = [f"INSERT INTO {t.name} (dimension, value, day, {k}, n) "
+                f"SELECT {cut}, {_day(f's.{m}', dialect)}, s.{k}, count(*) FROM {s} s "
+                f"JOIN runs r ON r.run_key = s.run_key GROUP BY 1, 2, 3, 4" for t, s, m, k in _CHILDREN
+                for cut in _cuts("r")]
+    return [*runs, *children]

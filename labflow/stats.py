@@ -76,13 +76,14 @@ def load_catalog_data(catalog: Catalog, period: Period, filters: StatsFilters = 
     Dagster tables if given (checks kept only of runs that match ``filters``).
 
     Whole UTC days are read from the daily rollups (:mod:`labflow.rollups`), a few rows a day however
-    many runs it had; only the part-days at a period's edges (custom times) count the rows themselves.
+    many runs it had; the part-days at a period's edges (custom times), and every day when two or more
+    filters combine, count the rows themselves (found by the time indexes).
     """
     catalog.create_tables()  # the rollups need every table they count
     queries: dict[str, list[Any]] = {"runs": [], "events": [], "versions": []}
     for start, end, current in ((period.previous().start, period.start, 0), (period.start, period.end, 1)):
         first, last = _ceil_day(start), _floor_day(end)
-        if first >= last:  # within one day
+        if first >= last or len(filters.active()) > 1:  # within one day, or filters the rollups do not cut by
             queries = _add_raw(queries, catalog, start, end, current, filters)
             continue
         queries = _add_raw(queries, catalog, start, _midnight(first), current, filters)
@@ -231,11 +232,12 @@ def _grouped(moment: Any, start: datetime, end: datetime, current: int, day: Any
 
 def _rolled(table: Any, keys: tuple[str, ...], counts: tuple[str, ...], first: date, last: date, current: int,
             filters: StatsFilters) -> Any:
-    """The same counts for the whole days ``[first, last)``, summed from a daily rollup."""
+    """The same counts for the whole days ``[first, last)``, summed from a daily rollup (in total, or cut by
+    the one active filter)."""
     c = table.c
+    dimension, value = next(iter(filters.active().items()), ("", ""))
     return (select(c.day, literal(current), *(c[k] for k in keys), *(func.sum(c[n]) for n in counts))
-            .where(c.day >= first.isoformat(), c.day < last.isoformat(),
-                   *(c[name] == value for name, value in filters.active().items()))
+            .where(c.dimension == dimension, c.value == value, c.day >= first.isoformat(), c.day < last.isoformat())
             .group_by(c.day, *(c[k] for k in keys)).having(func.sum(c[counts[0]]) != 0))  # runs that moved on
 
 
