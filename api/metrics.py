@@ -7,7 +7,7 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from labflow.catalog import Catalog
+from labflow.store.catalog import Catalog
 from labflow.ttl_cache import TtlCache
 
 RUN_COUNTS_SECONDS = 10.0  # Prometheus scrapes every 15–60 s; counting a large catalog each time is waste

@@ -41,13 +41,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from api.routers.runs import RunQuery, page_cursor  # noqa: E402
 from benchmarks.api import ApiServer, confirmed_frame  # noqa: E402
 from benchmarks.common import print_table  # noqa: E402
-from labflow import rollups  # noqa: E402
-from labflow.catalog import Catalog, IngestEventRow, RunReviewRow, RunRow  # noqa: E402
-from labflow.confirmed import DATASET_ASSET, write_dataset  # noqa: E402
+from labflow.store import rollups  # noqa: E402
+from labflow.store.catalog import Catalog, IngestEventRow, RunReviewRow, RunRow  # noqa: E402
+from labflow.review.confirmed import DATASET_ASSET, write_dataset  # noqa: E402
 from labflow.devserver import prepare_dagster_home  # noqa: E402
-from labflow.review import AnnotationVersionRow  # noqa: E402
+from labflow.review.store import AnnotationVersionRow  # noqa: E402
 from labflow.settings import Settings, normalise_database_url  # noqa: E402
-from labflow.storage import OutputStore  # noqa: E402
+from labflow.store.outputs import OutputStore  # noqa: E402
 from labflow.streams.store import StreamStore  # noqa: E402
 
 RUNS_PER_DAY = 300  # "a few hundred files a day"

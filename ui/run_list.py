@@ -8,7 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-from labflow.catalog import REVIEW_STATUSES, RUN_SORTS, RUN_STATUSES, Catalog, RunPosition, RunRecord, run_position
+from labflow.store.catalog import (REVIEW_STATUSES, RUN_SORTS, RUN_STATUSES, Catalog, RunPosition, RunRecord,
+                                   run_position)
 
 ANY = "(any)"
 PAGE_SIZE = 15

@@ -9,9 +9,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import event, text
 
-from labflow.catalog import RUN_SORTS, Catalog, RunMetadata, run_position
-from labflow.periods import parse_period
-from labflow.stats import StatsFilters, compute_stats, load_catalog_data
+from labflow.store.catalog import RUN_SORTS, Catalog, RunMetadata, run_position
+from labflow.ops.periods import parse_period
+from labflow.ops.stats import StatsFilters, compute_stats, load_catalog_data
 
 START = datetime(2024, 3, 1, tzinfo=timezone.utc)
 

@@ -9,12 +9,12 @@ from datetime import datetime, timedelta, timezone
 import polars as pl
 import pytest
 
-from labflow.annotations import Annotation
-from labflow.catalog import Catalog
-from labflow.metadata import RunMetadata
-from labflow.periods import bucket_start, parse_period
-from labflow.review import ReviewStore
-from labflow.stats import (CHECKS_SCHEMA, DAGSTER_RUNS_SCHEMA, QUALITY_BINS, StatsFilters, compute_stats,
+from labflow.review.annotations import Annotation
+from labflow.store.catalog import Catalog
+from labflow.ingest.metadata import RunMetadata
+from labflow.ops.periods import bucket_start, parse_period
+from labflow.review.store import ReviewStore
+from labflow.ops.stats import (CHECKS_SCHEMA, DAGSTER_RUNS_SCHEMA, QUALITY_BINS, StatsFilters, compute_stats,
                            load_catalog_data, review_backlog)
 
 NOW = datetime(2026, 3, 10, 12, tzinfo=timezone.utc)
