@@ -20,6 +20,8 @@ concurrent keep-alive clients; the table shows p50/p95/p99 (ms), the API's resid
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import os
 import random
@@ -96,24 +98,56 @@ def run_rows(start: int, stop: int, rng: random.Random) -> tuple[list[dict], lis
 def grow(catalog: Catalog, start: int, stop: int, rng: random.Random) -> None:
     """Bulk-insert runs ``start`` … ``stop - 1`` with their events, reviews and versions.
 
-    On PostgreSQL the rollup triggers are off while inserting (``session_replication_role = replica``)
-    and the rollups are counted again afterwards (:func:`labflow.rollups.refill`), as a bulk import would;
-    on SQLite the triggers count every row as it comes.
+    SQLite: multi-row inserts into the catalog's tables, the rollup triggers counting every row as it
+    comes. PostgreSQL: ``COPY`` with the triggers off (``session_replication_role = replica``), then the
+    rollups counted again from the rows (:func:`labflow.store.rollups.refill`), as a bulk import would.
     """
     postgres = catalog.engine.dialect.name == "postgresql"
+    tables = (RunRow, IngestEventRow, RunReviewRow, AnnotationVersionRow)
     for first in range(start, stop, BATCH):
-        tables = (RunRow, IngestEventRow, RunReviewRow, AnnotationVersionRow)
-        with catalog.begin() as session:
-            if postgres:
-                session.execute(text("SET LOCAL session_replication_role = replica"))
-            for table, rows in zip(tables, run_rows(first, min(first + BATCH, stop), rng)):
-                if rows:
-                    session.execute(catalog.insert(table), rows)
+        batch = run_rows(first, min(first + BATCH, stop), rng)
+        if postgres:
+            _copy(catalog, tables, batch)
+        else:
+            with catalog.begin() as session:
+                for table, rows in zip(tables, batch):
+                    if rows:
+                        session.execute(catalog.insert(table), rows)
         print(f"  {min(first + BATCH, stop):,} runs", end="\r", flush=True)
     print()
     if postgres:
         with catalog.engine.begin() as connection:
             rollups.refill(connection)
+
+
+def _copy(catalog: Catalog, tables: tuple, batch: tuple[list[dict], ...]) -> None:
+    """``COPY`` rows into PostgreSQL in one transaction, the rollup triggers off."""
+    raw = catalog.engine.raw_connection()
+    try:
+        with raw.cursor() as cursor:
+            cursor.execute("SET LOCAL session_replication_role = replica")
+            for table, rows in zip(tables, batch):
+                if not rows:
+                    continue
+                columns = list(rows[0])
+                buffer = io.StringIO()
+                writer = csv.writer(buffer)
+                for row in rows:
+                    writer.writerow([_csv_value(row[c]) for c in columns])
+                buffer.seek(0)
+                cursor.copy_expert(f"COPY {table.__tablename__} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)",
+                                   buffer)
+        raw.commit()
+    finally:
+        raw.close()
+
+
+def _csv_value(value: object) -> object:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
 
 
 def prepare_extras(settings: Settings) -> None:
