@@ -17,8 +17,8 @@ from pydantic import BaseModel
 from api.errors import ApiProblem
 
 
-def fingerprint(query: BaseModel | dict[str, Any], exclude: set[str] = frozenset()) -> str:  # type: ignore[assignment]
-    """A short hash of a listing's filters and order (everything but the cursor and page size)."""
+def fingerprint(query: BaseModel | dict[str, Any], exclude: frozenset[str] = frozenset()) -> str:
+    """A short hash of a listing's filters and order (a model's fields but ``exclude``: cursor, page size…)."""
     fields = query.model_dump(mode="json", exclude=exclude) if isinstance(query, BaseModel) else query
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:12]
 

@@ -82,7 +82,8 @@ def run_rows(start: int, stop: int, rng: random.Random) -> tuple[list[dict], lis
             quality_score=round(rng.random(), 3) if status == "processed" else None, quality_flags=[]))
         events.append(dict(run_key=key, source="inbox", kind="new", detected_at=detected))
         if rng.random() < 0.05:
-            events.append(dict(run_key=key, source="inbox", kind="duplicate", detected_at=detected + timedelta(hours=1)))
+            events.append(dict(run_key=key, source="inbox", kind="duplicate",
+                               detected_at=detected + timedelta(hours=1)))
         if status == "processed" and rng.random() < 1 / 3:
             verdict = rng.choice(("valid", "valid", "peaks_wrong", "invalid", None))
             review = "needs_review" if verdict is None else "rejected" if verdict == "invalid" else "confirmed"

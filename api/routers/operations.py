@@ -95,7 +95,8 @@ def list_alerts(lab: LabDep, response: Response, state: AlertState = "all", seve
         try:
             after = (datetime.fromisoformat(seen), int(alert_id))
         except (TypeError, ValueError):
-            raise ApiProblem(422, "cursor is not valid; pass the X-Next-Cursor of the previous page unchanged") from None
+            raise ApiProblem(422, "cursor is not valid; pass the X-Next-Cursor of the previous page unchanged"
+                             ) from None
     alerts = AlertStore(lab.catalog).list(state=state, severity=severity, kind=kind, limit=limit + 1, after=after)
     if len(alerts) > limit:
         last = alerts[limit - 1]

@@ -134,7 +134,7 @@ def page_cursor(query: RunQuery, last: RunRecord) -> str:
 
 
 def _owner(query: RunQuery) -> str:
-    return cursors.fingerprint(query, {"cursor", "limit", "format"})
+    return cursors.fingerprint(query, frozenset({"cursor", "limit", "format"}))
 
 
 def _cursor(position: RunPosition, owner: str) -> str:

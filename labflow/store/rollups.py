@@ -144,9 +144,11 @@ _CHANGED = " OR ".join(f"OLD.{d} IS DISTINCT FROM NEW.{d}" for d in DIMENSIONS)
 
 
 def _triggers(dialect: str) -> list[str]:
+    """The triggers (and, on PostgreSQL, their functions) that keep the rollups."""
     if dialect == "sqlite":
         changed = _CHANGED.replace("IS DISTINCT FROM", "IS NOT")
-        moves = "".join(f"{_moved(t, s, m, k, row, sign, dialect, changed)}; " for row, sign in (("OLD", "-"), ("NEW", ""))
+        moves = "".join(f"{_moved(t, s, m, k, row, sign, dialect, changed)}; "
+                        for row, sign in (("OLD", "-"), ("NEW", ""))
                         for t, s, m, k in _CHILDREN)
         return [f"CREATE TRIGGER stats_run_days_insert AFTER INSERT ON runs BEGIN {_run_row('NEW', '', dialect)}; END",
                 f"CREATE TRIGGER stats_run_days_update AFTER UPDATE OF {_COUNTED} ON runs BEGIN "

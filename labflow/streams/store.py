@@ -130,7 +130,8 @@ class StreamStore:
         for hour in sorted(by_hour, reverse=True):
             lists = [self._hour_patterns(entry) for entry in by_hour[hour]]
             rows = lists[0] if len(lists) == 1 else merge(*lists, key=lambda row: row[:2], reverse=True)
-            yield from (row for row in rows if (since is None or row[0] >= since) and (until is None or row[0] <= until))
+            yield from (row for row in rows
+                        if (since is None or row[0] >= since) and (until is None or row[0] <= until))
 
     def find_pattern(self, pattern_id: str) -> dict[str, Any]:
         """The pattern event with this id, or :class:`PatternNotFound`."""
