@@ -37,6 +37,7 @@ bench: install
 	$(BIN)/python benchmarks/forecast.py --json .bench/forecast.json
 	$(BIN)/python benchmarks/loop.py --json .bench/loop.json
 	$(BIN)/python benchmarks/metrics.py --json .bench/metrics.json
+	$(BIN)/python benchmarks/scale.py --json .bench/scale.json
 
 ## Delete the local data directory (inbox, objects, outputs, Dagster storage).
 clean-data:

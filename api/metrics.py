@@ -7,7 +7,10 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from labflow.store.catalog import REVIEW_STATUSES, RUN_STATUSES, Catalog
+from labflow.store.catalog import Catalog
+from labflow.ttl_cache import TtlCache
+
+RUN_COUNTS_SECONDS = 10.0  # Prometheus scrapes every 15–60 s; counting a large catalog each time is waste
 
 
 class ApiMetrics:
@@ -24,17 +27,20 @@ class ApiMetrics:
                           registry=self.registry)
         self.reviews = Gauge("labflow_runs_review", "Runs in the catalog by review status", ["review_status"],
                              registry=self.registry)
+        self._run_counts = TtlCache(RUN_COUNTS_SECONDS)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(method, route).observe(seconds)
 
     def refresh_runs(self, catalog: Catalog) -> None:
-        """Count runs by status now (called when metrics are scraped)."""
-        for status in RUN_STATUSES:
-            self.runs.labels(status).set(catalog.count_runs(status=status))
-        for review in REVIEW_STATUSES:
-            self.reviews.labels(review).set(catalog.count_runs(review_status=review))
+        """Runs by status (called when metrics are scraped): two grouped counts, taken at most every
+        :data:`RUN_COUNTS_SECONDS`; a scrape meanwhile shows the last ones and does not wait for a recount."""
+        statuses, reviews = self._run_counts.get(str(catalog.engine.url), catalog.run_counts)
+        for status, count in statuses.items():
+            self.runs.labels(status).set(count)
+        for review, count in reviews.items():
+            self.reviews.labels(review).set(count)
 
 
 class MetricsMiddleware:

@@ -96,7 +96,8 @@ class RunSummary(BaseModel):
 
 class RunPage(BaseModel):
     items: list[RunSummary]
-    total: int = Field(description="Runs matching the filters, on every page.")
+    total: int | None = Field(description="Runs matching the filters, counted on the first page (no cursor) only; "
+                                          "null on the pages after it.")
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlparse
@@ -26,7 +26,8 @@ import polars as pl
 
 from lab_assets.events import check_evaluation
 from labflow.store.catalog import Catalog
-from labflow.ops.stats import CHECKS_SCHEMA, DAGSTER_RUNS_SCHEMA, OpsData, load_catalog_data
+from labflow.ops.periods import Period
+from labflow.ops.stats import CHECKS_SCHEMA, DAGSTER_RUNS_SCHEMA, OpsData, StatsFilters, load_catalog_data
 
 ACTIVE_STATUSES = (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
                    dg.DagsterRunStatus.STARTED)
@@ -129,10 +130,12 @@ class DagsterGateway:
                 for record in records for evaluation, partition in [check_evaluation(record)] if evaluation]
         return pl.DataFrame(rows, schema=CHECKS_SCHEMA, orient="row")
 
-    def ops_data(self, catalog: Catalog, since: datetime) -> OpsData:
-        """Catalog tables and this instance's ETL runs and check evaluations, from ``since`` on."""
-        return replace(load_catalog_data(catalog, since), dagster_runs=self.etl_runs(since),
-                       checks=self.check_evaluations(since))
+    def ops_data(self, catalog: Catalog, period: Period, filters: StatsFilters = StatsFilters()) -> OpsData:
+        """Catalog counts and this instance's ETL runs and check evaluations for ``period`` and the one before
+        (checks only of runs that match ``filters``)."""
+        since = period.previous().start
+        return load_catalog_data(catalog, period, filters, dagster_runs=self.etl_runs(since),
+                                 checks=self.check_evaluations(since))
 
     # -- requesting ----------------------------------------------------------------------------
     def request(self, assets: Sequence[str], partition: str, *, tags: Mapping[str, str] | None = None) -> str:

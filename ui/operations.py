@@ -52,9 +52,8 @@ def load_stats(catalog: Catalog, gateway: DagsterGateway, request: StatsRequest)
     period = parse_period(request.period, since=since, until=until)
     if request.bucket not in ("day", "week", "month"):
         raise ValueError(f"unknown bucket {request.bucket!r}; use day, week or month")
-    data = gateway.ops_data(catalog, period.previous().start)
     filters = StatsFilters(request.instrument or None, request.recipe_hash or None, request.campaign or None)
-    return compute_stats(data, period, request.bucket, filters)  # type: ignore[arg-type]
+    return compute_stats(gateway.ops_data(catalog, period, filters), request.bucket)  # type: ignore[arg-type]
 
 
 def kpi_cards_html(stats: dict[str, Any]) -> str:

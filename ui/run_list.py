@@ -8,7 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-from labflow.store.catalog import REVIEW_STATUSES, RUN_SORTS, RUN_STATUSES, Catalog, RunRecord
+from labflow.store.catalog import (REVIEW_STATUSES, RUN_SORTS, RUN_STATUSES, Catalog, RunPosition, RunRecord,
+                                   run_position)
 
 ANY = "(any)"
 PAGE_SIZE = 15
@@ -44,14 +45,25 @@ class RunFilter:
 
 
 @dataclass(frozen=True)
+class Paging:
+    """What the list knows of one filter set while the person pages: how many runs match (counted once,
+    on the first page) and where each page seen so far starts (the position of the run before it)."""
+
+    filters: RunFilter
+    total: int
+    starts: dict[int, RunPosition | None] = field(default_factory=lambda: {1: None})
+
+
+@dataclass(frozen=True)
 class RunPage:
-    """One page of the run list."""
+    """One page of the run list; ``paging`` is passed back to :func:`find_page` for the pages after."""
 
     runs: list[RunRecord]
     page: int
     pages: int
     total: int
     filters: RunFilter = field(default_factory=RunFilter)
+    paging: Paging | None = None
 
     @property
     def summary(self) -> str:
@@ -85,14 +97,24 @@ def parse_filter(*, instrument: str | None = None, operator: str | None = None, 
                      sort=sort, descending=bool(descending))
 
 
-def find_page(catalog: Catalog, filters: RunFilter, page: int = 1, page_size: int = PAGE_SIZE) -> RunPage:
-    """Page ``page`` (from 1, clamped to the last page) of the runs matching ``filters``."""
-    total = catalog.count_runs(**filters.query())
-    pages = max(1, -(-total // page_size))
+def find_page(catalog: Catalog, filters: RunFilter, page: int = 1, page_size: int = PAGE_SIZE,
+              paging: Paging | None = None) -> RunPage:
+    """Page ``page`` (from 1, clamped to the last page) of the runs matching ``filters``.
+
+    With the ``paging`` of the previous page (same filters), nothing is counted again and the page is
+    sought from where a known page starts, so paging on costs the same deep in the list as at its top.
+    """
+    if paging is None or paging.filters != filters:
+        paging = Paging(filters, catalog.count_runs(**filters.query()))
+    pages = max(1, -(-paging.total // page_size))
     page = min(max(1, int(page)), pages)
-    runs = catalog.find_runs(limit=page_size, offset=(page - 1) * page_size, sort=filters.sort,
-                             descending=filters.descending, **filters.query())
-    return RunPage(runs, page, pages, total, filters)
+    known = max(p for p in paging.starts if p <= page)
+    runs = catalog.find_runs(limit=page_size, offset=(page - known) * page_size, sort=filters.sort,
+                             descending=filters.descending, after=paging.starts[known], **filters.query())
+    starts = dict(paging.starts)
+    if runs:
+        starts[page + 1] = run_position(runs[-1], filters.sort)
+    return RunPage(runs, page, pages, paging.total, filters, Paging(filters, paging.total, starts))
 
 
 def page_table(page: RunPage) -> pd.DataFrame:

@@ -10,8 +10,8 @@ import gradio as gr
 
 from labflow.store.catalog import RUN_SORTS, RUN_STATUSES
 from ui.context import AppContext
-from ui.run_list import (ANY, FILTER_FIELDS, REVIEW_LABELS, FilterError, RunFilter, filter_choices, find_page,
-                         page_table, parse_filter)
+from ui.run_list import (ANY, FILTER_FIELDS, REVIEW_LABELS, FilterError, Paging, RunFilter, filter_choices,
+                         find_page, page_table, parse_filter)
 
 FILTER_LABELS = {"instrument": "Instrument", "operator": "Operator", "material": "Material",
                  "experiment_id": "Experiment"}
@@ -54,26 +54,32 @@ def build_run_list(ctx: AppContext) -> RunList:
                              elem_id="open-run-key")
         open_button = gr.Button("Open", scale=0, min_width=90, elem_id="open-run")
     page = gr.State(1)
+    paging = gr.State(None)  # the count and page starts of the current filters, kept while paging
 
     filters = [*exact, review, status, since, until, sort, descending]
 
-    def show(page_number: int, *values: Any) -> list[Any]:
+    def show(page_number: int, known: Paging | None, *values: Any) -> list[Any]:
+        """Page ``page_number``; ``known`` is ``None`` when the list starts again (filters changed, refresh):
+        then the runs are counted and the filter choices read again, not on a page change."""
         try:
-            found = find_page(ctx.catalog, _filter(values), page_number)
+            found = find_page(ctx.catalog, _filter(values), page_number, paging=known)
         except FilterError as error:
             gr.Warning(str(error))
-            return [gr.skip(), gr.skip(), f"⚠ {error}", *[gr.skip()] * len(exact)]
-        fresh = filter_choices(ctx.catalog)
-        dropdowns = [gr.Dropdown(choices=fresh[name]) for name in FILTER_FIELDS]
-        return [found.page, page_table(found), found.summary, *dropdowns]
+            return [gr.skip(), gr.skip(), gr.skip(), f"⚠ {error}", *[gr.skip()] * len(exact)]
+        if known is None:
+            fresh = filter_choices(ctx.catalog)
+            dropdowns = [gr.Dropdown(choices=fresh[name]) for name in FILTER_FIELDS]
+        else:
+            dropdowns = [gr.skip()] * len(exact)
+        return [found.page, found.paging, page_table(found), found.summary, *dropdowns]
 
-    outputs = [page, table, summary, *exact]
+    outputs = [page, paging, table, summary, *exact]
     first_page = [widget.input for widget in [*exact, review, status, sort, descending]]
     first_page += [box.submit for box in (since, until)] + [box.blur for box in (since, until)]
-    gr.on(first_page, lambda *v: show(1, *v), filters, outputs, show_progress="hidden")
-    previous.click(lambda p, *v: show(p - 1, *v), [page, *filters], outputs)
-    following.click(lambda p, *v: show(p + 1, *v), [page, *filters], outputs)
-    return RunList(table, run_key, open_button, [page, *filters], outputs, show)
+    gr.on(first_page, lambda *v: show(1, None, *v), filters, outputs, show_progress="hidden")
+    previous.click(lambda p, k, *v: show(p - 1, k, *v), [page, paging, *filters], outputs)
+    following.click(lambda p, k, *v: show(p + 1, k, *v), [page, paging, *filters], outputs)
+    return RunList(table, run_key, open_button, [page, *filters], outputs, lambda p, *v: show(p, None, *v))
 
 
 def _filter(values: tuple[Any, ...]) -> RunFilter:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
+from api import cursors
 from api.auth import admin_key, read_key, write_key
+from api.caching import LruCache
 from api.deps import API_PREFIX, LabDep
 from api.errors import ApiProblem, problems
 from api.models import Identifier, UtcDateTime
@@ -23,6 +27,7 @@ from labflow.ops.stats import StatsFilters, compute_stats
 
 router = APIRouter(prefix=API_PREFIX, tags=["operations"], responses=problems(400, 401, 403, 422))
 READ = [Depends(read_key)]
+_CHARTS = LruCache(64, max_weight=16 * 1024 * 1024, weigh=len)  # PNG bytes by (chart, digest of the numbers)
 
 
 def _stats(lab: LabDep, period: str, bucket: Bucket, since: datetime | None, until: datetime | None,
@@ -31,8 +36,8 @@ def _stats(lab: LabDep, period: str, bucket: Bucket, since: datetime | None, unt
         chosen = parse_period(period, since=since, until=until)
     except ValueError as error:
         raise ApiProblem(422, str(error)) from None
-    data = lab.gateway.ops_data(lab.catalog, chosen.previous().start)
-    return compute_stats(data, chosen, bucket, StatsFilters(instrument, recipe_hash, campaign))
+    data = lab.gateway.ops_data(lab.catalog, chosen, StatsFilters(instrument, recipe_hash, campaign))
+    return compute_stats(data, bucket)
 
 
 class _StatsQuery:
@@ -64,17 +69,39 @@ def stats(lab: LabDep, query: Annotated[_StatsQuery, Depends()],
             responses={200: {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}}},
             response_class=Response)
 def stats_chart(lab: LabDep, chart: ChartName, query: Annotated[_StatsQuery, Depends()]) -> Response:
-    """activity, reviews, runs_by_status or quality, for the same filters as ``/stats``."""
-    return Response(chart_png(_stats(lab, *query.args), chart), media_type="image/png")
+    """activity, reviews, runs_by_status or quality, for the same filters as ``/stats``.
+
+    A chart is drawn once per distinct statistics result (the same numbers give the same picture), so
+    operators watching the same dashboard do not each pay for drawing it."""
+    result = _stats(lab, *query.args)
+    digest = hashlib.sha256(json.dumps(result, sort_keys=True, default=str).encode()).hexdigest()
+    png = _CHARTS.get((chart, digest), lambda: chart_png(result, chart))
+    return Response(png, media_type="image/png")
 
 
 @router.get("/alerts", response_model=list[AlertOut], dependencies=READ, summary="Alerts")
-def list_alerts(lab: LabDep, state: AlertState = "all", severity: Severity | None = None,
+def list_alerts(lab: LabDep, response: Response, state: AlertState = "all", severity: Severity | None = None,
                 kind: Annotated[Identifier | None, Query()] = None,
-                limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[AlertOut]:
-    """Most recently seen first; ``state=open`` is what still needs someone."""
-    return [_alert_out(a) for a in AlertStore(lab.catalog).list(state=state, severity=severity, kind=kind,
-                                                                 limit=limit)]
+                limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+                cursor: Annotated[str | None, Query(max_length=500,
+                                                    description="`X-Next-Cursor` of the previous page.")] = None
+                ) -> list[AlertOut]:
+    """Most recently seen first; ``state=open`` is what still needs someone. When there are more, the
+    ``X-Next-Cursor`` header holds the cursor of the next page."""
+    owner = cursors.fingerprint({"state": state, "severity": severity, "kind": kind})
+    after = None
+    if cursor is not None:
+        seen, alert_id = cursors.decode(cursor, owner, 2)
+        try:
+            after = (datetime.fromisoformat(seen), int(alert_id))
+        except (TypeError, ValueError):
+            raise ApiProblem(422, "cursor is not valid; pass the X-Next-Cursor of the previous page unchanged"
+                             ) from None
+    alerts = AlertStore(lab.catalog).list(state=state, severity=severity, kind=kind, limit=limit + 1, after=after)
+    if len(alerts) > limit:
+        last = alerts[limit - 1]
+        response.headers["X-Next-Cursor"] = cursors.encode([last.last_seen.isoformat(), last.id], owner)
+    return [_alert_out(a) for a in alerts[:limit]]
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut, dependencies=[Depends(write_key)],

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from itertools import islice
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
+from api import cursors
 from api.auth import read_key, write_key
 from api.errors import ApiProblem, problems
 from api.models import Strict, UtcDateTime
@@ -24,10 +26,11 @@ PatternId = Annotated[str, Path(description="The pattern's id (16 hex digits).",
 class PatternPage(BaseModel):
     """One page of pattern events, newest first."""
 
-    total: int
-    offset: int
+    total: int | None = Field(description="Patterns matching the filters, counted on the first page (no cursor) "
+                                          "only; null on the pages after it.")
     limit: int
     items: list[dict[str, Any]]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
 
 class PatternWithEvents(BaseModel):
@@ -60,17 +63,36 @@ def list_patterns(streams: StreamsDep,
                   since: UtcDateTime | None = Query(None, description="Only at or after this time (ISO 8601)."),
                   until: UtcDateTime | None = Query(None, description="Only at or before this time (ISO 8601)."),
                   min_confidence: float = Query(0.0, ge=0, le=1),
-                  limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0)) -> PatternPage:
-    """Drift, anomaly and cluster-change events, newest first, filtered by source, type, time and confidence."""
-    found = streams.engine.store.read_patterns(source)
-    if since is not None:
-        found = [p for p in found if datetime.fromisoformat(p["timestamp"]) >= since]
-    if until is not None:
-        found = [p for p in found if datetime.fromisoformat(p["timestamp"]) <= until]
-    found = [p for p in found if (type is None or p["type"] == type)
-             and p["details"]["confidence"] >= min_confidence]
-    found.reverse()
-    return PatternPage(total=len(found), offset=offset, limit=limit, items=found[offset:offset + limit])
+                  limit: int = Query(50, ge=1, le=1000),
+                  cursor: str | None = Query(None, max_length=500, description="`next_cursor` of the previous page.")
+                  ) -> PatternPage:
+    """Drift, anomaly and cluster-change events, newest first, filtered by source, type, time and confidence.
+
+    Only the spool hours from ``until`` (or the cursor) back are read, as far as the page needs; the
+    total is counted on the first page only.
+    """
+    owner = cursors.fingerprint({"source": source, "type": type, "since": since, "until": until,
+                                 "min_confidence": min_confidence})
+    after = _after(cursor, owner)
+    latest = min((t for t in (until, after[0] if after else None) if t is not None), default=None)
+    newest = streams.engine.store.newest_patterns(source, since=since, until=latest)
+    matching = (row for row in newest if (after is None or row[:2] < after)
+                and (type is None or row[2]["type"] == type) and row[2]["details"]["confidence"] >= min_confidence)
+    page = list(islice(matching, limit + 1))
+    total = None if after else len(page) + sum(1 for _ in matching)
+    next_cursor = cursors.encode([page[limit - 1][0].isoformat(), page[limit - 1][1]], owner) \
+        if len(page) > limit else None
+    return PatternPage(total=total, limit=limit, items=[row[2] for row in page[:limit]], next_cursor=next_cursor)
+
+
+def _after(cursor: str | None, owner: str) -> tuple[datetime, str] | None:
+    if cursor is None:
+        return None
+    moment, pattern_id = cursors.decode(cursor, owner, 2)
+    try:
+        return datetime.fromisoformat(moment), str(pattern_id)
+    except (TypeError, ValueError):
+        raise ApiProblem(422, "cursor is not valid; pass the next_cursor of the previous page unchanged") from None
 
 
 @router.get("/patterns/{pattern_id}", response_model=PatternWithEvents, summary="A pattern event with context",

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import json
 from datetime import datetime, time, timedelta, timezone
 from typing import Annotated, Any, Literal
 
 import polars as pl
 from fastapi import APIRouter, Depends, Path, Query
 
+from api import cursors
 from api.auth import read_key
 from api.deps import API_PREFIX, LabDep, RunDep
 from api.errors import ApiProblem, problems
 from api.models import (AnnotationVersionOut, AssetState, IsoDate, JobId, JobOut, QualityOut, ReviewStatus,
                         RunDetail, RunPage, RunStatus, RunSummary, Strict, UtcDateTime)
 from api.tables import TABLE_CONTENT, TableFormat, table_response
-from labflow.store.catalog import RunRecord
+from labflow.store.catalog import RunPosition, RunRecord, run_position
 from labflow.processing.pipeline import STEPS
 from labflow.review.store import AnnotationVersion
 
@@ -49,17 +46,24 @@ class RunQuery(Strict):
 
 @router.get("/runs", response_model=RunPage, responses=TABLE_CONTENT, summary="List runs")
 def list_runs(lab: LabDep, query: Annotated[RunQuery, Query()]) -> Any:
-    """Runs matching every given filter, newest first by default, one page at a time."""
+    """Runs matching every given filter, newest first by default, one page at a time.
+
+    Pages are sought by key (the cursor names the last run shown), so a deep page costs what the first
+    does and runs that arrive meanwhile neither repeat nor push others off; the total is counted on the
+    first page only.
+    """
     filters = _filters(query)
-    offset = _offset(query.cursor, _fingerprint(query))
-    runs = lab.catalog.find_runs(limit=query.limit, offset=offset, sort=query.sort, descending=query.descending,
+    fingerprint = _owner(query)
+    after = _position(query.cursor, fingerprint, query.sort)
+    runs = lab.catalog.find_runs(limit=query.limit + 1, sort=query.sort, descending=query.descending, after=after,
                                  **filters)
-    total = lab.catalog.count_runs(**filters)
-    more = offset + len(runs) < total
-    next_cursor = _cursor(offset + len(runs), _fingerprint(query)) if more else None
+    more, runs = len(runs) > query.limit, runs[:query.limit]
+    total = lab.catalog.count_runs(**filters) if after is None else None
+    next_cursor = _cursor(run_position(runs[-1], query.sort), fingerprint) if more else None
     items = [summary(run) for run in runs]
     if query.format != "json":
-        headers = {"X-Total-Count": str(total), **({"X-Next-Cursor": next_cursor} if next_cursor else {})}
+        headers = {**({"X-Total-Count": str(total)} if total is not None else {}),
+                   **({"X-Next-Cursor": next_cursor} if next_cursor else {})}
         return table_response(_runs_frame(items), query.format, "runs", headers)
     return RunPage(items=items, total=total, next_cursor=next_cursor)
 
@@ -124,26 +128,32 @@ def _filters(query: RunQuery) -> dict[str, Any]:
     return {name: value for name, value in values.items() if value is not None}
 
 
-def _fingerprint(query: RunQuery) -> str:
-    fields = query.model_dump(mode="json", exclude={"cursor", "limit", "format"})
-    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
+def page_cursor(query: RunQuery, last: RunRecord) -> str:
+    """The cursor of the page after ``last`` in the listing ``query`` asks for."""
+    return _cursor(run_position(last, query.sort), _owner(query))
 
 
-def _cursor(offset: int, fingerprint: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"o": offset, "q": fingerprint}).encode()).decode().rstrip("=")
+def _owner(query: RunQuery) -> str:
+    return cursors.fingerprint(query, frozenset({"cursor", "limit", "format"}))
 
 
-def _offset(cursor: str | None, fingerprint: str) -> int:
+def _cursor(position: RunPosition, owner: str) -> str:
+    value, key = position
+    return cursors.encode([value.isoformat() if isinstance(value, datetime) else value, key], owner)
+
+
+def _position(cursor: str | None, owner: str, sort: str) -> RunPosition | None:
+    """The last run of the previous page, from its opaque cursor."""
     if cursor is None:
-        return 0
+        return None
+    value, key = cursors.decode(cursor, owner, 2)
     try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        offset, owner = int(data["o"]), data["q"]
-    except (ValueError, KeyError, TypeError, binascii.Error):
+        value = datetime.fromisoformat(value) if sort == "time" else value
+        if not isinstance(key, str) or not (value is None or isinstance(value, (str, int, float, datetime))):
+            raise TypeError("cursor values")
+    except (TypeError, ValueError):
         raise ApiProblem(422, "cursor is not valid; pass the next_cursor of the previous page unchanged") from None
-    if owner != fingerprint or offset < 0:
-        raise ApiProblem(422, "cursor belongs to a listing with other filters or order; start again without cursor")
-    return offset
+    return value, key
 
 
 def _runs_frame(items: list[RunSummary]) -> pl.DataFrame:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import JSON, Index, String, Text, select, update
+from sqlalchemy import JSON, Index, String, Text, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from labflow.store.catalog import Base, Catalog, RunRecord, UTCDateTime
@@ -164,9 +164,15 @@ class AlertStore:
             return _alert(row)
 
     def list(self, *, state: Literal["open", "acknowledged", "resolved", "all"] = "all",
-             severity: str | None = None, kind: str | None = None, limit: int = 200) -> list[Alert]:
-        """Alerts, most recently seen first, filtered by state, severity and kind."""
+             severity: str | None = None, kind: str | None = None, limit: int = 200,
+             after: tuple[datetime, int] | None = None) -> list[Alert]:
+        """Alerts, most recently seen first (ties by id), filtered by state, severity and kind; ``after``
+        (``last_seen`` and id of the last alert of the previous page) seeks past it."""
         query = select(AlertRow)
+        if after is not None:
+            seen, alert_id = after
+            query = query.where(AlertRow.last_seen <= seen,
+                                or_(AlertRow.last_seen < seen, AlertRow.id < alert_id))
         if state == "open":
             query = query.where(AlertRow.acknowledged_at.is_(None), AlertRow.resolved_at.is_(None))
         elif state == "acknowledged":

@@ -64,9 +64,9 @@ def parse_period(spec: str = "7d", *, now: datetime | None = None, since: dateti
     return Period(tomorrow - timedelta(days=days), tomorrow, f"last {days} days")
 
 
-def bucket_start(moment: datetime, bucket: Bucket) -> date:
-    """The first day of the day/week (Monday)/month that ``moment`` falls in."""
-    day = moment.astimezone(timezone.utc).date()
+def bucket_start(moment: datetime | date, bucket: Bucket) -> date:
+    """The first day of the day/week (Monday)/month that ``moment`` (a UTC time or day) falls in."""
+    day = moment.astimezone(timezone.utc).date() if isinstance(moment, datetime) else moment
     if bucket == "day":
         return day
     if bucket == "week":

@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from labflow.review.annotations import ACCEPTED_VERDICTS
-from labflow.store.catalog import RunNotFound, RunRecord
+from labflow.store.catalog import RunNotFound, RunRecord, campaign_of
 from labflow.processing.apply import changes_cleaning, clean
 from labflow.processing.objective import compute_objective
 from labflow.processing.peaks import measure_peaks
@@ -69,7 +69,7 @@ def annotation_output(run: RunRecord, version: AnnotationVersion, recipe: Recipe
         "channel": channel, "intervals": [i.model_dump() for i in annotation.intervals],
         "peaks": peaks.to_dicts(), "objective": objective.to_dict(), "changes": version.changes,
         "inputs": {k: v for k, v in run.params.items() if k != "campaign"}, "experiment_id": run.experiment_id,
-        "campaign": _campaign(run), "instrument": run.instrument, "operator": run.operator,
+        "campaign": campaign_of(run.params), "instrument": run.instrument, "operator": run.operator,
         "material": run.material, "file_sha256": run.sha256, "recipe_id": recipe.id,
         "recipe_hash": recipe.content_hash, "recipe_overrides": dict(annotation.recipe_overrides),
         "axis": {k: (axis or TIME_AXIS).get(k, TIME_AXIS[k]) for k in TIME_AXIS},
@@ -180,11 +180,6 @@ def _first_channel(cleaned: pl.DataFrame) -> str:
     if not channels:
         raise ValueError("the cleaned series has no value channel")
     return channels[0]
-
-
-def _campaign(run: RunRecord) -> str | None:
-    value = run.params.get("campaign")
-    return None if value is None else str(value)
 
 
 def _origins(annotation: Any, peaks: pl.DataFrame) -> list[str]:

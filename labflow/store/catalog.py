@@ -18,12 +18,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import (JSON, BigInteger, DateTime, Dialect, Float, ForeignKey, Index, String, Text,
-                        TypeDecorator, create_engine, event, func, select, text, update)
+                        TypeDecorator, and_, bindparam, create_engine, event, func, inspect, or_, select, text,
+                        update)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.schema import CreateIndex
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from labflow.store import rollups
 from labflow.ingest.metadata import RunMetadata
 from labflow.settings import Settings, normalise_database_url
 
@@ -134,6 +137,7 @@ class RunRow(Base):
     operator: Mapped[str | None] = mapped_column(String(200), index=True)
     material: Mapped[str | None] = mapped_column(String(200), index=True)
     experiment_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    campaign: Mapped[str | None] = mapped_column(String(200), index=True)  # params["campaign"], as text
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     params: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(20), index=True)
@@ -166,9 +170,10 @@ class RunReviewRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-# When a run happened: its start time if known, else when its file arrived. Dates filter and sort on it.
+# When a run happened: its start time if known, else when its file arrived. Dates filter and sort on it;
+# never null (detected_at is not), so its order needs no NULLS clause and matches the index both ways.
 RUN_TIME = func.coalesce(RunRow.started_at, RunRow.detected_at)
-Index("ix_runs_run_time", RUN_TIME)
+Index("ix_runs_run_time_key", RUN_TIME, RunRow.run_key)
 
 
 class Catalog:
@@ -220,7 +225,8 @@ class Catalog:
         """Replace the captured metadata of a run."""
         self._update(run_key, instrument=metadata.instrument, operator=metadata.operator,
                      material=metadata.material, experiment_id=metadata.experiment_id,
-                     started_at=metadata.started_at, params=dict(metadata.params))
+                     started_at=metadata.started_at, params=dict(metadata.params),
+                     campaign=campaign_of(metadata.params))
 
     def set_status(self, run_key: str, status: str, *, error: str | None = None) -> None:
         """Move a run to ``status``; the error message is kept only for ``failed``."""
@@ -261,34 +267,56 @@ class Catalog:
             return None if row is None else _to_record(*row)
 
     def find_runs(self, *, limit: int = 100, offset: int = 0, sort: str = "time", descending: bool = True,
-                  **filters: Any) -> list[RunRecord]:
+                  after: RunPosition | None = None, **filters: Any) -> list[RunRecord]:
         """Runs matching every given filter, newest first by default.
 
         Filters (all optional, combined with AND): ``instrument``, ``operator``, ``material``,
-        ``experiment_id``, ``status``, ``review_status`` (exact), ``min_quality``/``max_quality``
+        ``experiment_id``, ``campaign``, ``status``, ``review_status`` (exact), ``min_quality``/``max_quality``
         (inclusive), ``since`` (inclusive) and ``until`` (exclusive), which apply to ``started_at``
-        or, when the start time is unknown, to ``detected_at``. ``sort`` is one of :data:`RUN_SORTS`.
+        or, when the start time is unknown, to ``detected_at``. ``sort`` is one of :data:`RUN_SORTS`; ties
+        go by run key in the same direction. ``after`` (the :func:`run_position` of the last run of the
+        previous page, same sort) seeks past it, so a page costs the same at the end as at the start and
+        runs added meanwhile neither repeat nor push others off the page; ``offset`` counts from there.
         """
         if sort not in RUN_SORTS:
             raise ValueError(f"unknown sort {sort!r}; use one of {', '.join(RUN_SORTS)}")
-        column = {"time": RUN_TIME, "quality": RunRow.quality_score, "instrument": RunRow.instrument,
-                  "run_key": RunRow.run_key}[sort]
-        order = column.desc().nulls_last() if descending else column.asc().nulls_last()
+        column = _SORT_COLUMNS[sort]
+        if sort in _NULLABLE_SORTS:  # unknown quality or instrument last, whichever the direction
+            order = [column.desc().nulls_last() if descending else column.asc().nulls_last()]
+        else:
+            order = [column.desc() if descending else column.asc()]
+        if sort != "run_key":
+            order.append(RunRow.run_key.desc() if descending else RunRow.run_key.asc())
         query = _RUNS_WITH_REVIEW.where(*_conditions(**filters))
-        query = query.order_by(order, RunRow.run_key).limit(limit).offset(offset)
+        if after is not None:
+            query = query.where(_after(sort, descending, after))
+        query = query.order_by(*order).limit(limit).offset(offset)
         with self._session() as session:
             return [_to_record(*row) for row in session.execute(query)]
 
     def count_runs(self, **filters: Any) -> int:
         """How many runs :meth:`find_runs` would return with these filters and no limit."""
-        query = (select(func.count()).select_from(RunRow).outerjoin(RunReviewRow)
-                 .where(*_conditions(**filters)))
+        query = select(func.count()).select_from(RunRow)
+        if filters.get("review_status") is not None:
+            query = query.outerjoin(RunReviewRow)
         with self._session() as session:
-            return session.scalar(query) or 0
+            return session.scalar(query.where(*_conditions(**filters))) or 0
+
+    def run_counts(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Runs by processing status and by review status, every status named (two grouped counts)."""
+        with self._session() as session:
+            by_status = dict(session.execute(select(RunRow.status, func.count()).group_by(RunRow.status)).all())
+            reviewed = dict(session.execute(select(RunReviewRow.review_status, func.count())
+                                            .group_by(RunReviewRow.review_status)).all())
+        statuses = {status: by_status.get(status, 0) for status in RUN_STATUSES}
+        reviews = {review: reviewed.get(review, 0) for review in REVIEW_STATUSES}
+        reviews["new"] = sum(by_status.values()) - sum(reviews.values()) + reviews["new"]  # no review row = new
+        return statuses, reviews
 
     def distinct_values(self, column: str) -> list[str]:
-        """The distinct non-empty values of ``instrument``, ``operator``, ``material`` or ``experiment_id``."""
-        if column not in ("instrument", "operator", "material", "experiment_id"):
+        """The distinct non-empty values of ``instrument``, ``operator``, ``material``, ``experiment_id`` or
+        ``campaign``."""
+        if column not in ("instrument", "operator", "material", "experiment_id", "campaign"):
             raise ValueError(f"no distinct values for {column!r}")
         attribute = getattr(RunRow, column)
         query = select(attribute).where(attribute.is_not(None)).distinct().order_by(attribute)
@@ -350,7 +378,40 @@ class Catalog:
             else:
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
             Base.metadata.create_all(connection)
+            _migrate(connection)
         self._created = registered
+
+
+def _migrate(connection: Any) -> None:
+    """Bring a catalog made by an older labflow up to date (idempotent, under the schema lock).
+
+    Adds ``runs.campaign`` and fills it from each run's params (read in key order, a batch at a time),
+    creates indexes that ``create_all`` does not add to existing tables, and the daily rollups
+    (:mod:`labflow.store.rollups`) once the tables they count exist.
+    """
+    columns = {c["name"] for c in inspect(connection).get_columns("runs")}
+    if "campaign" not in columns:
+        connection.execute(text("ALTER TABLE runs ADD COLUMN campaign VARCHAR(200)"))
+        _backfill_campaigns(connection)
+    for table in (RunRow.__table__, IngestEventRow.__table__):
+        for index in table.indexes:
+            connection.execute(CreateIndex(index, if_not_exists=True))
+    connection.execute(text("DROP INDEX IF EXISTS ix_runs_run_time"))  # replaced by ix_runs_run_time_key
+    rollups.install(connection)
+
+
+def _backfill_campaigns(connection: Any, batch: int = 5000) -> None:
+    last = ""
+    while True:
+        rows = connection.execute(select(RunRow.run_key, RunRow.params).where(RunRow.run_key > last)
+                                  .order_by(RunRow.run_key).limit(batch)).all()
+        if not rows:
+            return
+        updates = [{"key": key, "campaign": campaign_of(params)} for key, params in rows if campaign_of(params)]
+        if updates:
+            connection.execute(update(RunRow).where(RunRow.run_key == bindparam("key"))
+                               .values(campaign=bindparam("campaign")), updates)
+        last = rows[-1][0]
 
 
 def _prepare_sqlite(engine: Engine, url: str) -> None:
@@ -368,10 +429,38 @@ def _prepare_sqlite(engine: Engine, url: str) -> None:
         cursor.close()
 
 
+_SORT_COLUMNS = {"time": RUN_TIME, "quality": RunRow.quality_score, "instrument": RunRow.instrument,
+                 "run_key": RunRow.run_key}
+_NULLABLE_SORTS = ("quality", "instrument")
+RunPosition = tuple[Any, str]  # (the sort column's value, run key) of a run in a listing
+
+
+def run_position(run: RunRecord, sort: str) -> RunPosition:
+    """Where ``run`` stands in a listing sorted by ``sort``: the ``after`` of the next page."""
+    value = {"time": run.started_at or run.detected_at, "quality": run.quality_score,
+             "instrument": run.instrument, "run_key": run.run_key}[sort]
+    return value, run.run_key
+
+
+def _after(sort: str, descending: bool, position: RunPosition) -> Any:
+    """Rows after ``position`` in the order of :meth:`Catalog.find_runs` (nulls last, ties by run key)."""
+    value, key = position
+    column = _SORT_COLUMNS[sort]
+    beyond = (lambda c, v: c < v) if descending else (lambda c, v: c > v)
+    if sort == "run_key":
+        return beyond(RunRow.run_key, key)
+    if value is None:  # inside the trailing nulls
+        return and_(column.is_(None), beyond(RunRow.run_key, key))
+    # ``column <= value`` (or >=) first: the bound the index seeks on; the rest settles ties.
+    within = column <= value if descending else column >= value
+    after = and_(within, or_(beyond(column, value), beyond(RunRow.run_key, key)))
+    return or_(after, column.is_(None)) if sort in _NULLABLE_SORTS else after
+
+
 _RUNS_WITH_REVIEW = (select(RunRow, RunReviewRow.review_status, RunReviewRow.head_version)
                      .outerjoin(RunReviewRow, RunReviewRow.run_key == RunRow.run_key))
 _EXACT_FILTERS = {"instrument": RunRow.instrument, "operator": RunRow.operator, "material": RunRow.material,
-                  "experiment_id": RunRow.experiment_id, "status": RunRow.status}
+                  "experiment_id": RunRow.experiment_id, "campaign": RunRow.campaign, "status": RunRow.status}
 
 
 def _conditions(*, review_status: str | None = None, min_quality: float | None = None,
@@ -397,6 +486,12 @@ def _conditions(*, review_status: str | None = None, min_quality: float | None =
     if until is not None:
         conditions.append(RUN_TIME < until)
     return conditions
+
+
+def campaign_of(params: dict[str, Any] | None) -> str | None:
+    """The campaign a run belongs to: its ``campaign`` parameter as text (``None`` without one)."""
+    value = (params or {}).get("campaign")
+    return None if value is None else str(value)
 
 
 def _check_status(status: str) -> None:

@@ -7,9 +7,12 @@ turned into Parquet assets by the Dagster sensor; :func:`StreamStore.prune` appl
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from heapq import merge
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,7 @@ import polars as pl
 
 HOUR_FORMAT = "%Y-%m-%dT%H"
 KINDS = ("events", "patterns")
+PatternRow = tuple[datetime, str, dict[str, Any]]  # a pattern event's time, id and JSON form
 
 
 def hour_of(moment: datetime) -> str:
@@ -39,6 +43,8 @@ class StreamStore:
         self.root = root
         self.spool = root / "spool"
         self._lock = threading.Lock()
+        # Parsed pattern files by path with their (size, mtime): closed hours are read once, not per call.
+        self._parsed: dict[str, tuple[tuple[int, int], list[PatternRow]]] = {}
 
     def _file(self, kind: str, source: str, hour: str) -> Path:
         return self.spool / kind / source / f"{hour}.jsonl"
@@ -105,21 +111,59 @@ class StreamStore:
 
     def read_patterns(self, source: str | None = None, hours: list[str] | None = None) -> list[dict[str, Any]]:
         """Pattern events, oldest first, of one source (or all) and some hours (or all)."""
-        found = []
+        wanted = None if hours is None else set(hours)
+        found = [row for name in ([source] if source else self.sources("patterns"))
+                 for hour, entry in self._pattern_files(name).items() if wanted is None or hour in wanted
+                 for row in self._hour_patterns(entry)]
+        return [pattern for _, _, pattern in sorted(found, key=lambda row: row[:2])]
+
+    def newest_patterns(self, source: str | None = None, *, since: datetime | None = None,
+                        until: datetime | None = None) -> Iterator[PatternRow]:
+        """``(time, id, pattern)`` newest first (ties by id, descending), from ``since`` to ``until``
+        (inclusive): only the hour files in that range are opened, one hour at a time, as the caller reads on."""
+        first, last = hour_of(since) if since else "", hour_of(until) if until else "~"
+        by_hour: dict[str, list[os.DirEntry[str]]] = defaultdict(list)
         for name in [source] if source else self.sources("patterns"):
-            for hour in hours if hours is not None else self.hours("patterns", name):
-                path = self._file("patterns", name, hour)
-                if path.exists():
-                    found.extend(json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line)
-        found.sort(key=lambda p: p["timestamp"])
-        return found
+            for hour, entry in self._pattern_files(name).items():
+                if first <= hour <= last:
+                    by_hour[hour].append(entry)
+        for hour in sorted(by_hour, reverse=True):
+            lists = [self._hour_patterns(entry) for entry in by_hour[hour]]
+            rows = lists[0] if len(lists) == 1 else merge(*lists, key=lambda row: row[:2], reverse=True)
+            yield from (row for row in rows
+                        if (since is None or row[0] >= since) and (until is None or row[0] <= until))
 
     def find_pattern(self, pattern_id: str) -> dict[str, Any]:
         """The pattern event with this id, or :class:`PatternNotFound`."""
-        for pattern in self.read_patterns():
-            if pattern["pattern_id"] == pattern_id:
+        for _, found_id, pattern in self.newest_patterns():
+            if found_id == pattern_id:
                 return pattern
         raise PatternNotFound(f"there is no pattern {pattern_id!r}; list them with GET /api/v1/patterns")
+
+    def _pattern_files(self, source: str) -> dict[str, os.DirEntry[str]]:
+        """A source's pattern hour files by hour (one directory scan)."""
+        try:
+            with os.scandir(self.spool / "patterns" / source) as entries:
+                return {e.name[:-6]: e for e in entries if e.name.endswith(".jsonl")}
+        except FileNotFoundError:
+            return {}
+
+    def _hour_patterns(self, entry: os.DirEntry[str]) -> list[PatternRow]:
+        """One hour file's patterns, newest first, parsed once and kept while the file stays the same."""
+        try:
+            stat = entry.stat()
+        except FileNotFoundError:
+            return []
+        signature = (stat.st_size, stat.st_mtime_ns)
+        cached = self._parsed.get(entry.path)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        with open(entry.path, encoding="utf-8") as handle:
+            patterns = [json.loads(line) for line in handle if line.strip()]
+        rows = sorted(((datetime.fromisoformat(p["timestamp"]), p["pattern_id"], p) for p in patterns),
+                      key=lambda row: row[:2], reverse=True)
+        self._parsed[entry.path] = (signature, rows)
+        return rows
 
     def events_around(self, pattern: dict[str, Any], minutes: float = 30.0, limit: int = 500) -> pl.DataFrame:
         """The source's events within ``minutes`` of the pattern (at most ``limit``, nearest first kept)."""
@@ -144,5 +188,6 @@ class StreamStore:
                 for hour in self.hours(kind, source):
                     if hour < oldest:
                         self._file(kind, source, hour).unlink(missing_ok=True)
+                        self._parsed.pop(str(self._file(kind, source, hour)), None)
                         removed += 1
         return removed

@@ -81,3 +81,19 @@ def test_settings_show_sources_and_accept_only_safe_valid_edits(api):
         assert response.status_code == 422, changes
     rows = {r["name"]: r for r in api.client.get("/api/v1/settings").json()}
     assert rows["alerts.min_quality"]["value"] == "0.8"
+
+
+def test_alerts_page_by_cursor_without_repeats(api):
+    store = AlertStore(api.catalog)
+    store.raise_alerts([run_failed_alert(f"run{i:02d}", "__ASSET_JOB", "boom", [f"r{i}"]) for i in range(7)])
+    seen, cursor = [], None
+    for _ in range(10):
+        response = api.client.get("/api/v1/alerts", params={"limit": 3, **({"cursor": cursor} if cursor else {})})
+        seen += [a["id"] for a in response.json()]
+        cursor = response.headers.get("x-next-cursor")
+        if cursor is None:
+            break
+        store.raise_alerts([run_failed_alert(f"late{len(seen)}", "__ASSET_JOB", "boom", ["x"])])  # newer: not shown
+    assert len(seen) == len(set(seen)) == 7
+    wrong = api.client.get("/api/v1/alerts", params={"cursor": cursor or "e30", "state": "open"})
+    assert wrong.status_code == 422

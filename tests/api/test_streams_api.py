@@ -182,3 +182,26 @@ def test_the_replay_command_sends_a_file_and_waits_out_429s(streams_lab: Lab, tm
     out = capsys.readouterr().out
     assert "replayed 900 events of tiny.csv to tiny" in out
     assert int(out.split(" retries after 429")[0].rsplit(", ", 1)[1]) >= 1
+
+
+def test_patterns_page_newest_first_by_cursor(api):
+    from datetime import datetime, timedelta, timezone
+
+    store = api.client.app.state.streams.engine.store
+    start = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    store.append_patterns("cursor-src", [
+        {"pattern_id": f"{i:016x}", "type": "drift", "timestamp": (start + timedelta(minutes=20 * i)).isoformat(),
+         "source": "cursor-src", "details": {"confidence": 0.9}} for i in range(9)])
+    seen, cursor = [], None
+    for _ in range(10):
+        params = {"source": "cursor-src", "limit": 4, **({"cursor": cursor} if cursor else {})}
+        page = api.client.get("/api/v1/patterns", params=params).json()
+        assert (page["total"] == 9) if cursor is None else page["total"] is None
+        seen += [p["pattern_id"] for p in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [f"{i:016x}" for i in reversed(range(9))]
+    first = api.client.get("/api/v1/patterns", params={"source": "cursor-src", "limit": 4}).json()["next_cursor"]
+    other = api.client.get("/api/v1/patterns", params={"source": "cursor-src", "type": "anomaly", "cursor": first})
+    assert other.status_code == 422 and "other filters" in other.json()["detail"]

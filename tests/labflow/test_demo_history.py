@@ -39,7 +39,7 @@ def test_seeded_history_is_real_and_shows_in_the_statistics(lab_settings, lab_re
     assert summary.confirmed > 0 and summary.confirmed + summary.rejected + summary.drafts <= summary.processed
     assert instance.get_materialized_partitions(dg.AssetKey("peaks")) == {
         r.run_key for r in catalog.find_runs(status="processed", limit=1000)}
-    stats = compute_stats(load_catalog_data(catalog), parse_period("7d", now=NOW))
+    stats = compute_stats(load_catalog_data(catalog, parse_period("7d", now=NOW)))
     assert stats["kpis"]["files_ingested"] == summary.runs
     assert stats["kpis"]["confirmed"] == summary.confirmed and stats["kpis"]["rejected"] == summary.rejected
     assert sum(1 for b in stats["by_bucket"] if b["files"]) >= 2  # spread over several days

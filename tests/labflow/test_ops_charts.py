@@ -11,17 +11,19 @@ from matplotlib.image import imread
 
 from labflow.ops.charts import CHARTS, chart_png, table_csv
 from labflow.ops.periods import parse_period
-from labflow.ops.stats import EVENTS_SCHEMA, RUNS_SCHEMA, VERSIONS_SCHEMA, OpsData, compute_stats
+from labflow.ops.stats import EVENT_COUNTS_SCHEMA, RUN_COUNTS_SCHEMA, VERSION_COUNTS_SCHEMA, OpsData, compute_stats
 
 NOW = datetime(2026, 3, 10, 12, tzinfo=timezone.utc)
 
 
 @pytest.fixture
 def stats() -> dict:
-    runs = pl.DataFrame([("r1", NOW, "processed", "hplc", "h", None, 0.9, "new"),
-                         ("r2", NOW, "failed", "hplc", "h", None, None, "new")], schema=RUNS_SCHEMA, orient="row")
-    events = pl.DataFrame([("r1", "new", NOW), ("r2", "new", NOW)], schema=EVENTS_SCHEMA, orient="row")
-    return compute_stats(OpsData(runs, events, pl.DataFrame(schema=VERSIONS_SCHEMA)), parse_period("7d", now=NOW))
+    # Today: one processed run (quality 0.9, fifth bin) and one failed, both arrived.
+    runs = pl.DataFrame([(NOW.date(), True, "processed", 4, 1, 0.9, 1), (NOW.date(), True, "failed", None, 1, None, 0)],
+                        schema=RUN_COUNTS_SCHEMA, orient="row")
+    events = pl.DataFrame([(NOW.date(), True, "new", 2)], schema=EVENT_COUNTS_SCHEMA, orient="row")
+    return compute_stats(OpsData(parse_period("7d", now=NOW), runs, events, pl.DataFrame(schema=VERSION_COUNTS_SCHEMA),
+                                 backlog=1))
 
 
 @pytest.mark.parametrize("chart", CHARTS)

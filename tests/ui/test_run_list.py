@@ -100,3 +100,16 @@ def test_filter_choices_come_from_the_catalog(filled):
 def test_bad_filters_say_what_is_wrong(kwargs, message):
     with pytest.raises(FilterError, match=message):
         parse_filter(**kwargs)
+
+
+def test_paging_on_keeps_the_count_and_seeks_past_runs_added_meanwhile(filled):
+    filters = parse_filter(sort="run_key", descending=False)
+    first = find_page(filled, filters, page=1, page_size=2)
+    filled.register_file(run_key="r00", sha256="0" * 64, size_bytes=1, original_name="r00.csv", source="inbox",
+                         object_path="/o", sidecar_name=None, sidecar_text=None,
+                         detected_at=datetime(2024, 4, 2, tzinfo=timezone.utc))  # sorts first: before page 2
+    second = find_page(filled, filters, page=2, page_size=2, paging=first.paging)
+    assert keys(first) == ["r01", "r02"] and keys(second) == ["r03", "r04"]  # nothing shifted or repeated
+    assert second.total == 5  # counted once, on the first page
+    again = find_page(filled, filters, page=2, page_size=2)  # a fresh count sees the new run
+    assert again.total == 6 and keys(again) == ["r02", "r03"]
