@@ -25,11 +25,18 @@ class IngestOutcome:
 
 
 def find_sidecar(data_file: Path) -> Path | None:
-    """The metadata sidecar written beside ``data_file``, if any."""
+    """The metadata sidecar written beside ``data_file``, if any.
+
+    A candidate name the file system cannot hold (a 250-byte data file name + ``.meta.json`` is over
+    the 255-byte limit) cannot exist, so it is skipped, never an error for the data file.
+    """
     for name in sidecar_candidates(data_file.name):
         candidate = data_file.with_name(name)
-        if candidate.is_file():
-            return candidate
+        try:
+            if candidate.is_file():
+                return candidate
+        except OSError:  # ENAMETOOLONG and the like: no such sidecar can exist
+            continue
     return None
 
 
