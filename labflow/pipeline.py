@@ -136,14 +136,28 @@ class RunProcessor:
         if step not in STEPS:
             raise ValueError(f"unknown step {step!r}; steps are {', '.join(STEPS)}")
         run = self._run(step, run_key)
-        if step == "raw_file":
-            return self.raw_file(run, recipe_id=recipe_id)
-        recipe = self.recipe_for(run, overrides, recipe_id)
-        report = getattr(self, step)(run, recipe)
+        try:
+            if step == "raw_file":
+                return self.raw_file(run, recipe_id=recipe_id)
+            recipe = self.recipe_for(run, overrides, recipe_id)
+            report = getattr(self, step)(run, recipe)
+        except StepFailed:
+            raise
+        except Exception as error:  # an input nobody foresaw: this file's failure, never its batch's
+            message = (f"stopped with an unexpected {type(error).__name__}: {str(error)[:300]}; the file was set "
+                       "aside so that the rest of its batch goes on (please report it with the file)")
+            raise self._fail(step, run, message, quarantine_data=self._raw_or_none(run)) from error
         report.values.update({"recipe_id": recipe.id, "recipe_hash": recipe.content_hash})
         if overrides:
             report.values["recipe_overrides"] = ", ".join(f"{k}={v}" for k, v in overrides.items())
         return report
+
+    def _raw_or_none(self, run: RunRecord) -> bytes | None:
+        """The run's raw bytes for the quarantine, or ``None`` when even they cannot be read."""
+        try:
+            return self.objects.read_verified(run.object_path, run.sha256)
+        except Exception:
+            return None
 
     def raw_file(self, run: RunRecord, *, recipe_id: str | None = None) -> StepReport:
         """Verify the raw copy and capture its metadata (folder, header lines, sidecar)."""
