@@ -10,7 +10,7 @@ from typing import Literal
 
 from labflow.catalog import Catalog
 from labflow.keys import make_run_key
-from labflow.metadata import sidecar_candidates
+from labflow.metadata import MAX_SIDECAR_BYTES, sidecar_candidates
 from labflow.objects import ObjectStore
 
 
@@ -40,6 +40,12 @@ def find_sidecar(data_file: Path) -> Path | None:
     return None
 
 
+def read_sidecar_text(path: Path) -> str:
+    """A sidecar's text; at most one byte more than the limit is read (parsing refuses a larger one)."""
+    with path.open("rb") as handle:
+        return handle.read(MAX_SIDECAR_BYTES + 1).decode("utf-8", errors="replace")
+
+
 def ingest_file(
     inbox: Path,
     relative_path: str,
@@ -57,7 +63,10 @@ def ingest_file(
     except OSError as error:
         return IngestOutcome(relative_path, "unreadable", detail=str(error))
     sidecar_path = find_sidecar(path)
-    sidecar = (sidecar_path.name, sidecar_path.read_bytes().decode("utf-8", errors="replace")) if sidecar_path else None
+    try:
+        sidecar = (sidecar_path.name, read_sidecar_text(sidecar_path)) if sidecar_path else None
+    except OSError as error:
+        return IngestOutcome(relative_path, "unreadable", detail=str(error))
     return register_bytes(data, relative=relative_path, source=f"{source_prefix}:{relative_path}", sidecar=sidecar,
                           objects=objects, catalog=catalog, is_known_run=is_known_run, now=now)
 
