@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 
 import dagster as dg
@@ -18,20 +17,10 @@ from labflow.review import ReviewStore
 from labflow.devserver import dagster_dev_command, prepare_dagster_home, process_env, stop_group
 from labflow.settings import Settings
 from labflow.storage import OutputStore
-from tests.lab_fixtures import drop, free_port, signal_csv
+from tests.lab_fixtures import drop, free_port, responds, signal_csv, wait_for
 
 pytestmark = pytest.mark.e2e
 DEADLINE_S = 300
-
-
-def wait_for(predicate, timeout: float, what: str, poll: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(poll)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 @pytest.fixture
@@ -44,7 +33,7 @@ def dagster_dev(tmp_path: Path):
     process = subprocess.Popen(dagster_dev_command(port), env=env, stdout=log, stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL, start_new_session=True)
     try:
-        wait_for(lambda: _responds(f"http://127.0.0.1:{port}/server_info"), 120, "the Dagster webserver")
+        wait_for(lambda: responds(f"http://127.0.0.1:{port}/server_info"), 120, "the Dagster webserver")
         yield settings, port
     finally:
         stop_group(process)
@@ -72,14 +61,6 @@ def confirm_and_wait_for_the_dataset(settings: Settings, catalog: Catalog, insta
     main_peak = peaks.sort("height").row(-1, named=True)  # hplc-01 → chromatograph recipe: main peak area
     assert (row["annotation_version"], row["objective_kind"]) == (1, "main_peak_area")
     assert row["objective"] == pytest.approx(main_peak["area"], rel=1e-6)
-
-
-def _responds(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 def test_files_dropped_into_the_inbox_are_processed_by_the_daemon(dagster_dev):
