@@ -95,6 +95,10 @@ class Settings:
     s3_sources: tuple[str, ...] = ()
     s3_endpoint_url: str | None = None
     forward_dirs: tuple[Path, ...] = ()
+    # where POST /training-jobs may read data_url from: local folders (default: <home>/training and the
+    # demo folder) and http(s) hosts / S3 buckets (default: none)
+    training_data_dirs: tuple[Path, ...] | None = None
+    training_data_hosts: tuple[str, ...] = ()
     object_store: str | None = None
     sources_dir: Path = PROJECT_ROOT / "sources"
     stream_raw_days: int = 7
@@ -130,6 +134,11 @@ class Settings:
             s3_endpoint_url=env.get("LABFLOW_S3_ENDPOINT_URL") or None,
             forward_dirs=tuple(Path(p.strip()).expanduser() for p in (env.get("LABFLOW_FORWARD_DIRS") or "").split(",")
                                if p.strip()),
+            training_data_dirs=tuple(Path(p.strip()).expanduser().resolve()
+                                     for p in (env.get("LABFLOW_TRAINING_DATA_DIRS") or "").split(",") if p.strip())
+            or None,
+            training_data_hosts=tuple(h.strip().lower() for h in (env.get("LABFLOW_TRAINING_DATA_HOSTS") or "").split(",")
+                                      if h.strip()),
             object_store=_object_store(env.get("LABFLOW_OBJECT_STORE")),
             sources_dir=Path(env.get("LABFLOW_SOURCES_DIR") or PROJECT_ROOT / "sources").expanduser().resolve(),
             stream_raw_days=_positive_int(env, "LABFLOW_STREAM_RAW_DAYS", 7),
@@ -138,6 +147,11 @@ class Settings:
                                        kind="a number such as 0.05 (5 %)"),
             forecast_compiled_trees=_flag(env, "LABFLOW_FORECAST_COMPILED_TREES", True),
         )
+
+    @property
+    def training_folders(self) -> tuple[Path, ...]:
+        """Folders training data may be read from (``LABFLOW_TRAINING_DATA_DIRS``, else ``training`` and ``demo``)."""
+        return self.training_data_dirs or (self.home / "training", self.home / "demo")
 
     @property
     def inbox(self) -> Path:

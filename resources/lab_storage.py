@@ -23,13 +23,17 @@ class LabStorageResource(dg.ConfigurableResource):
     forward_dirs: str = ""
     object_store: str = ""
     s3_endpoint_url: str = ""
+    training_data_dirs: str = ""
+    training_data_hosts: str = ""
 
     def settings(self) -> Settings:
         """These values as a :class:`labflow.settings.Settings`."""
         return Settings(home=Path(self.home), database_url=self.database_url,
                         recipes_dir=Path(self.recipes_dir), etl_mode=self.etl_mode,  # type: ignore[arg-type]
                         forward_dirs=tuple(Path(p) for p in self.forward_dirs.split(",") if p),
-                        object_store=self.object_store or None, s3_endpoint_url=self.s3_endpoint_url or None)
+                        object_store=self.object_store or None, s3_endpoint_url=self.s3_endpoint_url or None,
+                        training_data_dirs=tuple(Path(p) for p in self.training_data_dirs.split(",") if p) or None,
+                        training_data_hosts=tuple(h for h in self.training_data_hosts.split(",") if h))
 
     def recipes(self) -> RecipeBook:
         """Shipped and imported recipes with the per-instrument defaults, read fresh for every run."""
@@ -51,6 +55,8 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             recipes_dir=str(settings.recipes_dir), etl_mode=settings.etl_mode,
             forward_dirs=",".join(str(p) for p in settings.forward_dirs),
             object_store=settings.object_store or "", s3_endpoint_url=settings.s3_endpoint_url or "",
+            training_data_dirs=",".join(str(p) for p in settings.training_data_dirs or ()),
+            training_data_hosts=",".join(settings.training_data_hosts),
         ),
     }
     if settings.s3_sources:  # dagster-aws/boto3 cost ~1.5 s of imports: only when S3 is watched

@@ -28,8 +28,8 @@ from sensors.confirmations import build_confirmations_sensor
 
 @pytest.fixture
 def lab_settings(tmp_path: Path) -> Settings:
-    """Settings for a fresh data directory with a SQLite catalog."""
-    settings = Settings.from_env({"LABFLOW_HOME": str(tmp_path / "home"),
+    """Settings for a fresh data directory with a SQLite catalog; training data may come from ``tmp_path``."""
+    settings = Settings.from_env({"LABFLOW_HOME": str(tmp_path / "home"), "LABFLOW_TRAINING_DATA_DIRS": str(tmp_path),
                                   "LABFLOW_RECIPES_DIR": str(PROJECT_ROOT / "recipes")})
     settings.ensure_dirs()
     return settings
