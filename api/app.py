@@ -16,6 +16,7 @@ from api.bench_routes import add_bench_routes
 from api.deps import API_PREFIX, Lab
 from api.energy_requests import add_body_schemas
 from api.errors import install_error_handlers, use_problem_media_type
+from api.log_redaction import redact_server_logs
 from api.materialized import MaterializationRequested
 from api.metrics import MetricsMiddleware
 from api.models import Accepted
@@ -40,6 +41,7 @@ def create_app(settings: Settings, *, gateway: DagsterGateway | None = None) -> 
     if gateway is None:
         gateway = DagsterGateway(dg.DagsterInstance.get(), webserver_url=settings.dagster_url)
     lab = Lab.build(settings, gateway)
+    redact_server_logs()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

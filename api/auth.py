@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import anyio
-from fastapi import Depends
+from fastapi import Depends, WebSocket
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.deps import LabDep
@@ -19,6 +19,25 @@ from labflow.apikeys import ApiKey, scope_allows
 bearer = HTTPBearer(auto_error=False, scheme_name="ApiKey",
                     description="An API key from `labflow keys create --name N --scope read|write|admin`.")
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
+WS_SUBPROTOCOL = "bearer"
+
+
+async def accept_websocket(websocket: WebSocket) -> str | None:
+    """Accept a WebSocket and return the API key it was opened with, if any.
+
+    The key comes as ``Authorization: Bearer <key>`` or, from a browser (which cannot set headers on a
+    WebSocket), as the subprotocols ``bearer, <key>`` (answered with ``bearer``); ``?token=<key>`` still
+    works, and is kept out of the server log (:mod:`api.log_redaction`).
+    """
+    offered = websocket.scope.get("subprotocols") or []
+    if len(offered) == 2 and offered[0] == WS_SUBPROTOCOL:
+        await websocket.accept(subprotocol=WS_SUBPROTOCOL)
+        return offered[1]
+    await websocket.accept()
+    header = websocket.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return websocket.query_params.get("token")
 
 
 def check_key(lab: LabDep, token: str | None, scope: str) -> ApiKey | None:

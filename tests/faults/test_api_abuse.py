@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import dagster as dg
 import httpx
 import pytest
+from websockets.sync.client import connect
+from websockets.typing import Subprotocol
 
+from labflow.apikeys import KeyStore
+from labflow.catalog import Catalog
+from labflow.devserver import stop_group
+from labflow.settings import PROJECT_ROOT
 from tests.api.conftest import make_settings, open_lab, uvicorn_server
+from tests.lab_fixtures import free_port, responds, wait_for
 
 JOBS = "/api/v1/training-jobs"
 
@@ -33,3 +44,41 @@ def test_training_data_only_from_allowed_folders_and_hosts_and_no_content_echoed
         assert response.status_code == 422, (data_url, response.text)
         assert "LABFLOW_TRAINING_DATA_" in response.text and "root:" not in response.text
     assert lab.instance.get_runs_count(dg.RunsFilter()) == 0  # nothing was launched
+
+
+@pytest.fixture
+def api_process(tmp_path):
+    """``labflow api`` as a real process with auth on; yields ``(base URL, settings, log file)``."""
+    settings = make_settings(tmp_path / "home", LABFLOW_AUTH="on")
+    port = free_port()
+    log = tmp_path / "api.log"
+    env = {**os.environ, "LABFLOW_HOME": str(settings.home), "LABFLOW_AUTH": "on"}
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "labflow.cli", "api", "--port", str(port)], env=env,
+                                   stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT, start_new_session=True)
+    try:
+        wait_for(lambda: responds(f"http://127.0.0.1:{port}/healthz"), 90, "the API", poll=0.5)
+        yield f"http://127.0.0.1:{port}", settings, log
+    finally:
+        stop_group(process)
+        print(log.read_text(errors="replace")[-3000:])
+
+
+def test_api_keys_never_reach_the_server_log(api_process):
+    url, settings, log = api_process
+    catalog = Catalog(settings.database_url)
+    _, token = KeyStore(catalog).create("reader", "read")
+    catalog.dispose()
+    ws = url.replace("http://", "ws://") + "/api/v1/ws/runs"
+    assert httpx.get(f"{url}/api/v1/runs?token={token}", timeout=30).status_code == 401  # HTTP wants the header
+    with connect(f"{ws}?token={token}", open_timeout=30) as socket:  # accepted: it stays open
+        socket.ping().wait(10)
+    with connect(ws, subprotocols=[Subprotocol("bearer"), Subprotocol(token)], open_timeout=30) as socket:
+        assert socket.subprotocol == "bearer"
+        socket.ping().wait(10)
+    with connect(ws, additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=30) as socket:
+        socket.ping().wait(10)
+    text = wait_for(lambda: (t := log.read_text()).count("WebSocket") >= 3 and t, 10, "the WebSocket log lines")
+    secret = token.split("_", 2)[2]
+    assert secret not in text and token not in text
+    assert "token=[redacted]" in text and "/api/v1/runs?token=[redacted]" in text
