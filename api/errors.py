@@ -19,6 +19,7 @@ from api.models import FieldProblem, Problem
 from labflow.catalog import RunNotFound
 from labflow.experiments import ExperimentError, ExperimentExists
 from labflow.uploads import UploadRejected
+from resources.dagster_gateway import WrongDagsterInstance
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("labflow.api")
@@ -73,7 +74,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(request, 422, detail, errors=fields)
 
     async def domain_error(request: Request, error: Exception) -> JSONResponse:
-        status = {RunNotFound: 404, ExperimentExists: 409}.get(type(error), 422)
+        status = {RunNotFound: 404, ExperimentExists: 409, WrongDagsterInstance: 503}.get(type(error), 422)
         status = error.status if isinstance(error, UploadRejected) else status
         return problem_response(request, status, str(error))
 
@@ -84,7 +85,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiProblem, api_problem)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid_request)
-    for domain in (RunNotFound, ExperimentError, UploadRejected):
+    for domain in (RunNotFound, ExperimentError, UploadRejected, WrongDagsterInstance):
         app.add_exception_handler(domain, domain_error)
     app.add_exception_handler(Exception, unexpected)
 
