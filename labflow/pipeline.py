@@ -35,6 +35,7 @@ from labflow.report import frame_to_markdown, mapping_to_markdown
 from labflow.settings import Settings
 from labflow.smoothing import clean_series
 from labflow.storage import MissingOutputError, open_output_store
+from labflow.table_limits import TableTooLarge, check_table_bounds
 
 STEPS = ("raw_file", "raw_series", "clean_series", "peaks", "quality_report")
 TIME_COLUMNS = ("time_s", "timestamp")
@@ -129,6 +130,15 @@ class RunProcessor:
         except ObjectIntegrityError as error:
             raise self._fail(step, run, str(error)) from None
 
+    def _table_bytes(self, step: str, run: RunRecord) -> bytes:
+        """The raw bytes, refused (and quarantined) when they pass the table limits every reader relies on."""
+        data = self._raw_bytes(step, run)
+        try:
+            check_table_bounds(data, run.original_name)
+        except TableTooLarge as error:
+            raise self._fail(step, run, str(error), quarantine_data=data) from None
+        return data
+
     # -- steps ---------------------------------------------------------------------------------
     def run_step(self, step: str, run_key: str, *, overrides: Mapping[str, Any] | None = None,
                  recipe_id: str | None = None) -> StepReport:
@@ -160,8 +170,9 @@ class RunProcessor:
             return None
 
     def raw_file(self, run: RunRecord, *, recipe_id: str | None = None) -> StepReport:
-        """Verify the raw copy and capture its metadata (folder, header lines, sidecar)."""
-        data = self._raw_bytes("raw_file", run)
+        """Verify the raw copy, check it against the table limits and capture its metadata (folder, header
+        lines, sidecar)."""
+        data = self._table_bytes("raw_file", run)
         try:
             captured = self._capture_metadata(run, data)
         except MetadataError as error:
@@ -194,7 +205,7 @@ class RunProcessor:
 
     def raw_series(self, run: RunRecord, recipe: Recipe) -> StepReport:
         """Parse and validate the instrument file into a typed series."""
-        data = self._raw_bytes("raw_series", run)
+        data = self._table_bytes("raw_series", run)
         try:
             parsed = parse_instrument_csv(data, name=run.original_name, time_column=recipe.parse.time_column,
                                           channels=recipe.parse.channels, unsorted_time=recipe.parse.unsorted_time)

@@ -24,6 +24,7 @@ from labflow.keys import make_run_key, sha256_hex
 from labflow.metadata import MetadataError, parse_sidecar
 from labflow.atomic import write_atomic
 from labflow.parsing import ParseError, parse_instrument_csv
+from labflow.table_limits import TableTooLarge, check_table_bounds
 from labflow.settings import Settings
 
 SNIFF_BYTES = 1_048_576
@@ -82,11 +83,16 @@ def check_size(size: int, limit: int) -> None:
 
 
 def sniff_content(data: bytes, name: str) -> None:
-    """Refuse what is not an instrument table: binary, undecodable, or no delimited numbers in the head.
+    """Refuse what is not an instrument table: over the table limits, binary, undecodable, or no delimited
+    numbers in the head.
 
     The first :data:`SNIFF_BYTES` (cut at a line end) must parse with :func:`labflow.parsing.parse_instrument_csv`;
     the rest may not contain NUL bytes (except UTF-16 text, where they are part of the encoding).
     """
+    try:
+        check_table_bounds(data, name)
+    except TableTooLarge as error:
+        raise UploadRejected(f"not an instrument table: {error}", status=415) from None
     try:
         parsed = parse_instrument_csv(_head(data), name=name)
     except ParseError as error:

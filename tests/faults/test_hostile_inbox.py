@@ -35,7 +35,11 @@ def hostile_inbox(inbox) -> dict[str, str]:
     (inbox / "huge-sidecar.csv.meta.json").write_text(json.dumps({"notes": "x" * 1_100_000}))
     # values at the edge of float64: the peaks picture fails inside matplotlib, which nobody foresaw
     drop(inbox, "extreme.csv", b"time_s,v\n0,1e308\n1,-1e308\n2,1e308\n3,-1e308\n4,1e308\n")
-    return {"nested.csv": "nested deeper than the limit of 20 levels",
+    drop(inbox, "wide.csv", b"".join(b",".join(b"%d" % (r * c) for c in range(100_000)) + b"\n" for r in range(5)))
+    drop(inbox, "one-line.csv", b"time_s,v\n" + b"1" * 2_000_000 + b"\n")
+    return {"wide.csv": "line 1 has 100,000 fields separated by commas; the limit is 10,000 columns",
+            "one-line.csv": "line 2 is longer than the limit of 1,000,000 bytes",
+            "nested.csv": "nested deeper than the limit of 20 levels",
             "bomb.csv": "more than the limit of 10,000 values",
             "huge-sidecar.csv": "larger than the limit of 1,000,000 bytes",
             "extreme.csv": "unexpected ValueError"}
@@ -47,7 +51,7 @@ def test_hostile_files_are_quarantined_with_their_reason_and_the_batch_lands(
     inbox_daemon.tick()
     result = inbox_daemon.tick()  # second sight: complete; must not raise on the long name
     keys = instance.get_dynamic_partitions(RUNS_PARTITION)
-    assert len(keys) == 8 and len(result.run_requests) == 1
+    assert len(keys) == 10 and len(result.run_requests) == 1
     outcome = dg.materialize([run_etl], instance=instance, resources=lab_resources, raise_on_error=False,
                              tags=result.run_requests[0].tags)
     assert not outcome.success  # the run names its failed files
