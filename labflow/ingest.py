@@ -9,6 +9,7 @@ from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from labflow.catalog import Catalog
+from labflow.inbox import inside
 from labflow.keys import make_run_key
 from labflow.metadata import MAX_SIDECAR_BYTES, sidecar_candidates
 from labflow.objects import ObjectStore
@@ -33,7 +34,7 @@ def find_sidecar(data_file: Path) -> Path | None:
     for name in sidecar_candidates(data_file.name):
         candidate = data_file.with_name(name)
         try:
-            if candidate.is_file():
+            if candidate.is_file() and inside(candidate, data_file.parent):  # never a link leading out
                 return candidate
         except OSError:  # ENAMETOOLONG and the like: no such sidecar can exist
             continue
@@ -58,6 +59,8 @@ def ingest_file(
 ) -> IngestOutcome:
     """Stage one complete file (and its sidecar) from a folder inbox; see :func:`register_bytes`."""
     path = inbox / relative_path
+    if not inside(path, inbox):  # replaced by a link leading out since the scan
+        return IngestOutcome(relative_path, "unreadable", detail="a symbolic link out of the inbox is not read")
     try:
         data = path.read_bytes()
     except OSError as error:

@@ -29,7 +29,7 @@ from labflow.settings import Settings
 
 SNIFF_BYTES = 1_048_576
 """Bytes from the start of a file that must parse as an instrument table."""
-_MAX_NAME = 200
+_MAX_NAME = 200  # bytes: file systems limit names to 255 bytes, and the sidecar adds '.meta.json'
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -65,8 +65,9 @@ def sanitise_filename(name: str) -> str:
     base = re.split(r"[/\\]", name)[-1].strip()
     if not base or base in (".", ".."):
         raise UploadRejected(f"file name {name!r} has no file part; send a plain file name", status=400)
-    if len(base) > _MAX_NAME:
-        raise UploadRejected(f"file name is {len(base)} characters long; the limit is {_MAX_NAME}", status=400)
+    if len(base.encode("utf-8")) > _MAX_NAME:
+        raise UploadRejected(f"file name is {len(base.encode('utf-8'))} bytes long in UTF-8; the limit is {_MAX_NAME} "
+                             "bytes (accented and non-Latin letters take 2–4 bytes each): shorten it", status=400)
     if is_ignored(base):
         raise UploadRejected(f"file name {base!r} is a hidden, temporary or sidecar name that the inbox ignores; "
                              "rename the file", status=400)

@@ -35,6 +35,9 @@ def hostile_inbox(inbox) -> dict[str, str]:
     (inbox / "huge-sidecar.csv.meta.json").write_text(json.dumps({"notes": "x" * 1_100_000}))
     # values at the edge of float64: the peaks picture fails inside matplotlib, which nobody foresaw
     drop(inbox, "extreme.csv", b"time_s,v\n0,1e308\n1,-1e308\n2,1e308\n3,-1e308\n4,1e308\n")
+    (inbox / "passwd.csv").symlink_to("/etc/passwd")  # never read, copied or quarantined
+    drop(inbox, "linked-sidecar.csv", signal_csv(12))
+    (inbox / "linked-sidecar.csv.meta.json").symlink_to("/etc/passwd")  # not read: the file has no sidecar
     drop(inbox, "wide.csv", b"".join(b",".join(b"%d" % (r * c) for c in range(100_000)) + b"\n" for r in range(5)))
     drop(inbox, "one-line.csv", b"time_s,v\n" + b"1" * 2_000_000 + b"\n")
     return {"wide.csv": "line 1 has 100,000 fields separated by commas; the limit is 10,000 columns",
@@ -51,12 +54,13 @@ def test_hostile_files_are_quarantined_with_their_reason_and_the_batch_lands(
     inbox_daemon.tick()
     result = inbox_daemon.tick()  # second sight: complete; must not raise on the long name
     keys = instance.get_dynamic_partitions(RUNS_PARTITION)
-    assert len(keys) == 10 and len(result.run_requests) == 1
+    assert len(keys) == 11 and len(result.run_requests) == 1
     outcome = dg.materialize([run_etl], instance=instance, resources=lab_resources, raise_on_error=False,
                              tags=result.run_requests[0].tags)
     assert not outcome.success  # the run names its failed files
     runs = {run.original_name: run for run in catalog.find_runs()}
-    good = {runs[name].run_key for name in ("good0.csv", "good1.csv", "good2.csv", LONG_NAME)}
+    good = {runs[name].run_key for name in ("good0.csv", "good1.csv", "good2.csv", LONG_NAME, "linked-sidecar.csv")}
+    assert "passwd.csv" not in runs and runs["linked-sidecar.csv"].sidecar_name is None
     assert materialized(instance, "quality_report") == good
     for name, reason in reasons.items():
         run = runs[name]
@@ -64,3 +68,6 @@ def test_hostile_files_are_quarantined_with_their_reason_and_the_batch_lands(
         note = (lab_settings.quarantine / f"{run.run_key}.csv.error.txt").read_text()
         assert reason in note and (lab_settings.quarantine / f"{run.run_key}.csv").exists()
     assert len(json.dumps(catalog.get_run(runs["bomb.csv"].run_key).params)) < 1000  # nothing expanded
+    stored = [p.read_bytes() for folder in (lab_settings.objects, lab_settings.quarantine) for p in folder.rglob("*")
+              if p.is_file()]
+    assert not any(b"root:" in data for data in stored)
