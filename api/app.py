@@ -13,6 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 from api.bench_routes import add_bench_routes
+from api.body_guard import BodyGuard
 from api.deps import API_PREFIX, Lab
 from api.energy_requests import add_body_schemas
 from api.errors import install_error_handlers, use_problem_media_type
@@ -63,6 +64,7 @@ def create_app(settings: Settings, *, gateway: DagsterGateway | None = None) -> 
     install_error_handlers(app)
     app.add_exception_handler(MaterializationRequested, _accepted)
     app.add_middleware(uploads.UploadSizeLimit, max_bytes=settings.upload_max_bytes)
+    app.add_middleware(BodyGuard, auth_required=settings.auth_required)
     app.add_middleware(MetricsMiddleware, metrics=lab.metrics)
     app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]
     return app

@@ -6,6 +6,7 @@ message that says what is wrong and what to do. The catch-all 500 is a last reso
 
 from __future__ import annotations
 
+import json
 import logging
 from http import HTTPStatus
 from typing import Any
@@ -14,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Send
 
 from api.models import FieldProblem, Problem
 from labflow.catalog import RunNotFound
@@ -41,6 +43,18 @@ def problem_response(request: Request, status: int, detail: str, *, headers: dic
     problem = Problem(title=_phrase(status), status=status, detail=detail, instance=request.url.path, errors=errors)
     return JSONResponse(problem.model_dump(mode="json", exclude_none=True), status_code=status, headers=headers,
                         media_type=PROBLEM_JSON)
+
+
+async def send_problem(send: Send, status: int, detail: str, instance: str,
+                       headers: dict[str, str] | None = None) -> None:
+    """Send a problem+json response straight through ASGI (for middleware that answers before the app)."""
+    body = json.dumps({"type": "about:blank", "title": _phrase(status), "status": status, "detail": detail,
+                       "instance": instance}).encode()
+    extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode()),
+                            *extra]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def problems(*codes: int) -> dict[int | str, dict[str, Any]]:

@@ -35,7 +35,8 @@ async def run_status_stream(websocket: WebSocket) -> None:
     lab: Lab = websocket.app.state.lab
     token = await accept_websocket(websocket)
     try:
-        await anyio.to_thread.run_sync(check_key, lab, token, "read")
+        await anyio.to_thread.run_sync(check_key, lab, token, "read",
+                                     websocket.client.host if websocket.client else None)
     except ApiProblem as refused:
         await websocket.close(code=4000 + refused.status, reason=refused.detail[:120])
         return

@@ -113,7 +113,8 @@ async def push_events_ws(websocket: WebSocket, source: str) -> None:
     streams: StreamService = websocket.app.state.streams
     token = await accept_websocket(websocket)
     try:
-        await anyio.to_thread.run_sync(check_key, lab, token, "write")
+        await anyio.to_thread.run_sync(check_key, lab, token, "write",
+                                     websocket.client.host if websocket.client else None)
     except ApiProblem as refused:
         await websocket.close(code=4000 + refused.status, reason=refused.detail[:120])
         return

@@ -82,3 +82,35 @@ def test_api_keys_never_reach_the_server_log(api_process):
     secret = token.split("_", 2)[2]
     assert secret not in text and token not in text
     assert "token=[redacted]" in text and "/api/v1/runs?token=[redacted]" in text
+
+
+def test_bodies_without_a_key_and_oversize_bodies_are_refused_before_they_are_read(api_process):
+    url, settings, _ = api_process
+    big = b'{"asset_id": "line-3", "data_url": "' + b"x" * (20 * 1024 * 1024) + b'"}'
+    response = httpx.post(url + JOBS, content=big, headers={"Content-Type": "application/json"}, timeout=60)
+    assert response.status_code == 401 and "needs an API key" in response.json()["detail"]
+    catalog = Catalog(settings.database_url)
+    _, token = KeyStore(catalog).create("writer", "write")
+    catalog.dispose()
+    auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    response = httpx.post(url + JOBS, content=big, headers=auth, timeout=60)
+    assert response.status_code == 413 and "limited to 16,777,216 bytes" in response.json()["detail"]
+
+    def chunks():
+        for _ in range(20):
+            yield b"x" * (1024 * 1024)
+
+    response = httpx.post(url + JOBS, content=chunks(), headers=auth, timeout=60)  # no length: counted
+    assert response.status_code == 413 and "more than" in response.json()["detail"]
+
+
+def test_wrong_secrets_are_rate_limited_per_key_prefix(api_process):
+    url, settings, _ = api_process
+    catalog = Catalog(settings.database_url)
+    _, token = KeyStore(catalog).create("reader", "read")
+    catalog.dispose()
+    wrong = {"Authorization": f"Bearer {token[:16]}{'A' * 43}"}  # the real prefix, a guessed secret
+    statuses = [httpx.get(f"{url}/api/v1/runs", headers=wrong, timeout=30).status_code for _ in range(22)]
+    assert statuses[:20] == [401] * 20 and statuses[20:] == [429, 429], statuses
+    limited = httpx.get(f"{url}/api/v1/runs", headers=wrong, timeout=30)
+    assert limited.status_code == 429 and 0 < int(limited.headers["Retry-After"]) <= 60
