@@ -18,10 +18,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Send
 
 from api.models import FieldProblem, Problem
-from labflow.catalog import RunNotFound
+from labflow.store.catalog import RunNotFound
 from labflow.experiments import ExperimentError, ExperimentExists
-from labflow.uploads import UploadRejected
-from resources.dagster_gateway import WrongDagsterInstance
+from labflow.ingest.uploads import UploadRejected
+from lab_assets.gateway import WrongDagsterInstance
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("labflow.api")

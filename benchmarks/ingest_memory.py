@@ -44,11 +44,11 @@ def write_csv(path: Path, size_bytes: int) -> None:
 
 def measure(home: Path, file_name: str | None) -> dict:
     """In this (child) process: ingest and parse ``file_name`` from the inbox (or nothing); peak RSS and time."""
-    from labflow.catalog import Catalog
-    from labflow.ingest import ingest_file
-    from labflow.objects import open_object_store
-    from labflow.pipeline import RunProcessor
-    from labflow.recipe_store import recipes_in_effect
+    from labflow.store.catalog import Catalog
+    from labflow.ingest.register import ingest_file
+    from labflow.store.objects import open_object_store
+    from labflow.processing.pipeline import RunProcessor
+    from labflow.processing.recipe_store import recipes_in_effect
     from labflow.settings import Settings
 
     settings = Settings.from_env({"LABFLOW_HOME": str(home)})

@@ -13,7 +13,7 @@ from typing import Any, Optional
 import dagster as dg
 
 from lab_assets.partitions import runs_partitions
-from labflow.pipeline import STEPS, RunProcessor, StepFailed, StepReport
+from labflow.processing.pipeline import STEPS, RunProcessor, StepFailed, StepReport
 from resources import CatalogResource, LabStorageResource
 
 ETL_GROUP = "etl"

@@ -7,7 +7,7 @@ each closed hour (and each closed day's summary). The assets only call :mod:`lab
 import dagster as dg
 
 from lab_assets.partitions import stream_day_partitions, stream_hour_partitions
-from labflow.storage import open_output_store
+from labflow.store.outputs import open_output_store
 from labflow.streams.feedback import FeedbackBook
 from labflow.streams.store import StreamStore
 from labflow.streams.tables import (EVENTS_ASSET, FEEDBACK_ASSET, PATTERNS_ASSET, SUMMARY_ASSET, daily_summary,

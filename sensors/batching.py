@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import dagster as dg
 
-from labflow.pipeline import STEPS
+from labflow.processing.pipeline import STEPS
 
 LAZY_STEPS = ("raw_file", "raw_series")
 

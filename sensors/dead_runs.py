@@ -22,8 +22,8 @@ from dagster._core.launcher.default_run_launcher import DefaultRunLauncher
 
 from lab_assets.etl import run_etl
 from lab_assets.partitions import RUNS_PARTITION
-from labflow.catalog import Catalog
-from labflow.pipeline import STEPS
+from labflow.store.catalog import Catalog
+from labflow.processing.pipeline import STEPS
 from labflow.processes import is_running_since
 from labflow.settings import Settings
 from resources import CatalogResource, LabStorageResource

@@ -8,7 +8,7 @@ from typing import Any
 import gradio as gr
 from matplotlib.figure import Figure
 
-from labflow.catalog import Catalog
+from labflow.store.catalog import Catalog
 from labflow.experiments import CampaignStatus, ExperimentStore, chart_points, point_rows
 from labflow.settings import Settings
 

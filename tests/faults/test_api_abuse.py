@@ -13,7 +13,7 @@ from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
 from labflow.apikeys import KeyStore
-from labflow.catalog import Catalog
+from labflow.store.catalog import Catalog
 from labflow.devserver import stop_group
 from labflow.settings import PROJECT_ROOT
 from tests.api.conftest import make_settings, open_lab, uvicorn_server

@@ -12,7 +12,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from labflow.catalog import Catalog
+from labflow.store.catalog import Catalog
 from labflow.devserver import dagster_dev_command, prepare_dagster_home, process_env, stop_group
 from labflow.settings import Settings
 from sensors.dead_runs import WORKER_GONE

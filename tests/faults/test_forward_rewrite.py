@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from labflow.forward import JOURNAL_NAME, Backoff, Forwarder, Journal
-from labflow.s3_inbox import S3Source
+from labflow.ingest.forward import JOURNAL_NAME, Backoff, Forwarder, Journal
+from labflow.s3 import S3Source
 
 
 def test_a_file_rewritten_after_judgement_is_judged_again_and_sent_once_in_full(s3, tmp_path):

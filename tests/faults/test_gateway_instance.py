@@ -11,7 +11,7 @@ import pytest
 
 from labflow.devserver import dagster_dev_command, prepare_dagster_home, process_env, stop_group
 from labflow.settings import Settings
-from resources.dagster_gateway import DagsterGateway, WrongDagsterInstance
+from lab_assets.gateway import DagsterGateway, WrongDagsterInstance
 from tests.lab_fixtures import free_port, responds, wait_for
 
 pytestmark = pytest.mark.e2e

@@ -10,10 +10,10 @@ import pytest
 
 from lab_assets.etl import run_etl
 from lab_assets.partitions import RUNS_PARTITION
-from labflow.ingest import ingest_file
-from labflow.objects import open_object_store
-from labflow.pipeline import STEPS
-from labflow.storage import OutputStore
+from labflow.ingest.register import ingest_file
+from labflow.store.objects import open_object_store
+from labflow.processing.pipeline import STEPS
+from labflow.store.outputs import OutputStore
 from tests.lab_fixtures import drop, register_run, signal_csv
 
 

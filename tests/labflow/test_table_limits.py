@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from labflow import table_limits
-from labflow.table_limits import MAX_COLUMNS, MAX_LINE_BYTES, TableTooLarge, check_table_bounds
+from labflow.processing import table_limits
+from labflow.processing.table_limits import MAX_COLUMNS, MAX_LINE_BYTES, TableTooLarge, check_table_bounds
 
 
 @pytest.mark.parametrize("data", [b"", b"t,v\n1,2\n", b"t,v\r\n1,2", b"h\n" + b";".join([b"1"] * MAX_COLUMNS) + b"\n",
