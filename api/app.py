@@ -88,5 +88,20 @@ def _openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
                     operation.pop("security", None)
                     for code in ("401", "403"):
                         operation.get("responses", {}).pop(code, None)
-        app.openapi_schema = use_problem_media_type(add_body_schemas(schema))
+        app.openapi_schema = use_problem_media_type(add_body_schemas(_enforced_limits(schema, settings)))
     return app.openapi_schema
+
+
+def _enforced_limits(schema: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """Declare what the middleware answers: 413 for any request body, 429 for wrong keys when auth is on."""
+    problem = {"$ref": "#/components/schemas/Problem"}
+    for path in schema["paths"].values():
+        for operation in path.values():
+            responses = operation.setdefault("responses", {})
+            if "requestBody" in operation:
+                responses.setdefault("413", {"description": "Request body too large",
+                                             "content": {"application/json": {"schema": problem}}})
+            if settings.auth_required and operation.get("security"):
+                responses.setdefault("429", {"description": "Too many wrong API keys; see Retry-After",
+                                             "content": {"application/json": {"schema": problem}}})
+    return schema
