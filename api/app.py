@@ -13,9 +13,11 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 from api.bench_routes import add_bench_routes
+from api.body_guard import BodyGuard
 from api.deps import API_PREFIX, Lab
 from api.energy_requests import add_body_schemas
 from api.errors import install_error_handlers, use_problem_media_type
+from api.log_redaction import redact_server_logs
 from api.materialized import MaterializationRequested
 from api import metrics_pipeline
 from api.metrics import MetricsMiddleware
@@ -41,6 +43,7 @@ def create_app(settings: Settings, *, gateway: DagsterGateway | None = None) -> 
     if gateway is None:
         gateway = DagsterGateway(dg.DagsterInstance.get(), webserver_url=settings.dagster_url)
     lab = Lab.build(settings, gateway)
+    redact_server_logs()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -63,6 +66,7 @@ def create_app(settings: Settings, *, gateway: DagsterGateway | None = None) -> 
     install_error_handlers(app)
     app.add_exception_handler(MaterializationRequested, _accepted)
     app.add_middleware(uploads.UploadSizeLimit, max_bytes=settings.upload_max_bytes)
+    app.add_middleware(BodyGuard, auth_required=settings.auth_required)
     app.add_middleware(MetricsMiddleware, metrics=lab.metrics)
     app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]
     return app
@@ -86,5 +90,20 @@ def _openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
                     operation.pop("security", None)
                     for code in ("401", "403"):
                         operation.get("responses", {}).pop(code, None)
-        app.openapi_schema = use_problem_media_type(add_body_schemas(schema))
+        app.openapi_schema = use_problem_media_type(add_body_schemas(_enforced_limits(schema, settings)))
     return app.openapi_schema
+
+
+def _enforced_limits(schema: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """Declare what the middleware answers: 413 for any request body, 429 for wrong keys when auth is on."""
+    problem = {"$ref": "#/components/schemas/Problem"}
+    for path in schema["paths"].values():
+        for operation in path.values():
+            responses = operation.setdefault("responses", {})
+            if "requestBody" in operation:
+                responses.setdefault("413", {"description": "Request body too large",
+                                             "content": {"application/json": {"schema": problem}}})
+            if settings.auth_required and operation.get("security"):
+                responses.setdefault("429", {"description": "Too many wrong API keys; see Retry-After",
+                                             "content": {"application/json": {"schema": problem}}})
+    return schema

@@ -3,7 +3,7 @@ built once per app, and the run named in the path. The current API key is :mod:`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
@@ -14,6 +14,7 @@ from api.models import RunKey
 from labflow.apikeys import KeyStore
 from labflow.store.catalog import Catalog, RunNotFound, RunRecord
 from labflow.experiments import ExperimentStore
+from labflow.failure_limit import FailureLimit
 from labflow.review.store import ReviewStore
 from labflow.settings import Settings
 from lab_assets.gateway import DagsterGateway
@@ -33,6 +34,8 @@ class Lab:
     gateway: DagsterGateway
     reader: MaterializedReader
     metrics: ApiMetrics
+    # wrong API keys: 20 per minute per client address and per key prefix, then 429 until the oldest expires
+    failed_keys: FailureLimit = field(default_factory=lambda: FailureLimit(limit=20, window_s=60.0))
 
     @classmethod
     def build(cls, settings: Settings, gateway: DagsterGateway) -> "Lab":

@@ -6,6 +6,7 @@ message that says what is wrong and what to do. The catch-all 500 is a last reso
 
 from __future__ import annotations
 
+import json
 import logging
 from http import HTTPStatus
 from typing import Any
@@ -14,11 +15,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Send
 
 from api.models import FieldProblem, Problem
 from labflow.store.catalog import RunNotFound
 from labflow.experiments import ExperimentError, ExperimentExists
 from labflow.ingest.uploads import UploadRejected
+from lab_assets.gateway import WrongDagsterInstance
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("labflow.api")
@@ -40,6 +43,18 @@ def problem_response(request: Request, status: int, detail: str, *, headers: dic
     problem = Problem(title=_phrase(status), status=status, detail=detail, instance=request.url.path, errors=errors)
     return JSONResponse(problem.model_dump(mode="json", exclude_none=True), status_code=status, headers=headers,
                         media_type=PROBLEM_JSON)
+
+
+async def send_problem(send: Send, status: int, detail: str, instance: str,
+                       headers: dict[str, str] | None = None) -> None:
+    """Send a problem+json response straight through ASGI (for middleware that answers before the app)."""
+    body = json.dumps({"type": "about:blank", "title": _phrase(status), "status": status, "detail": detail,
+                       "instance": instance}).encode()
+    extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode()),
+                            *extra]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -73,7 +88,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(request, 422, detail, errors=fields)
 
     async def domain_error(request: Request, error: Exception) -> JSONResponse:
-        status = {RunNotFound: 404, ExperimentExists: 409}.get(type(error), 422)
+        status = {RunNotFound: 404, ExperimentExists: 409, WrongDagsterInstance: 503}.get(type(error), 422)
         status = error.status if isinstance(error, UploadRejected) else status
         return problem_response(request, status, str(error))
 
@@ -84,7 +99,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiProblem, api_problem)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid_request)
-    for domain in (RunNotFound, ExperimentError, UploadRejected):
+    for domain in (RunNotFound, ExperimentError, UploadRejected, WrongDagsterInstance):
         app.add_exception_handler(domain, domain_error)
     app.add_exception_handler(Exception, unexpected)
 

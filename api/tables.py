@@ -8,6 +8,8 @@ from typing import Any, Literal
 import polars as pl
 from fastapi import Response
 
+from labflow.spreadsheet_safe import write_safe_csv
+
 TableFormat = Literal["json", "csv", "parquet"]
 PARQUET = "application/vnd.apache.parquet"
 
@@ -30,7 +32,7 @@ def table_bytes(frame: pl.DataFrame, fmt: TableFormat, name: str) -> tuple[bytes
     if fmt == "csv":
         flat = frame.with_columns([pl.col(c).list.join("|") for c, t in frame.schema.items()
                                    if isinstance(t, pl.List) and t.inner == pl.String])
-        return flat.write_csv().encode(), "text/csv", {"Content-Disposition": f'attachment; filename="{name}.csv"'}
+        return (write_safe_csv(flat) or "").encode(), "text/csv", {"Content-Disposition": f'attachment; filename="{name}.csv"'}
     buffer = io.BytesIO()
     frame.write_parquet(buffer, compression="zstd")
     return buffer.getvalue(), PARQUET, {"Content-Disposition": f'attachment; filename="{name}.parquet"'}

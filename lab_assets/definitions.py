@@ -11,16 +11,18 @@ from labflow.settings import Settings
 from resources import build_resources
 from sensors.alerts import build_alert_sensors
 from sensors.confirmations import build_confirmations_sensor, build_review_automation_sensor
+from sensors.dead_runs import build_dead_run_sensor
 from sensors.inbox import build_inbox_sensor
 from sensors.loop import build_loop_sensor
 from sensors.streams import build_streams_sensor
 
 
 def build_sensors(settings: Settings) -> list[dg.SensorDefinition]:
-    """Folder inbox, confirmations, review automation and alerts; the S3 sensor when sources are set."""
+    """Folder inbox, confirmations, review automation, alerts and the dead-run sweep; the S3 sensor when
+    sources are set."""
     sensors = [build_inbox_sensor(settings), build_confirmations_sensor(settings),
                build_review_automation_sensor(settings), *build_alert_sensors(), build_streams_sensor(settings),
-               build_loop_sensor(settings)]
+               build_loop_sensor(settings), build_dead_run_sensor(settings)]
     if settings.s3_sources:  # dagster-aws/boto3 imports only when S3 is watched
         from sensors.s3 import build_s3_sensor
 

@@ -16,7 +16,7 @@ import dagster as dg
 from lab_assets.partitions import energy_assets_partitions
 from lab_assets.failures import failure_on
 from labflow.forecasting.backtest import rolling_origin_evaluation
-from labflow.forecasting.fetch import FetchError, fetch_data
+from labflow.forecasting.fetch import FetchError, data_sources, fetch_data
 from labflow.forecasting.history import HistoryError, read_history_csv
 from labflow.forecasting.model import ForecastParams, ForecastRequestError, train_forecast_model
 from labflow.forecasting.registry import ModelRegistry
@@ -77,7 +77,8 @@ def energy_history(context: dg.AssetExecutionContext, config: ForecastConfig,
         raise dg.Failure(description=f"no data URL: set data_url in the launchpad or start a training job "
                                      f"(POST /api/v1/training-jobs) for {context.partition_key}")
     with failure_on(FetchError, HistoryError):
-        data = fetch_data(url, max_bytes=settings.upload_max_bytes, s3_endpoint_url=settings.s3_endpoint_url)
+        data = fetch_data(url, sources=data_sources(settings), max_bytes=settings.upload_max_bytes,
+                          s3_endpoint_url=settings.s3_endpoint_url)
         history = read_history_csv(data, source=url.rsplit("/", 1)[-1] or url)
     path = save_history(open_output_store(settings), context.partition_key, history, url)
     for note in history.report.warnings():

@@ -9,6 +9,10 @@ recompute silently. When something is missing (lazy mode) they *request* a mater
   in production);
 - or, when no webserver answers (tests, a single script), by executing the asset job in this
   process on a background thread. Both record a real run in the same instance.
+
+Before the first submission the webserver is asked which instance it serves (its storage, from
+``{ instance { info } }``): a webserver of another data directory is refused with
+:class:`WrongDagsterInstance`, never sent a run.
 """
 
 from __future__ import annotations
@@ -56,6 +60,10 @@ class RunState:
     dagster_status: str
 
 
+class WrongDagsterInstance(RuntimeError):
+    """The webserver at the configured URL serves another Dagster instance than this process reads."""
+
+
 _IN_PROCESS = threading.Lock()
 """One in-process run at a time: each run start re-configures Python logging (``dictConfig``), and two at
 once in one process were seen to deadlock on logging's locks."""
@@ -71,6 +79,7 @@ class DagsterGateway:
         self.location = location
         self._defs = defs
         self._threads: list[threading.Thread] = []
+        self._same_instance_checked = False
 
     # -- reading -------------------------------------------------------------------------------
     def latest(self, asset: str, partition: str | None = None) -> Materialization | None:
@@ -148,6 +157,7 @@ class DagsterGateway:
             return existing
         run_tags = {"dagster/partition": partition, "labflow/requested_by": "gateway", **(tags or {})}
         if self.webserver_url and self._webserver_up():
+            self._check_same_instance()
             return self._submit_graphql(assets, run_tags)
         return self._execute_here(assets, partition, run_tags)
 
@@ -159,6 +169,22 @@ class DagsterGateway:
                 return response.status == 200
         except OSError:
             return False
+
+    def _check_same_instance(self) -> None:
+        """Refuse a webserver whose instance storage is not this instance's (checked once, when it first matters)."""
+        if self._same_instance_checked:
+            return
+        import httpx
+
+        answer = httpx.post(f"{self.webserver_url}/graphql", json={"query": "{ instance { info } }"}, timeout=30)
+        theirs = storage_identity((answer.json().get("data") or {}).get("instance", {}).get("info") or "")
+        ours = storage_identity(self.instance.info_str())
+        if theirs != ours:
+            raise WrongDagsterInstance(
+                f"the Dagster webserver at {self.webserver_url} serves another instance ({theirs or 'unknown'}) "
+                f"than this data directory's ({ours}); point LABFLOW_DAGSTER_URL at the webserver started on "
+                "this data directory (same DAGSTER_HOME)")
+        self._same_instance_checked = True
 
     def _submit_graphql(self, assets: Sequence[str], tags: dict[str, str]) -> str:
         from dagster_graphql import DagsterGraphQLClient
@@ -216,6 +242,12 @@ class DagsterGateway:
         for thread in self._threads:
             thread.join(timeout_s)
         self._threads = [t for t in self._threads if t.is_alive()]
+
+
+def storage_identity(info: str) -> str:
+    """Where an instance keeps its data, from its ``info_str()``: the storage lines (base folder, storage classes)."""
+    keys = ("base_dir:", "run_storage:", "event_log_storage:", "schedule_storage:")
+    return "; ".join(line.strip() for line in info.splitlines() if line.strip().startswith(keys))
 
 
 def _utc(timestamp: float) -> datetime:

@@ -39,6 +39,12 @@ from labflow.settings import Settings
 
 SCOPES: tuple[str, ...] = ("read", "write", "admin")
 _TOKEN = re.compile(r"^lf_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})$")
+def key_prefix(token: str | None) -> str | None:
+    """The public prefix of a well-formed key (``lf_<prefix>_<secret>``), else ``None``."""
+    match = _TOKEN.match(token or "")
+    return match.group(1) if match else None
+
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@ -]{0,99}$")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 

@@ -163,6 +163,10 @@ class Settings(BaseSettings):
     s3_sources: Annotated[tuple[str, ...], NoDecode, _listed(str)] = ()
     s3_endpoint_url: str | None = None
     forward_dirs: Annotated[tuple[Path, ...], NoDecode, _listed(lambda p: Path(p).expanduser())] = ()
+    # where POST /training-jobs may read data_url from: local folders (default: <home>/training and the
+    # demo folder) and http(s) hosts / S3 buckets (default: none)
+    training_data_dirs: Annotated[tuple[Path, ...] | None, NoDecode, _listed(lambda p: Path(p).expanduser().resolve())] = None
+    training_data_hosts: Annotated[tuple[str, ...], NoDecode, _listed(str.lower)] = ()
     object_store: Annotated[str | None, BeforeValidator(_object_store)] = None
     sources_dir: Folder = PROJECT_ROOT / "sources"
     stream_raw_days: WholeNumber = 7
@@ -215,6 +219,11 @@ class Settings(BaseSettings):
     def upload_max_bytes(self) -> int:
         """The largest upload accepted (``LABFLOW_UPLOAD_MAX_MB``), in bytes."""
         return round(self.upload_max_mb * 1024 * 1024)
+
+    @property
+    def training_folders(self) -> tuple[Path, ...]:
+        """Folders training data may be read from (``LABFLOW_TRAINING_DATA_DIRS``, else ``training`` and ``demo``)."""
+        return self.training_data_dirs or (self.home / "training", self.home / "demo")
 
     @property
     def inbox(self) -> Path:

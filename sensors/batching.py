@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import dagster as dg
 
@@ -19,28 +19,29 @@ def steps_for_mode(etl_mode: str) -> tuple[str, ...]:
     return STEPS if etl_mode == "eager" else LAZY_STEPS
 
 
-def batch_run_requests(run_keys: Sequence[str], *, batch_size: int, etl_mode: str,
-                       source: str) -> list[dg.RunRequest]:
+def batch_run_requests(run_keys: Sequence[str], *, batch_size: int, etl_mode: str, source: str,
+                       run_key_prefix: str = "etl", tags: Mapping[str, str] | None = None) -> list[dg.RunRequest]:
     """One RunRequest per consecutive batch of new partition keys.
 
     A batch of one targets its partition; a larger batch targets the partition range from its first
     to its last key (keys added in one request are consecutive), which the single-run backfill
-    policy of ``run_etl`` executes as one run. Run keys are derived from the partition keys, so a
-    retried tick cannot launch the same batch twice.
+    policy of ``run_etl`` executes as one run. Run keys are ``run_key_prefix`` and the partition keys,
+    so a retried tick cannot launch the same batch twice; ``tags`` are added to every run.
     """
     selection = [dg.AssetKey(step) for step in steps_for_mode(etl_mode)]
     requests = []
     for start in range(0, len(run_keys), batch_size):
         batch = list(run_keys[start : start + batch_size])
         digest = hashlib.sha256("\n".join(batch).encode()).hexdigest()[:16]
-        tags = {"labflow/source": source, "labflow/files": str(len(batch))}
+        run_tags = {**(tags or {}), "labflow/source": source, "labflow/files": str(len(batch))}
         if len(batch) == 1:
-            requests.append(dg.RunRequest(run_key=f"etl-{batch[0]}", partition_key=batch[0],
-                                          asset_selection=selection, tags=tags))
+            requests.append(dg.RunRequest(run_key=f"{run_key_prefix}-{batch[0]}", partition_key=batch[0],
+                                          asset_selection=selection, tags=run_tags))
             continue
-        tags.update({"dagster/asset_partition_range_start": batch[0],
-                     "dagster/asset_partition_range_end": batch[-1]})
-        requests.append(dg.RunRequest(run_key=f"etl-batch-{digest}", asset_selection=selection, tags=tags))
+        run_tags.update({"dagster/asset_partition_range_start": batch[0],
+                         "dagster/asset_partition_range_end": batch[-1]})
+        requests.append(dg.RunRequest(run_key=f"{run_key_prefix}-batch-{digest}", asset_selection=selection,
+                                      tags=run_tags))
     return requests
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
+import time
+import urllib.request
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,8 +28,8 @@ from sensors.confirmations import build_confirmations_sensor
 
 @pytest.fixture
 def lab_settings(tmp_path: Path) -> Settings:
-    """Settings for a fresh data directory with a SQLite catalog."""
-    settings = Settings.from_env({"LABFLOW_HOME": str(tmp_path / "home"),
+    """Settings for a fresh data directory with a SQLite catalog; training data may come from ``tmp_path``."""
+    settings = Settings.from_env({"LABFLOW_HOME": str(tmp_path / "home"), "LABFLOW_TRAINING_DATA_DIRS": str(tmp_path),
                                   "LABFLOW_RECIPES_DIR": str(PROJECT_ROOT / "recipes")})
     settings.ensure_dirs()
     return settings
@@ -59,6 +61,26 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float, what: str, poll: float = 1.0):
+    """Call ``predicate`` until it returns something truthy (returned) or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def responds(url: str) -> bool:
+    """Whether ``url`` answers 200 within 2 s."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
 
 
 def signal_csv(seed: int = 0, n: int = 400, peaks: tuple[float, ...] = (10.0, 25.0)) -> bytes:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
+from labflow.spreadsheet_safe import write_safe_csv
 from labflow.store.outputs import OutputStore
 
 
@@ -40,5 +41,5 @@ def _fresh(target: Path, source: Path) -> bool:
 def _write_csv(frame: pl.DataFrame, path: Path) -> None:
     """CSV written beside its final name and renamed, so a half-written file is never offered."""
     partial = path.with_suffix(".csv.part")
-    frame.write_csv(partial)
+    write_safe_csv(frame, partial)
     partial.replace(path)

@@ -3,7 +3,8 @@
 Messages are :class:`api.models.RunStatusEvent` JSON objects, ``{"run_key", "status", "at"}`` (plus
 ``error`` for a failed run), with ``status`` one of ``queued``, ``running``, ``failed``, ``done`` and
 ``confirmed``. The server looks at the catalog every half second; ``?run_key=K`` (repeatable)
-follows only those runs. With auth on, send the key as ``Authorization: Bearer`` or ``?token=``;
+follows only those runs. With auth on, send the key as ``Authorization: Bearer``, as the subprotocols
+``bearer, <key>`` (browsers) or ``?token=`` (never written to the log);
 a refused key closes the socket with code 4401 or 4403 and the reason.
 """
 
@@ -15,7 +16,7 @@ import anyio
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlalchemy import or_, select
 
-from api.auth import check_key
+from api.auth import accept_websocket, check_key
 from api.deps import API_PREFIX, Lab
 from api.errors import ApiProblem
 from api.models import RunStatusEvent
@@ -32,9 +33,10 @@ router = APIRouter(prefix=API_PREFIX, tags=["status"])
 async def run_status_stream(websocket: WebSocket) -> None:
     """Push ``{run_key, status, at}`` whenever a run is queued, starts, fails, is done or is confirmed."""
     lab: Lab = websocket.app.state.lab
-    await websocket.accept()
+    token = await accept_websocket(websocket)
     try:
-        await anyio.to_thread.run_sync(check_key, lab, _token(websocket), "read")
+        await anyio.to_thread.run_sync(check_key, lab, token, "read",
+                                     websocket.client.host if websocket.client else None)
     except ApiProblem as refused:
         await websocket.close(code=4000 + refused.status, reason=refused.detail[:120])
         return
@@ -105,9 +107,3 @@ class StatusWatcher:
             return "done"  # lazy mode stops after parsing until someone asks for more
         return _STATUS[status]
 
-
-def _token(websocket: WebSocket) -> str | None:
-    header = websocket.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip()
-    return websocket.query_params.get("token")

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Path, Request, WebSocket, WebSocketDisco
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from pydantic import BaseModel
 
-from api.auth import check_key, read_key, write_key
+from api.auth import accept_websocket, check_key, read_key, write_key
 from api.deps import API_PREFIX, Lab
 from api.errors import ApiProblem, problems
 from labflow.streams.events import EventError
@@ -111,11 +111,10 @@ async def push_events_ws(websocket: WebSocket, source: str) -> None:
     ``{"accepted": n}``, ``{"rejected": n, "retry_after_s": s}`` (queue full: resend) or ``{"error": ...}``."""
     lab: Lab = websocket.app.state.lab
     streams: StreamService = websocket.app.state.streams
-    await websocket.accept()
+    token = await accept_websocket(websocket)
     try:
-        token = websocket.headers.get("authorization", "").removeprefix("Bearer ").strip() or \
-            websocket.query_params.get("token")
-        await anyio.to_thread.run_sync(check_key, lab, token, "write")
+        await anyio.to_thread.run_sync(check_key, lab, token, "write",
+                                     websocket.client.host if websocket.client else None)
     except ApiProblem as refused:
         await websocket.close(code=4000 + refused.status, reason=refused.detail[:120])
         return

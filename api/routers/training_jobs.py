@@ -12,7 +12,7 @@ from api.deps import API_PREFIX, Lab, LabDep
 from api.energy_models import TrainingJobIn, TrainingJobOut
 from api.errors import ApiProblem, problems
 from lab_assets.forecasting import TrainingBusy, launch_training, training_job
-from labflow.forecasting.fetch import FetchError, check_data_url
+from labflow.forecasting.fetch import FetchError, check_data_url, data_sources
 from labflow.forecasting.model import ForecastParams
 
 router = APIRouter(prefix=API_PREFIX, tags=["forecasting"], responses=problems(400, 401, 403, 422))
@@ -25,7 +25,7 @@ def start_training(body: TrainingJobIn, lab: LabDep, response: Response) -> Trai
     the active model) activates a new model version of the asset. Answers at once with the job id;
     poll ``GET /api/v1/training-jobs/{job_id}``."""
     try:
-        check_data_url(body.data_url)
+        check_data_url(body.data_url, data_sources(lab.settings))
     except FetchError as error:
         raise ApiProblem(422, str(error)) from None
     params = ForecastParams(horizon=body.horizon, interval=body.interval, n_estimators=body.n_estimators)

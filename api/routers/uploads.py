@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
@@ -10,7 +9,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.auth import write_key
 from api.deps import API_PREFIX, LabDep
-from api.errors import PROBLEM_JSON, problems
+from api.errors import problems, send_problem
 from api.models import UploadOut
 from labflow.ingest.uploads import accept_upload, check_size
 
@@ -58,13 +57,7 @@ class UploadSizeLimit:
         if scope["type"] == "http" and scope["path"] == UPLOAD_PATH:
             declared = dict(scope["headers"]).get(b"content-length", b"")
             if declared.isdigit() and int(declared) > self.max_bytes + _MULTIPART_SLACK:
-                body = json.dumps({"type": "about:blank", "title": "Content Too Large", "status": 413,
-                                   "detail": f"the upload is {int(declared):,} bytes; uploads are limited to "
-                                             f"{self.max_bytes:,} bytes (LABFLOW_UPLOAD_MAX_MB)",
-                                   "instance": UPLOAD_PATH}).encode()
-                await send({"type": "http.response.start", "status": 413,
-                            "headers": [(b"content-type", PROBLEM_JSON.encode()),
-                                        (b"content-length", str(len(body)).encode())]})
-                await send({"type": "http.response.body", "body": body})
+                await send_problem(send, 413, f"the upload is {int(declared):,} bytes; uploads are limited to "
+                                              f"{self.max_bytes:,} bytes (LABFLOW_UPLOAD_MAX_MB)", UPLOAD_PATH)
                 return
         await self.app(scope, receive, send)

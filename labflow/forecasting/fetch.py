@@ -2,18 +2,51 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
+
+if TYPE_CHECKING:
+    from labflow.settings import Settings
 
 SCHEMES = ("http", "https", "s3", "file")
 
 
 class FetchError(ValueError):
-    """The data cannot be fetched: which URL, what went wrong, what to do."""
+    """The data cannot be fetched: which URL, what went wrong, what to do (never the data itself)."""
 
 
-def check_data_url(url: str) -> str:
-    """Return the URL if its form is one we can fetch, else raise :class:`FetchError` saying which forms are."""
+@dataclass(frozen=True)
+class DataSources:
+    """Where training data may come from: local folders, and http(s) host names or S3 bucket names."""
+
+    folders: Sequence[Path]
+    hosts: Sequence[str] = ()
+
+    def check(self, url: str) -> None:
+        """Refuse a URL outside the allowed folders (symbolic links resolved) and hosts or buckets."""
+        parsed = urlparse(url)
+        if parsed.scheme == "file":
+            path = Path(unquote(parsed.path)).resolve()
+            if not any(path.is_relative_to(folder.resolve()) for folder in self.folders):
+                raise FetchError(f"data_url {url!r} is outside the folders training data may be read from "
+                                 f"({', '.join(str(f) for f in self.folders)}; LABFLOW_TRAINING_DATA_DIRS): "
+                                 "put the file there")
+        elif (parsed.hostname or "").lower() not in self.hosts:
+            what = "bucket" if parsed.scheme == "s3" else "host"
+            raise FetchError(f"data_url {url!r}: the {what} {parsed.hostname!r} is not one training data may be "
+                             "fetched from; an administrator lists them in LABFLOW_TRAINING_DATA_HOSTS")
+
+
+def data_sources(settings: Settings) -> DataSources:
+    """The training data sources the settings allow."""
+    return DataSources(settings.training_folders, settings.training_data_hosts)
+
+
+def check_data_url(url: str, sources: DataSources | None = None) -> str:
+    """Return the URL if its form is one we can fetch (and ``sources`` allow it), else raise :class:`FetchError`."""
     parsed = urlparse(url or "")
     if parsed.scheme not in SCHEMES:
         raise FetchError(f"data_url {url!r} must start with http://, https://, s3:// or file://")
@@ -23,12 +56,15 @@ def check_data_url(url: str) -> str:
         raise FetchError(f"data_url {url!r} names a bucket but no object key (s3://bucket/path/file.csv)")
     if parsed.scheme == "file" and not parsed.path:
         raise FetchError(f"data_url {url!r} names no file (file:///absolute/path.csv)")
+    if sources is not None:
+        sources.check(url)
     return url
 
 
-def fetch_data(url: str, *, max_bytes: int, s3_endpoint_url: str | None = None, timeout_s: float = 30.0) -> bytes:
-    """The bytes at ``url`` (at most ``max_bytes``; larger data is refused, not truncated)."""
-    check_data_url(url)
+def fetch_data(url: str, *, sources: DataSources, max_bytes: int, s3_endpoint_url: str | None = None,
+               timeout_s: float = 30.0) -> bytes:
+    """The bytes at ``url`` if ``sources`` allow it (at most ``max_bytes``; larger data is refused, not truncated)."""
+    check_data_url(url, sources)
     parsed = urlparse(url)
     if parsed.scheme == "file":
         data = _read_file(Path(unquote(parsed.path)), max_bytes, url)
@@ -59,7 +95,9 @@ def _read_http(url: str, max_bytes: int, timeout_s: float) -> bytes:
     import httpx
 
     try:
-        with httpx.stream("GET", url, timeout=timeout_s, follow_redirects=True) as response:
+        with httpx.stream("GET", url, timeout=timeout_s, follow_redirects=False) as response:
+            if response.is_redirect:  # a redirect could lead to any host: give the final URL instead
+                raise FetchError(f"{url} redirects (HTTP {response.status_code}); give the final URL")
             if response.status_code >= 400:
                 raise FetchError(f"{url} answered HTTP {response.status_code}; check the URL and that it is "
                                  "readable without a login")

@@ -130,8 +130,9 @@ def read_history_csv(data: bytes, *, source: str = "the file", value_column: str
     """Read and check a history CSV; raise :class:`HistoryError` with row numbers if it cannot be used."""
     try:
         raw = pl.read_csv(io.BytesIO(data), infer_schema=False, truncate_ragged_lines=False)
-    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as error:
-        raise HistoryError(f"{source} cannot be read as CSV: {str(error).splitlines()[0]}") from None
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError):
+        raise HistoryError(f"{source} cannot be read as CSV (a header line, then one reading per line, "
+                           "comma-separated)") from None
     if raw.height == 0:
         raise HistoryError(f"{source} has a header but no rows")
     time_column = _find_time_column(raw.columns, source)

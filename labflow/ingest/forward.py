@@ -214,7 +214,11 @@ class Forwarder:
                 return
 
     def upload(self, entry: Entry) -> None:
-        """One attempt at one file: sidecar, then data; ``sent`` only after both verified."""
+        """One attempt at one file: sidecar, then data; ``sent`` only after both verified.
+
+        Only the bytes judged complete are sent: if the file's SHA-256 is no longer the one recorded
+        when it was found complete, nothing is sent and it is judged again.
+        """
         path = self.folder / entry.rel
         try:
             data = path.read_bytes()
@@ -223,6 +227,10 @@ class Forwarder:
             self.say(f"{entry.rel}: removed from {self.folder} before it was sent; forgotten")
             return
         sha256 = hashlib.sha256(data).hexdigest()
+        if sha256 != entry.sha256:  # rewritten since it was judged complete: maybe half-written now
+            self._judge_again(entry.rel)
+            self.say(f"{entry.rel}: changed since it was found complete; waiting until it is complete again")
+            return
         attempt = self.journal.start(entry.rel, sha256)
         sidecar = find_sidecar(path)
         try:
@@ -242,6 +250,12 @@ class Forwarder:
         extra = " + sidecar" if sidecar is not None else ""
         self.say(f"sent {entry.rel}{extra} ({human_size(len(data))}, sha256 {sha256[:10]}) → "
                  f"{self.target.url}{entry.rel}  [{self.summary()}]")
+
+    def _judge_again(self, rel: str) -> None:
+        """Forget what was judged about ``rel``: the next two scans decide again whether it is complete."""
+        self.journal.forget(rel)
+        self.cursor.pending.pop(rel, None)
+        self.cursor.done.pop(rel, None)
 
     def _put_verified(self, rel: str, data: bytes, *, may_exist: bool) -> None:
         """Upload ``data`` to ``<prefix><rel>`` unless it is already there, then check what the endpoint holds."""

@@ -32,8 +32,17 @@ def is_ignored(name: str) -> bool:
     )
 
 
+def inside(path: Path, folder: Path) -> bool:
+    """Whether ``path``, with every symbolic link resolved, is ``folder`` or below it."""
+    return path.resolve().is_relative_to(folder.resolve())
+
+
 def scan_inbox(inbox: Path) -> dict[str, FileStat]:
-    """Every candidate data file below ``inbox`` (recursive) as ``relative posix path -> stat``."""
+    """Every candidate data file below ``inbox`` (recursive) as ``relative posix path -> stat``.
+
+    Folder links are not followed, and a file link only if it stays inside ``inbox`` (a link to
+    ``/etc/passwd`` is never read, copied or quarantined).
+    """
     found: dict[str, FileStat] = {}
     stack = [inbox]
     while stack:
@@ -48,7 +57,7 @@ def scan_inbox(inbox: Path) -> dict[str, FileStat]:
             try:
                 if entry.is_dir(follow_symlinks=False):
                     stack.append(Path(entry.path))
-                elif entry.is_file():
+                elif entry.is_file() and (not entry.is_symlink() or inside(Path(entry.path), inbox)):
                     stat = entry.stat()
                     rel = Path(entry.path).relative_to(inbox).as_posix()
                     found[rel] = (stat.st_size, stat.st_mtime_ns)

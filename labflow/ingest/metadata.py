@@ -23,6 +23,12 @@ import yaml
 
 CANONICAL_FIELDS = ("experiment_id", "operator", "material", "instrument", "started_at")
 SIDECAR_SUFFIXES = (".meta.json", ".meta.yaml", ".meta.yml")
+# What a sidecar may hold: a few fields a control program writes, never a data dump. YAML aliases are
+# counted as often as they are used, so a few hundred bytes cannot expand into gigabytes.
+MAX_SIDECAR_BYTES = 1_000_000
+MAX_SIDECAR_DEPTH = 20
+MAX_SIDECAR_VALUES = 10_000
+MAX_SIDECAR_TEXT = 2_000_000  # characters of keys and text values, aliases expanded
 
 _ALIASES = {
     "experiment_id": {"experiment_id", "experiment", "experiment_no", "exp", "exp_id", "run_id", "study"},
@@ -143,8 +149,13 @@ def parse_sidecar_raw(name: str, text: str) -> Mapping[str, Any]:
     """A sidecar's fields as written (reading options such as ``reader:`` are taken from these)."""
     if not text.strip():
         raise MetadataError(f"sidecar {name} is empty; write the metadata as a JSON object or delete the sidecar")
+    if len(text.encode("utf-8", errors="replace")) > MAX_SIDECAR_BYTES:
+        raise MetadataError(f"sidecar {name} is larger than the limit of {MAX_SIDECAR_BYTES:,} bytes; a sidecar "
+                            "holds a few metadata fields: keep data in the data file")
     try:
         data = json.loads(text) if name.lower().endswith(".json") else yaml.safe_load(text)
+    except RecursionError:
+        raise MetadataError(f"sidecar {name} is nested deeper than the limit of {MAX_SIDECAR_DEPTH} levels") from None
     except json.JSONDecodeError as error:
         raise MetadataError(
             f"sidecar {name} is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}"
@@ -153,7 +164,32 @@ def parse_sidecar_raw(name: str, text: str) -> Mapping[str, Any]:
         raise MetadataError(f"sidecar {name} is not valid YAML: {error}") from None
     if not isinstance(data, Mapping):
         raise MetadataError(f"sidecar {name} must hold an object of fields, not {type(data).__name__}")
+    _check_bounds(name, data)
     return data
+
+
+def _check_bounds(name: str, data: Any) -> None:
+    """Refuse a parsed sidecar deeper, larger or longer (aliases expanded) than the limits."""
+    values = text = 0
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        values += 1
+        if depth > MAX_SIDECAR_DEPTH:
+            raise MetadataError(f"sidecar {name} is nested deeper than the limit of {MAX_SIDECAR_DEPTH} levels")
+        if values > MAX_SIDECAR_VALUES:
+            raise MetadataError(f"sidecar {name} holds more than the limit of {MAX_SIDECAR_VALUES:,} values "
+                                "(YAML aliases count each time they are used)")
+        if isinstance(value, Mapping):
+            text += sum(len(str(key)) for key in value)
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, (list, tuple)):
+            stack.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str):
+            text += len(value)
+        if text > MAX_SIDECAR_TEXT:
+            raise MetadataError(f"sidecar {name} expands to more than the limit of {MAX_SIDECAR_TEXT:,} characters "
+                                "of text (YAML aliases count each time they are used)")
 
 
 def merge_metadata(layers: list[tuple[str, Mapping[str, Any]]]) -> CapturedMetadata:

@@ -9,8 +9,9 @@ from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from labflow.store.catalog import Catalog
+from labflow.ingest.inbox import inside
 from labflow.keys import make_run_key
-from labflow.ingest.metadata import sidecar_candidates
+from labflow.ingest.metadata import MAX_SIDECAR_BYTES, sidecar_candidates
 from labflow.store.objects import ObjectStore
 
 
@@ -25,12 +26,25 @@ class IngestOutcome:
 
 
 def find_sidecar(data_file: Path) -> Path | None:
-    """The metadata sidecar written beside ``data_file``, if any."""
+    """The metadata sidecar written beside ``data_file``, if any.
+
+    A candidate name the file system cannot hold (a 250-byte data file name + ``.meta.json`` is over
+    the 255-byte limit) cannot exist, so it is skipped, never an error for the data file.
+    """
     for name in sidecar_candidates(data_file.name):
         candidate = data_file.with_name(name)
-        if candidate.is_file():
-            return candidate
+        try:
+            if candidate.is_file() and inside(candidate, data_file.parent):  # never a link leading out
+                return candidate
+        except OSError:  # ENAMETOOLONG and the like: no such sidecar can exist
+            continue
     return None
+
+
+def read_sidecar_text(path: Path) -> str:
+    """A sidecar's text; at most one byte more than the limit is read (parsing refuses a larger one)."""
+    with path.open("rb") as handle:
+        return handle.read(MAX_SIDECAR_BYTES + 1).decode("utf-8", errors="replace")
 
 
 def ingest_file(
@@ -45,12 +59,17 @@ def ingest_file(
 ) -> IngestOutcome:
     """Stage one complete file (and its sidecar) from a folder inbox; see :func:`register_bytes`."""
     path = inbox / relative_path
+    if not inside(path, inbox):  # replaced by a link leading out since the scan
+        return IngestOutcome(relative_path, "unreadable", detail="a symbolic link out of the inbox is not read")
     try:
         data = path.read_bytes()
     except OSError as error:
         return IngestOutcome(relative_path, "unreadable", detail=str(error))
     sidecar_path = find_sidecar(path)
-    sidecar = (sidecar_path.name, sidecar_path.read_bytes().decode("utf-8", errors="replace")) if sidecar_path else None
+    try:
+        sidecar = (sidecar_path.name, read_sidecar_text(sidecar_path)) if sidecar_path else None
+    except OSError as error:
+        return IngestOutcome(relative_path, "unreadable", detail=str(error))
     return register_bytes(data, relative=relative_path, source=f"{source_prefix}:{relative_path}", sidecar=sidecar,
                           objects=objects, catalog=catalog, is_known_run=is_known_run, now=now)
 

@@ -25,11 +25,12 @@ from labflow.ingest.metadata import MetadataError, parse_sidecar
 from labflow.store.atomic import write_atomic
 from labflow.processing.readers import ReadRefused
 from labflow.processing.readers.registry import choose_reader, decompressed, utf16_as_utf8
+from labflow.processing.table_limits import TableTooLarge, check_table_bounds
 from labflow.settings import Settings
 
 SNIFF_BYTES = 1_048_576
 """Bytes from the start of a file that must parse as an instrument table."""
-_MAX_NAME = 200
+_MAX_NAME = 200  # bytes: file systems limit names to 255 bytes, and the sidecar adds '.meta.json'
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -65,8 +66,9 @@ def sanitise_filename(name: str) -> str:
     base = re.split(r"[/\\]", name)[-1].strip()
     if not base or base in (".", ".."):
         raise UploadRejected(f"file name {name!r} has no file part; send a plain file name", status=400)
-    if len(base) > _MAX_NAME:
-        raise UploadRejected(f"file name is {len(base)} characters long; the limit is {_MAX_NAME}", status=400)
+    if len(base.encode("utf-8")) > _MAX_NAME:
+        raise UploadRejected(f"file name is {len(base.encode('utf-8'))} bytes long in UTF-8; the limit is {_MAX_NAME} "
+                             "bytes (accented and non-Latin letters take 2–4 bytes each): shorten it", status=400)
     if is_ignored(base):
         raise UploadRejected(f"file name {base!r} is a hidden, temporary or sidecar name that the inbox ignores; "
                              "rename the file", status=400)
@@ -83,7 +85,7 @@ def check_size(size: int, limit: int) -> None:
 
 
 def sniff_content(data: bytes, name: str) -> None:
-    """Refuse what no reader recognises: binary, undecodable, or no reader sure of the head.
+    """Refuse what no reader recognises: over the table limits, binary, undecodable, or no reader sure of the head.
 
     Some reader must be sure of the first :data:`SNIFF_BYTES` (cut at a line end) and its name (the whole
     file is read, and refused into quarantine if it contradicts itself, when it is processed); the rest
@@ -91,8 +93,11 @@ def sniff_content(data: bytes, name: str) -> None:
     """
     try:
         plain, inner, _ = decompressed(data, name)
+        check_table_bounds(plain, name)
         plain, decoded = utf16_as_utf8(plain)
         choose_reader(_head(plain), inner)
+    except TableTooLarge as error:
+        raise UploadRejected(f"not an instrument table: {error}", status=415) from None
     except ReadRefused as error:
         raise UploadRejected(f"not an instrument table labflow can read: {error}", status=415) from None
     if not decoded and b"\x00" in plain:

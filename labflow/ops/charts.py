@@ -14,6 +14,8 @@ import polars as pl
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from labflow.spreadsheet_safe import write_safe_csv
+
 CHARTS = ("activity", "reviews", "runs_by_status", "quality")
 COLORS = {"files": "#3182bd", "duplicates": "#9ecae1", "failed": "#d62728", "confirmed": "#31a354",
           "rejected": "#fd8d3c", "check_failures": "#756bb1"}
@@ -76,4 +78,4 @@ def _lines(axes: Any, rows: Sequence[Mapping[str, Any]], columns: list[str]) -> 
 def table_csv(rows: Sequence[Mapping[str, Any]] | pl.DataFrame) -> str:
     """Any table (list of dicts or a frame) as CSV text with a header row."""
     frame = rows if isinstance(rows, pl.DataFrame) else pl.DataFrame(list(rows))
-    return frame.write_csv()
+    return write_safe_csv(frame) or ""

@@ -30,13 +30,14 @@ from labflow.store.objects import ObjectIntegrityError, open_object_store, quara
 from labflow.processing.apply import UnknownChannel, clean, find_peaks, value_channels
 from labflow.processing.raw_series import read_series
 from labflow.processing.readers import ReadRefused, read_file
-from labflow.processing.readers.registry import reader_options
+from labflow.processing.readers.registry import decompressed, reader_options
 from labflow.processing.plots import png_to_markdown, render_run_png
 from labflow.processing.quality import QualityReport, assess_quality
 from labflow.processing.recipes import DEFAULT_RECIPE_ID, Recipe, RecipeBook
 from labflow.ops.report import frame_to_markdown, mapping_to_markdown
 from labflow.settings import Settings
 from labflow.store.outputs import MissingOutputError, open_output_store
+from labflow.processing.table_limits import TableTooLarge, check_table_bounds
 
 STEPS = ("raw_file", "raw_series", "clean_series", "peaks", "quality_report")
 
@@ -125,6 +126,15 @@ class RunProcessor:
         except ObjectIntegrityError as error:
             raise self._fail(step, run, str(error)) from None
 
+    def _table_bytes(self, step: str, run: RunRecord) -> bytes:
+        """The raw bytes, refused (and quarantined) when they pass the table limits every reader relies on."""
+        data = self._raw_bytes(step, run)
+        try:
+            check_table_bounds(decompressed(data, run.original_name)[0], run.original_name)
+        except (TableTooLarge, ReadRefused) as error:
+            raise self._fail(step, run, str(error), quarantine_data=data) from None
+        return data
+
     # -- steps ---------------------------------------------------------------------------------
     def run_step(self, step: str, run_key: str, *, overrides: Mapping[str, Any] | None = None,
                  recipe_id: str | None = None) -> StepReport:
@@ -132,18 +142,33 @@ class RunProcessor:
         if step not in STEPS:
             raise ValueError(f"unknown step {step!r}; steps are {', '.join(STEPS)}")
         run = self._run(step, run_key)
-        if step == "raw_file":
-            return self.raw_file(run, recipe_id=recipe_id)
-        recipe = self.recipe_for(run, overrides, recipe_id)
-        report = getattr(self, step)(run, recipe)
+        try:
+            if step == "raw_file":
+                return self.raw_file(run, recipe_id=recipe_id)
+            recipe = self.recipe_for(run, overrides, recipe_id)
+            report = getattr(self, step)(run, recipe)
+        except StepFailed:
+            raise
+        except Exception as error:  # an input nobody foresaw: this file's failure, never its batch's
+            message = (f"stopped with an unexpected {type(error).__name__}: {str(error)[:300]}; the file was set "
+                       "aside so that the rest of its batch goes on (please report it with the file)")
+            raise self._fail(step, run, message, quarantine_data=self._raw_or_none(run)) from error
         report.values.update({"recipe_id": recipe.id, "recipe_hash": recipe.content_hash})
         if overrides:
             report.values["recipe_overrides"] = ", ".join(f"{k}={v}" for k, v in overrides.items())
         return report
 
+    def _raw_or_none(self, run: RunRecord) -> bytes | None:
+        """The run's raw bytes for the quarantine, or ``None`` when even they cannot be read."""
+        try:
+            return self.objects.read_verified(run.object_path, run.sha256)
+        except Exception:
+            return None
+
     def raw_file(self, run: RunRecord, *, recipe_id: str | None = None) -> StepReport:
-        """Verify the raw copy and capture its metadata (folder, header lines, sidecar)."""
-        data = self._raw_bytes("raw_file", run)
+        """Verify the raw copy, check it against the table limits and capture its metadata (folder, header
+        lines, sidecar)."""
+        data = self._table_bytes("raw_file", run)
         try:
             captured = self._capture_metadata(run, data)
         except MetadataError as error:
@@ -192,7 +217,7 @@ class RunProcessor:
 
     def raw_series(self, run: RunRecord, recipe: Recipe) -> StepReport:
         """Read the instrument file with the surest reader into a series on its true axis."""
-        data = self._raw_bytes("raw_series", run)
+        data = self._table_bytes("raw_series", run)
         options = self._read_options(run, recipe)
         try:
             frame, info = read_series(data, run.original_name, options, recipe.parse.channels)

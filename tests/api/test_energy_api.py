@@ -38,7 +38,7 @@ class EnergyLab:
 
 
 def open_energy_lab(root: Path, instance: dg.DagsterInstance, **env: str) -> tuple[EnergyLab, Catalog]:
-    settings = make_settings(root / "home", **env)
+    settings = make_settings(root / "home", **{"LABFLOW_TRAINING_DATA_DIRS": str(root), **env})
     defs = dg.Definitions(assets=FORECASTING_ASSETS, resources=build_resources(settings),
                           executor=dg.in_process_executor)
     gateway = DagsterGateway(instance, defs=defs)

@@ -6,7 +6,6 @@ import os
 import re
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 
 import dagster as dg
@@ -22,20 +21,10 @@ from labflow.review.store import ReviewStore
 from labflow.devserver import dagster_dev_command, prepare_dagster_home, process_env, stop_group
 from labflow.settings import Settings
 from labflow.store.outputs import OutputStore
-from tests.lab_fixtures import drop, free_port, signal_csv
+from tests.lab_fixtures import drop, free_port, responds, signal_csv, wait_for
 
 pytestmark = pytest.mark.e2e
 DEADLINE_S = 300
-
-
-def wait_for(predicate, timeout: float, what: str, poll: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(poll)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 @pytest.fixture
@@ -48,7 +37,7 @@ def dagster_dev(tmp_path: Path):
     process = subprocess.Popen(dagster_dev_command(port), env=env, stdout=log, stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL, start_new_session=True)
     try:
-        wait_for(lambda: _responds(f"http://127.0.0.1:{port}/server_info"), 120, "the Dagster webserver")
+        wait_for(lambda: responds(f"http://127.0.0.1:{port}/server_info"), 120, "the Dagster webserver")
         yield settings, port
     finally:
         stop_group(process)
@@ -97,14 +86,6 @@ def check_pipeline_metrics(client: TestClient) -> None:
     assert sum(float(v) for v in re.findall(r'^labflow_etl_arrival_to_peaks_seconds_count\{[^}]*\} (\S+)$',
                                              text, re.M)) == 3
     assert value("labflow_metrics_refresh_errors_total", part="sensors") == 0
-
-
-def _responds(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 def test_files_dropped_into_the_inbox_are_processed_by_the_daemon(dagster_dev):

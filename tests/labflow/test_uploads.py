@@ -43,6 +43,7 @@ def test_folders_are_stripped_from_file_names(name, safe):
     ("run.csv.part", "inbox ignores"),
     ("run.csv.meta.json", "inbox ignores"),
     ("x" * 300 + ".csv", "limit is 200"),
+    ("é" * 131 + ".csv", "266 bytes long in UTF-8; the limit is 200 bytes"),  # 135 characters
 ])
 def test_dangerous_or_useless_names_are_refused(name, message):
     with pytest.raises(UploadRejected, match=message) as refused:
