@@ -153,8 +153,12 @@ def forecast_evaluation(context: dg.AssetExecutionContext, config: ForecastConfi
     context.log.info(f"{asset_id} version {version.version}: {'activated' if activated else 'not activated'} "
                      f"({reason})")
     metrics = {k: round(v, 4) if isinstance(v, float) else v for k, v in evaluation.metrics.items()
-               if v is not None}
-    return dg.MaterializeResult(metadata={**metrics, "version": version.version, "activated": activated,
+               if v is not None and k != "warnings"}
+    warnings = evaluation.metrics.get("warnings") or []
+    for warning in warnings:
+        context.log.warning(f"{asset_id} version {version.version}: {warning}")
+    return dg.MaterializeResult(metadata={**metrics, "warnings": "; ".join(warnings) or "none",
+                                          "version": version.version, "activated": activated,
                                           "activation_reason": reason, "path": dg.MetadataValue.path(path)})
 
 

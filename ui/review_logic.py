@@ -19,6 +19,7 @@ import polars as pl
 
 from labflow.annotations import Annotation, describe_changes
 from labflow.catalog import RunRecord
+from labflow.confirmed import why_left_out
 from labflow.loop import preannotations
 from labflow.loop.iterations import IterationStore
 from labflow.loop.preannotations import Proposal
@@ -421,7 +422,7 @@ def render(ctx: AppContext, state: ViewState) -> RunView:
     chart = build_chart(frame, shown, show_raw=state.show_raw, normalise=state.normalise, window=state.window,
                         marker_channel=peak_channel, peaks=[p.time_s for p in annotation.peaks],
                         intervals=annotation.intervals, preview=current_preview(ctx, state),
-                        proposals=preannotations.pending(proposals, annotation))
+                        proposals=preannotations.pending(proposals, annotation), units=_units(ctx, run.run_key))
     counts = histogram(frame, peak_channel, window=state.window)
     objective, measured = draft_objective(run, _objective_recipe(ctx, run, annotation),
                                           _objective_series(ctx, run, annotation, peak_channel), session)
@@ -546,7 +547,8 @@ def _peak_table(annotation: Annotation, in_view: list[float], measured: pl.DataF
 
 def _objective_text(objective: Any, annotation: Annotation, recipe_id: str) -> str:
     value = "—" if objective.value is None else f"{objective.value:.6g}"
-    state = "would enter" if annotation.accepted else "would not enter (rejected runs never do)"
+    reason = why_left_out(annotation.verdict, objective.value)
+    state = "would enter" if reason is None else f"would not enter ({reason})"
     return (f"**Objective** ({objective.kind}, recipe `{recipe_id}`): **{value}** — {objective.detail}. "
             f"Confirmed now, this run {state} the confirmed dataset.")
 
@@ -603,6 +605,14 @@ def _metadata(ctx: AppContext, run: RunRecord) -> str:
     lines += ["", f"**Quality score {report.get('score', 0):.2f}**"]
     lines += [f"- **{flag}**: {explanations.get(flag, '')}" for flag in report.get("flags", [])] or ["- no flags"]
     return "\n".join(lines)
+
+
+def _units(ctx: AppContext, run_key: str) -> dict[str, str]:
+    """Each channel's unit as the instrument file gave it (empty when it gave none)."""
+    try:
+        return dict(ctx.outputs.read_json("raw_series_info", run_key).get("units") or {})
+    except MissingOutputError:
+        return {}
 
 
 def _cell(value: Any) -> str:

@@ -505,7 +505,7 @@ def _updates(state: ViewState, view: RunView, selected: Any) -> list[Any]:
         state, view.title, view.status, view.metadata,
         gr.CheckboxGroup(choices=view.channels, value=view.shown_channels), state.show_raw, state.normalise,
         None if chart is None else chart.frame,
-        {} if chart is None else {"color_map": chart.color_map, "caption": chart.caption},
+        {} if chart is None else {"color_map": chart.color_map, "caption": chart.caption, "y_title": chart.y_title},
         view.histogram, view.histogram_caption, view.objective,
         gr.Dataframe(value=view.peak_table), pick, view.draft, view.verdict, view.reasons, view.note,
         gr.Dataframe(value=view.interval_table), gr.Dropdown(choices=view.interval_choices, value=None),
@@ -517,8 +517,8 @@ def _updates(state: ViewState, view: RunView, selected: Any) -> list[Any]:
 
 
 def _restyle(style: dict[str, Any]) -> Any:
-    """The chart's colours and caption. The plot redraws only when they changed: when lines or markers
-    appear or go, or the window changes (which also clears the zoom selection)."""
+    """The chart's colours, caption and y axis title. The plot redraws only when they changed: when lines
+    or markers appear or go, or the window changes (which also clears the zoom selection)."""
     return gr.LinePlot(**style) if style else gr.skip()
 
 
