@@ -226,8 +226,7 @@ class RunProcessor:
         path = self.outputs.write_frame("peaks", run.run_key, table)
         png = render_run_png(cleaned, channel, table, title=f"{run.original_name} · {channel}")
         self.outputs.write_bytes("peaks_plot", run.run_key, "png", png)
-        checks = [CheckOutcome("peaks", "peaks_found", table.height > 0, "WARN",
-                               f"{table.height} peaks found on {channel}", {"count": table.height})]
+        checks = [_peaks_check(table.height, channel, recipe)]
         return StepReport(
             values={"count": table.height, "channel": channel,
                     **{f"threshold.{k}": v for k, v in result.thresholds.items()}},
@@ -261,6 +260,16 @@ class RunProcessor:
                       or "No quality problems found."},
             checks=_quality_checks(report, recipe),
         )
+
+
+def _peaks_check(count: int, channel: str, recipe: Recipe) -> CheckOutcome:
+    """At least one peak, when the recipe's objective is measured on peaks (else the check cannot fail)."""
+    found = f"{count} peaks found on {channel}"
+    if not recipe.objective.needs_peaks:
+        return CheckOutcome("peaks", "peaks_found", True, "WARN",
+                            f"{found}; recipe {recipe.id!r} measures a {recipe.objective.kind}, not peaks",
+                            {"count": count})
+    return CheckOutcome("peaks", "peaks_found", count > 0, "WARN", found, {"count": count})
 
 
 def _quality_checks(report: QualityReport, recipe: Recipe) -> list[CheckOutcome]:
