@@ -26,7 +26,7 @@ from labflow.loop.preannotations import Proposal
 from labflow.loop.steps import latest_proposals
 from labflow.review_session import (Preview, ReviewError, ReviewSession, RunSpan, add_interval, add_peak_at,
                                     confirm, detected_annotation, discard, draft_objective, edit_peak_times,
-                                    keep_preview, move_peak_to, open_session, parse_overrides,
+                                    keep_preview, measure_placed_peak, move_peak_to, open_session, parse_overrides,
                                     preview_processing, rebase, remove_interval, remove_peak_at, save_edit,
                                     with_marking)
 from labflow.storage import MissingOutputError
@@ -56,6 +56,7 @@ class ViewState:
     preview_id: str | None = None
     pending_run: str | None = None
     notice: str = ""
+    warning: str = ""  # of the last edit (e.g. a peak placed on flat baseline), shown once
 
 
 @dataclass(frozen=True)
@@ -219,16 +220,29 @@ def mark(ctx: AppContext, state: ViewState, author: str, verdict: str, reasons: 
 
 
 def add_peak(ctx: AppContext, state: ViewState, author: str, time_s: float | None) -> ViewState:
+    """Add a peak; its measured prominence is recorded, and a peak on flat baseline is warned about."""
     state = require_session(ctx, state, author)
     annotation = add_peak_at(_session(state).annotation, time_s, _span(ctx, state))
-    return _saved(ctx, state, annotation, "edit_peaks", f"peak added at {time_s:g} s")
+    return _saved_peak(ctx, state, annotation, f"peak added at {time_s:g} s", time_s)
 
 
 def move_peak(ctx: AppContext, state: ViewState, author: str, from_s: float | None,
               to_s: float | None) -> ViewState:
+    """Move a peak; as :func:`add_peak`, the prominence where it lands is recorded and checked."""
     state = require_session(ctx, state, author)
     annotation = move_peak_to(_session(state).annotation, from_s, to_s, _span(ctx, state))
-    return _saved(ctx, state, annotation, "edit_peaks", f"peak moved from {from_s:g} s to {to_s:g} s")
+    return _saved_peak(ctx, state, annotation, f"peak moved from {from_s:g} s to {to_s:g} s", to_s)
+
+
+def _saved_peak(ctx: AppContext, state: ViewState, annotation: Annotation, summary: str,
+                time_s: float | None) -> ViewState:
+    """Save a peak edit with the prominence measured where the peak now is (and a warning when it is flat)."""
+    assert time_s is not None  # checked by the edit
+    frame, column = _peak_signal(ctx, state)
+    placed = measure_placed_peak(frame["time_s"].to_numpy(), frame[column].cast(pl.Float64).to_numpy(), time_s)
+    details = {"time_s": time_s, "apex_s": placed.time_s, "prominence": placed.prominence, "noise": placed.noise}
+    saved = _saved(ctx, state, annotation, "edit_peaks", f"{summary} (prominence {placed.prominence:.3g})", details)
+    return replace(saved, warning=placed.warning or "")
 
 
 def remove_peak(ctx: AppContext, state: ViewState, author: str, time_s: float | None) -> ViewState:

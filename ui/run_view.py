@@ -8,7 +8,7 @@ and the message line under the Confirm button).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import gradio as gr
@@ -295,6 +295,9 @@ class _Wiring:
         state is shown again, to put widgets back) and the reason is shown."""
         try:
             current, text = compute()
+            if current.warning:  # e.g. a peak placed on flat baseline: said once, beside what was done
+                gr.Warning(current.warning)
+                current, text = replace(current, warning=""), f"{text} ⚠ {current.warning}"
             shown = logic.render(self.ctx, current)
         except BAD_INPUT as error:
             reason = str(error.args[0] if isinstance(error, KeyError) and error.args else error)
