@@ -14,6 +14,7 @@ from typing import Any, Callable, Optional
 import dagster as dg
 
 from lab_assets.partitions import energy_assets_partitions
+from lab_assets.run_kinds import BACKGROUND
 from labflow.forecasting.backtest import rolling_origin_evaluation
 from labflow.forecasting.fetch import FetchError, fetch_data
 from labflow.forecasting.history import HistoryError, read_history_csv
@@ -188,7 +189,7 @@ def launch_training(gateway: Any, asset_id: str, data_url: str, *, params: Forec
     partitions = energy_assets_partitions.name
     if not gateway.instance.has_dynamic_partition(partitions, asset_id):
         gateway.instance.add_dynamic_partitions(partitions, [asset_id])
-    tags = {TRAINING_TAG: "1", DATA_URL_TAG: data_url, HORIZON_TAG: str(params.horizon),
+    tags = {**BACKGROUND, TRAINING_TAG: "1", DATA_URL_TAG: data_url, HORIZON_TAG: str(params.horizon),
             INTERVAL_TAG: str(params.interval), TREES_TAG: str(params.n_estimators), TOLERANCE_TAG: str(tolerance)}
     return gateway.request(assets, asset_id, tags=tags)
 

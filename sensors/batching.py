@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import dagster as dg
 
+from lab_assets.run_kinds import FILES
 from labflow.pipeline import STEPS
 
 LAZY_STEPS = ("raw_file", "raw_series")
@@ -31,7 +32,7 @@ def batch_run_requests(run_keys: Sequence[str], *, batch_size: int, etl_mode: st
     for start in range(0, len(run_keys), batch_size):
         batch = list(run_keys[start : start + batch_size])
         digest = hashlib.sha256("\n".join(batch).encode()).hexdigest()[:16]
-        tags = {"labflow/source": source, "labflow/files": str(len(batch))}
+        tags = {**FILES, "labflow/source": source, "labflow/files": str(len(batch))}
         if len(batch) == 1:
             requests.append(dg.RunRequest(run_key=f"etl-{batch[0]}", partition_key=batch[0],
                                           asset_selection=selection, tags=tags))
