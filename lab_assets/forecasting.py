@@ -14,7 +14,6 @@ from typing import Any, Callable, Optional
 import dagster as dg
 
 from lab_assets.partitions import energy_assets_partitions
-from lab_assets.run_kinds import BACKGROUND
 from labflow.forecasting.backtest import rolling_origin_evaluation
 from labflow.forecasting.fetch import FetchError, fetch_data
 from labflow.forecasting.history import HistoryError, read_history_csv
@@ -22,6 +21,7 @@ from labflow.forecasting.model import ForecastParams, ForecastRequestError, trai
 from labflow.forecasting.registry import ModelRegistry
 from labflow.forecasting.store import (EVALUATION_ASSET, HISTORY_ASSET, MODEL_ASSET, load_history, model_key,
                                        save_backtest, save_history, save_model)
+from labflow.run_kinds import BACKGROUND
 from labflow.storage import MissingOutputError, open_output_store
 from resources import CatalogResource, LabStorageResource
 

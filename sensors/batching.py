@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from lab_assets.run_kinds import FILES
 from labflow.pipeline import STEPS
+from labflow.run_kinds import FILES
 
 LAZY_STEPS = ("raw_file", "raw_series")
 

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta, timezone
 import dagster as dg
 
 from lab_assets.review import annotations
-from lab_assets.run_kinds import REVIEW
 from labflow.review import AnnotationVersion, ReviewStore
+from labflow.run_kinds import REVIEW
 from labflow.settings import Settings
 from resources import CatalogResource
 

@@ -12,10 +12,10 @@ import dagster as dg
 
 from lab_assets.loop import LOOP_ASSETS
 from lab_assets.partitions import iterations_partitions
-from lab_assets.run_kinds import BACKGROUND
 from labflow.loop.automation import decide
 from labflow.loop.iterations import IterationStore
 from labflow.review import ReviewStore
+from labflow.run_kinds import BACKGROUND
 from labflow.settings import Settings
 from resources import CatalogResource
 

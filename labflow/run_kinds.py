@@ -21,3 +21,6 @@ PRIORITY_TAG = "dagster/priority"
 FILES = {KIND_TAG: "files", PRIORITY_TAG: "10"}
 REVIEW = {KIND_TAG: "review", PRIORITY_TAG: "5"}
 BACKGROUND = {KIND_TAG: "background", PRIORITY_TAG: "-10"}
+
+# What happened to a batch of files ("19 processed, 1 quarantined (b.csv: …)"), set by the ETL run.
+OUTCOME_TAG = "labflow/outcome"
