@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.api.conftest import uvicorn_server
-from tests.ui.conftest import WAIT_MS, chromium  # noqa: F401 (fixture)
+from tests.ui.conftest import ARTIFACTS, WAIT_MS, chromium  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.e2e
 
@@ -19,7 +19,7 @@ def test_swagger_ui_and_redoc_render_without_internet(chromium, api):  # noqa: F
     outside: list[str] = []
     with uvicorn_server(api.app) as base, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(chromium), headless=True, args=["--no-sandbox"])
-        page = browser.new_page()
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
 
         def only_local(route) -> None:
             if route.request.url.startswith(base):
@@ -33,6 +33,8 @@ def test_swagger_ui_and_redoc_render_without_internet(chromium, api):  # noqa: F
         page.wait_for_selector(".swagger-ui .opblock-summary-path", timeout=WAIT_MS)
         swagger_paths = page.locator(".opblock-summary-path").all_inner_texts()
         swagger_title = page.locator(".swagger-ui .title").first.inner_text()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "api_docs_offline.png"))
 
         page.goto(f"{base}/redoc")
         page.wait_for_selector("redoc .api-content h1", timeout=WAIT_MS)

@@ -57,6 +57,8 @@ def test_the_would_enter_sentence_and_the_interval_band_are_true(  # noqa: F811
 
         open_run(page, flat)
         objective_says(page, "would not enter (its objective could not be measured)")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.locator("#objective").screenshot(path=str(ARTIFACTS / "would_not_enter.png"))
         page.locator("#confirm").click()
         message_contains(page, "Confirmed as version 1")
 
@@ -79,9 +81,11 @@ def test_the_would_enter_sentence_and_the_interval_band_are_true(  # noqa: F811
         }""", INTERVAL_COLOR.lower())
         axis_titles = page.evaluate("() => [...document.querySelectorAll('#run-chart svg.marks .role-axis-title')]"
                                     ".map(t => t.textContent)")
+        for close in page.locator(".toast-close").all():  # notices from earlier steps would cover the chart
+            close.click()
+        page.wait_for_timeout(300)
         shot = tmp_path / "interval_band.png"
         page.locator("#run-chart").screenshot(path=str(shot))
-        ARTIFACTS.mkdir(exist_ok=True)
         shutil.copyfile(shot, ARTIFACTS / "interval_band.png")
         page.locator("#confirm").click()
         message_contains(page, "Confirmed as version 1")
