@@ -26,7 +26,7 @@ from api.routers import iterations
 from api.routers import energy, training_jobs
 from api.routers import patterns, streams
 from labflow.settings import Settings
-from resources.dagster_gateway import DagsterGateway
+from lab_assets.gateway import DagsterGateway
 
 DESCRIPTION = """Runs, series, peaks, quality and annotations from the labflow asset graph; the confirmed
 dataset for optimisers; experiments, recommendations and uploads. Data is read from the latest Dagster

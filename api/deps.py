@@ -12,11 +12,11 @@ from api.materialized import MaterializedReader
 from api.metrics import ApiMetrics
 from api.models import RunKey
 from labflow.apikeys import KeyStore
-from labflow.catalog import Catalog, RunNotFound, RunRecord
+from labflow.store.catalog import Catalog, RunNotFound, RunRecord
 from labflow.experiments import ExperimentStore
-from labflow.review import ReviewStore
+from labflow.review.store import ReviewStore
 from labflow.settings import Settings
-from resources.dagster_gateway import DagsterGateway
+from lab_assets.gateway import DagsterGateway
 
 API_PREFIX = "/api/v1"
 

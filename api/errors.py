@@ -16,9 +16,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.models import FieldProblem, Problem
-from labflow.catalog import RunNotFound
+from labflow.store.catalog import RunNotFound
 from labflow.experiments import ExperimentError, ExperimentExists
-from labflow.uploads import UploadRejected
+from labflow.ingest.uploads import UploadRejected
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("labflow.api")

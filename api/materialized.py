@@ -21,11 +21,11 @@ import polars as pl
 
 from api.caching import LruCache, SingleFlight
 from api.errors import ApiProblem
-from labflow.catalog import RunRecord
-from labflow.pipeline import STEPS
+from labflow.store.catalog import RunRecord
+from labflow.processing.pipeline import STEPS
 from labflow.settings import Settings
-from labflow.storage import MissingOutputError, open_output_store
-from resources.dagster_gateway import DagsterGateway, Materialization
+from labflow.store.outputs import MissingOutputError, open_output_store
+from lab_assets.gateway import DagsterGateway, Materialization
 
 FRESH_FOR_S = 1.0
 FRAME_CACHE_BYTES = 512 * 2**20

@@ -7,7 +7,7 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from labflow.catalog import REVIEW_STATUSES, RUN_STATUSES, Catalog
+from labflow.store.catalog import REVIEW_STATUSES, RUN_STATUSES, Catalog
 
 
 class ApiMetrics:

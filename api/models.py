@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt,
                       StringConstraints)
 
-from labflow.annotations import Annotation
+from labflow.review.annotations import Annotation
 
 RunStatus = Literal["queued", "processing", "parsed", "processed", "failed"]
 ReviewStatus = Literal["new", "needs_review", "confirmed", "rejected"]

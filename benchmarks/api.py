@@ -39,11 +39,11 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import print_table, write_json  # noqa: E402
-from labflow.catalog import Catalog  # noqa: E402
-from labflow.confirmed import DATASET_ASSET, DATASET_SCHEMA, write_dataset  # noqa: E402
+from labflow.store.catalog import Catalog  # noqa: E402
+from labflow.review.confirmed import DATASET_ASSET, DATASET_SCHEMA, write_dataset  # noqa: E402
 from labflow.devserver import prepare_dagster_home, process_env  # noqa: E402
 from labflow.settings import PROJECT_ROOT, Settings  # noqa: E402
-from labflow.storage import OutputStore  # noqa: E402
+from labflow.store.outputs import OutputStore  # noqa: E402
 
 SERIES_RUN = "bench_series-0123456789"
 DATASET_POINTS = 10_000

@@ -3,8 +3,8 @@
     python benchmarks/etl.py [--sizes 1000000,10000000] [--json PATH]
 
 Both sides get the same generated CSV (time + 2 channels; Gaussian peaks on noise). Ours is the
-project's own path (``labflow.parsing`` → ``labflow.smoothing`` → ``labflow.peaks`` →
-``labflow.quality``); the baseline is what one would write with pandas: ``read_csv``, ``rolling``
+project's own path (``labflow.processing.parsing`` → ``labflow.processing.smoothing`` → ``labflow.processing.peaks`` →
+``labflow.processing.quality``); the baseline is what one would write with pandas: ``read_csv``, ``rolling``
 mean, ``scipy.signal.find_peaks`` with a prominence threshold, and pandas quality statistics.
 Keys: ``etl_1m_s``, ``rolling_mean_mpts_s``, ``speedup_vs_pandas`` (whole ETL at 1M points).
 """
@@ -25,11 +25,11 @@ from scipy.signal import find_peaks
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import best_of, print_table, write_json  # noqa: E402
-from labflow.parsing import parse_instrument_csv  # noqa: E402
-from labflow.peaks import detect_peaks  # noqa: E402
-from labflow.quality import assess_quality  # noqa: E402
-from labflow.recipes import Recipe  # noqa: E402
-from labflow.smoothing import clean_series, rolling_mean  # noqa: E402
+from labflow.processing.parsing import parse_instrument_csv  # noqa: E402
+from labflow.processing.peaks import detect_peaks  # noqa: E402
+from labflow.processing.quality import assess_quality  # noqa: E402
+from labflow.processing.recipes import Recipe  # noqa: E402
+from labflow.processing.smoothing import clean_series, rolling_mean  # noqa: E402
 
 RECIPE = Recipe(id="bench")
 

@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.api import ApiServer, summary  # noqa: E402
 from benchmarks.common import print_table, shared_data_dir, write_json  # noqa: E402
 from labflow.apikeys import KeyStore  # noqa: E402
-from labflow.catalog import Catalog  # noqa: E402
+from labflow.store.catalog import Catalog  # noqa: E402
 from labflow.devserver import prepare_dagster_home  # noqa: E402
 from labflow.forecasting.backtest import backtest  # noqa: E402
 from labflow.forecasting.history import EnergyHistory, read_history_csv  # noqa: E402
@@ -52,7 +52,7 @@ from labflow.forecasting.registry import ModelRegistry  # noqa: E402
 from labflow.forecasting.serving import ServedModel, predict  # noqa: E402
 from labflow.forecasting.store import model_key, save_model  # noqa: E402
 from labflow.settings import Settings  # noqa: E402
-from labflow.storage import open_output_store  # noqa: E402
+from labflow.store.outputs import open_output_store  # noqa: E402
 
 TEST_YEAR = 2019
 HISTORY_POINTS = 168

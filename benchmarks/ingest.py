@@ -27,8 +27,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import print_table, write_json  # noqa: E402
-from labflow.atomic import write_atomic  # noqa: E402
-from labflow.catalog import Catalog  # noqa: E402
+from labflow.store.atomic import write_atomic  # noqa: E402
+from labflow.store.catalog import Catalog  # noqa: E402
 from labflow.devserver import dagster_dev_command, prepare_dagster_home, process_env, stop_group  # noqa: E402
 from labflow.settings import Settings  # noqa: E402
 

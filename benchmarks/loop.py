@@ -53,7 +53,7 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import print_table, shared_data_dir, write_json  # noqa: E402
-from labflow.catalog import Catalog  # noqa: E402
+from labflow.store.catalog import Catalog  # noqa: E402
 from labflow.loop.active_learning import random_windows, rank_windows  # noqa: E402
 from labflow.loop.iterations import IterationStore  # noqa: E402
 from labflow.loop.metrics import evaluate  # noqa: E402

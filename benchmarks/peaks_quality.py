@@ -7,7 +7,7 @@ Defaults: MIT-BIH Arrhythmia Database record 100, first 15 min at 360 Hz
 (``$LABFLOW_SHARED_DATA/ecg/mitdb100_part1.csv``, falling back to ``../shared/data`` beside the
 project), lead ``MLII_mV``, cardiologist-annotated beats ``mitdb100_part1_rpeaks.csv`` (``time_s``).
 
-Ours is the project's own path with no per-file tuning: ``labflow.parsing.parse_instrument_csv``
+Ours is the project's own path with no per-file tuning: ``labflow.processing.parsing.parse_instrument_csv``
 (``polars.read_csv`` when the parser is not importable), ``clean_series`` with the default recipe's
 smoothing, ``detect_peaks`` with ``PeakParams()`` (every threshold automatic), and the file's
 ``assess_quality`` report. Beside it, in the same table:
@@ -43,10 +43,10 @@ from scipy.signal import find_peaks
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import best_of, print_table, shared_data_dir, write_json  # noqa: E402
-from labflow.peaks import detect_peaks  # noqa: E402
-from labflow.quality import assess_quality  # noqa: E402
-from labflow.recipes import PeakParams, Recipe  # noqa: E402
-from labflow.smoothing import clean_series  # noqa: E402
+from labflow.processing.peaks import detect_peaks  # noqa: E402
+from labflow.processing.quality import assess_quality  # noqa: E402
+from labflow.processing.recipes import PeakParams, Recipe  # noqa: E402
+from labflow.processing.smoothing import clean_series  # noqa: E402
 
 BEAT_SYMBOLS = frozenset("NLRBAaJSVrFejnE/fQ?")
 NAIVE_NOISE_FACTOR = 5.0
@@ -55,7 +55,7 @@ NAIVE_NOISE_FACTOR = 5.0
 def read_series(path: Path) -> tuple[pl.DataFrame, int]:
     """The parsed series (with the project's parser when importable) and its dropped duplicate rows."""
     try:
-        from labflow.parsing import parse_instrument_csv
+        from labflow.processing.parsing import parse_instrument_csv
     except ImportError:
         return pl.read_csv(path).with_columns(cs.numeric().cast(pl.Float64)), 0
     parsed = parse_instrument_csv(path.read_bytes(), name=path.name)

@@ -36,9 +36,9 @@ import dagster as dg  # noqa: E402
 
 from benchmarks.common import PROJECT_ROOT, print_table, write_json  # noqa: E402
 from benchmarks.ingest import instrument_file  # noqa: E402
-from labflow.atomic import write_atomic  # noqa: E402
+from labflow.store.atomic import write_atomic  # noqa: E402
 from labflow.devserver import stop_group  # noqa: E402
-from labflow.s3_inbox import s3_client  # noqa: E402
+from labflow.s3 import s3_client  # noqa: E402
 from labflow.settings import Settings  # noqa: E402
 
 POSTGRES_ADMIN_URL = os.environ.get("LABFLOW_TEST_POSTGRES_URL",

@@ -30,11 +30,11 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import best_of, print_table, write_json  # noqa: E402
-from labflow.catalog import Catalog  # noqa: E402
-from labflow.peaks import detect_peaks  # noqa: E402
-from labflow.recipes import Recipe  # noqa: E402
+from labflow.store.catalog import Catalog  # noqa: E402
+from labflow.processing.peaks import detect_peaks  # noqa: E402
+from labflow.processing.recipes import Recipe  # noqa: E402
 from labflow.settings import PROJECT_ROOT, Settings  # noqa: E402
-from labflow.storage import OutputStore  # noqa: E402
+from labflow.store.outputs import OutputStore  # noqa: E402
 
 CHANNELS = ("ch_a", "ch_b")
 
@@ -105,7 +105,7 @@ def main() -> None:
 
     import dagster as dg
 
-    from resources.dagster_gateway import DagsterGateway
+    from lab_assets.gateway import DagsterGateway
     from ui.context import AppContext
 
     rows, figures = [], {}

@@ -29,12 +29,12 @@ def processed_demo_home(home: Path):
 
     from lab_assets.etl import run_etl
     from lab_assets.partitions import RUNS_PARTITION
-    from labflow.catalog import Catalog
-    from labflow.demo import write_demo
-    from labflow.ingest import ingest_file
+    from labflow.store.catalog import Catalog
+    from labflow.demo.files import write_demo
+    from labflow.ingest.register import ingest_file
     from labflow.settings import Settings
     from resources import build_resources
-    from resources.dagster_gateway import DagsterGateway
+    from lab_assets.gateway import DagsterGateway
 
     settings = Settings.from_env({"LABFLOW_HOME": str(home), "LABFLOW_RECIPES_DIR": str(PROJECT_ROOT / "recipes")})
     settings.ensure_dirs()

@@ -13,8 +13,8 @@ from typing import Any, Optional
 import dagster as dg
 
 from lab_assets.partitions import runs_partitions
-from labflow.pipeline import STEPS, RunProcessor, StepFailed, StepReport, describe_batch
-from labflow.run_kinds import OUTCOME_TAG
+from labflow.ops.run_kinds import OUTCOME_TAG
+from labflow.processing.pipeline import STEPS, RunProcessor, StepFailed, StepReport, describe_batch
 from resources import CatalogResource, LabStorageResource
 
 ETL_GROUP = "etl"

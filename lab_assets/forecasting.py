@@ -21,8 +21,8 @@ from labflow.forecasting.model import ForecastParams, ForecastRequestError, trai
 from labflow.forecasting.registry import ModelRegistry
 from labflow.forecasting.store import (EVALUATION_ASSET, HISTORY_ASSET, MODEL_ASSET, load_history, model_key,
                                        save_backtest, save_history, save_model)
-from labflow.run_kinds import BACKGROUND
-from labflow.storage import MissingOutputError, open_output_store
+from labflow.ops.run_kinds import BACKGROUND
+from labflow.store.outputs import MissingOutputError, open_output_store
 from resources import CatalogResource, LabStorageResource
 
 FORECASTING_GROUP = "forecasting"
@@ -179,7 +179,7 @@ def launch_training(gateway: Any, asset_id: str, data_url: str, *, params: Forec
                     tolerance: float = DEFAULT_TOLERANCE) -> str:
     """Add the asset's partition and launch one run of the three assets; returns the run id at once.
 
-    ``gateway`` is a :class:`resources.dagster_gateway.DagsterGateway`. Raises :class:`TrainingBusy` when a
+    ``gateway`` is a :class:`lab_assets.gateway.DagsterGateway`. Raises :class:`TrainingBusy` when a
     training run of the asset is still queued or running.
     """
     assets = [a.key.to_user_string() for a in FORECASTING_ASSETS]

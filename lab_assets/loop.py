@@ -12,8 +12,8 @@ from labflow.loop.iterations import IterationStore, iteration_number
 from labflow.loop.steps import (INFERENCE, METRICS, MODEL, TRAINING_SET, build_iteration_training_set,
                                 infer_iteration, measure_iteration, train_iteration_model)
 from labflow.loop.training_set import TrainingSetError
-from labflow.review import ReviewStore
-from labflow.storage import MissingOutputError, open_output_store
+from labflow.review.store import ReviewStore
+from labflow.store.outputs import MissingOutputError, open_output_store
 from resources import CatalogResource, LabStorageResource
 
 LOOP_GROUP = "loop"

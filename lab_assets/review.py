@@ -2,18 +2,18 @@
 
 ``annotations[run]`` is materialized by the confirmations sensor whenever a person confirms (or
 rejects) a run in the labelling app; ``confirmed_dataset`` follows automatically (declarative
-automation, eager) whenever any run's annotation changes. Both only call :mod:`labflow.confirmed`.
+automation, eager) whenever any run's annotation changes. Both only call :mod:`labflow.review.confirmed`.
 """
 
 import dagster as dg
 
 from lab_assets.partitions import runs_partitions
-from labflow.confirmed import (ANNOTATIONS_ASSET, DATASET_ASSET, annotate_run, build_confirmed_dataset,
+from labflow.review.confirmed import (ANNOTATIONS_ASSET, DATASET_ASSET, annotate_run, build_confirmed_dataset,
                                read_annotation_outputs, write_dataset)
-from labflow.pipeline import RunProcessor
-from labflow.report import frame_to_markdown
-from labflow.review import ReviewStore
-from labflow.storage import MissingOutputError, OutputStore, open_output_store
+from labflow.processing.pipeline import RunProcessor
+from labflow.ops.report import frame_to_markdown
+from labflow.review.store import ReviewStore
+from labflow.store.outputs import MissingOutputError, OutputStore, open_output_store
 from resources import CatalogResource, LabStorageResource
 
 REVIEW_GROUP = "review"

@@ -34,7 +34,7 @@ from datetime import datetime, timezone
 from sqlalchemy import String, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from labflow.catalog import Base, Catalog, UTCDateTime
+from labflow.store.catalog import Base, Catalog, UTCDateTime
 from labflow.settings import Settings
 
 SCOPES: tuple[str, ...] = ("read", "write", "admin")

@@ -21,7 +21,7 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     if args.demo:
         from functools import partial
 
-        from labflow.demo_live import seed_live_demo
+        from labflow.demo.live import seed_live_demo
 
         cmd_demo(argparse.Namespace(count=args.demo, seed=7, history=None), settings)
         on_ready = partial(seed_live_demo, settings)  # the stream and a training job, once the API answers
@@ -54,14 +54,14 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_forward(args: argparse.Namespace, settings: Settings) -> int:
     """Store-and-forward: upload complete files from a local folder to S3, exactly once."""
-    from labflow.forward import forward_command
+    from labflow.ingest.forward import forward_command
 
     return forward_command(args, settings)
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     """Write realistic demo instrument files into the inbox, or seed a past month of history."""
-    from labflow.demo import write_demo
+    from labflow.demo.files import write_demo
 
     settings.ensure_dirs()
     if getattr(args, "history", None):
@@ -75,10 +75,10 @@ def seed_demo_history(spec: str, settings: Settings) -> int:
     """Ingest, process (real Dagster runs, in this process) and review files spread over past days."""
     import dagster as dg
 
-    from labflow.catalog import Catalog
-    from labflow.demo_history import parse_days, seed_history
+    from labflow.store.catalog import Catalog
+    from labflow.demo.history import parse_days, seed_history
     from labflow.devserver import prepare_dagster_home
-    from resources.dagster_gateway import DagsterGateway
+    from lab_assets.gateway import DagsterGateway
 
     days = parse_days(spec)
     prepare_dagster_home(settings)
@@ -99,8 +99,8 @@ def seed_demo_history(spec: str, settings: Settings) -> int:
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     """Copy files (and their sidecars) into the inbox, atomically."""
-    from labflow.ingest import find_sidecar
-    from labflow.atomic import write_atomic
+    from labflow.ingest.register import find_sidecar
+    from labflow.store.atomic import write_atomic
 
     settings.ensure_dirs()
     target_dir = settings.inbox / args.instrument if args.instrument else settings.inbox
@@ -121,7 +121,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_runs(args: argparse.Namespace, settings: Settings) -> int:
     """List runs from the catalog, newest first, with filters."""
-    from labflow.catalog import Catalog
+    from labflow.store.catalog import Catalog
 
     catalog = Catalog(settings.database_url)
     filters = {k: getattr(args, k) for k in ("instrument", "operator", "material", "experiment_id", "status")}

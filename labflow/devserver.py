@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from labflow.catalog import Catalog
+from labflow.store.catalog import Catalog
 from labflow.settings import PROJECT_ROOT, Settings
 
 INSTANCE_YAML = PROJECT_ROOT / "dagster.yaml"

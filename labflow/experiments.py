@@ -33,8 +33,8 @@ from typing import Any
 from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from labflow.catalog import Base, Catalog, RunRecord, UTCDateTime
-from labflow.metadata import RunMetadata
+from labflow.store.catalog import Base, Catalog, RunRecord, UTCDateTime
+from labflow.ingest.metadata import RunMetadata
 
 PHASES: tuple[str, ...] = ("space_filling", "model_driven")
 POINT_STATES: tuple[str, ...] = ("recommended", "registered", "ran", "confirmed")

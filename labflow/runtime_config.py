@@ -16,8 +16,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from labflow.alerts import AlertThresholds
-from labflow.atomic import write_atomic
+from labflow.ops.alerts import AlertThresholds
+from labflow.store.atomic import write_atomic
 from labflow.settings import Settings
 
 CONFIG_FILE = "config.yaml"

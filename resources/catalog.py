@@ -6,7 +6,7 @@ from functools import lru_cache
 
 import dagster as dg
 
-from labflow.catalog import Catalog
+from labflow.store.catalog import Catalog
 
 
 @lru_cache(maxsize=4)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from labflow.recipe_store import recipes_in_effect
-from labflow.recipes import RecipeBook
+from labflow.processing.recipe_store import recipes_in_effect
+from labflow.processing.recipes import RecipeBook
 from labflow.settings import Settings
 from resources.catalog import CatalogResource
 

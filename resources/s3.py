@@ -18,7 +18,8 @@ from typing import Any
 from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
-from labflow.s3_inbox import S3Source, parse_sources, s3_client
+from labflow.ingest.s3_inbox import parse_sources
+from labflow.s3 import S3Source, s3_client
 
 SOURCES_ENV = "LABFLOW_S3_SOURCES"
 ENDPOINT_ENV = "LABFLOW_S3_ENDPOINT_URL"

@@ -1,5 +1,5 @@
 """Alert sensors: failed runs (a run-failure sensor), and failed checks, low quality, a stuck inbox, a stalled
-forwarder and failing sensors (a periodic sensor). Both only call :mod:`labflow.alerts` and store into the catalog."""
+forwarder and failing sensors (a periodic sensor). Both only call :mod:`labflow.ops.alerts` and store into the catalog."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from pathlib import Path
 import dagster as dg
 from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 
-from labflow.alerts import (AlertDraft, AlertStore, AlertThresholds, check_failed_alert, forwarder_alerts,
+from labflow.ops.alerts import (AlertDraft, AlertStore, AlertThresholds, check_failed_alert, forwarder_alerts,
                             inbox_alerts, quality_alerts, run_failed_alert, sensor_error_alert)
-from labflow.forward import waiting_files
+from labflow.ingest.forward import waiting_files
 from labflow.runtime_config import load_runtime_config
 from resources import CatalogResource, LabStorageResource
-from resources.dagster_gateway import check_evaluation
+from lab_assets.gateway import check_evaluation
 
 OPERATIONS_INTERVAL_S = 30
 MAX_CHECK_EVENTS_PER_TICK = 2000

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from labflow.pipeline import STEPS
-from labflow.run_kinds import FILES
+from labflow.ops.run_kinds import FILES
+from labflow.processing.pipeline import STEPS
 
 LAZY_STEPS = ("raw_file", "raw_series")
 

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta, timezone
 import dagster as dg
 
 from lab_assets.review import annotations
-from labflow.review import AnnotationVersion, ReviewStore
-from labflow.run_kinds import REVIEW
+from labflow.ops.run_kinds import REVIEW
+from labflow.review.store import AnnotationVersion, ReviewStore
 from labflow.settings import Settings
 from resources import CatalogResource
 

@@ -8,9 +8,9 @@ import dagster as dg
 
 from lab_assets.etl import run_etl
 from lab_assets.partitions import RUNS_PARTITION, runs_partitions
-from labflow.inbox import InboxCursor, scan_inbox
-from labflow.ingest import ingest_file
-from labflow.objects import open_object_store
+from labflow.ingest.inbox import InboxCursor, scan_inbox
+from labflow.ingest.register import ingest_file
+from labflow.store.objects import open_object_store
 from labflow.settings import Settings
 from resources import CatalogResource, LabStorageResource
 from sensors.batching import batch_run_requests

@@ -14,8 +14,8 @@ from lab_assets.loop import LOOP_ASSETS
 from lab_assets.partitions import iterations_partitions
 from labflow.loop.automation import decide
 from labflow.loop.iterations import IterationStore
-from labflow.review import ReviewStore
-from labflow.run_kinds import BACKGROUND
+from labflow.ops.run_kinds import BACKGROUND
+from labflow.review.store import ReviewStore
 from labflow.settings import Settings
 from resources import CatalogResource
 

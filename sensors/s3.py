@@ -1,7 +1,7 @@
 """The S3 sensor: new objects under the configured ``s3://bucket/prefix`` sources become partitions and runs.
 
 Same semantics as the inbox sensor: the same bytes (from S3 or from the folder) are one run, runs
-are batched, and the state lives only in the cursor (see :mod:`labflow.s3_inbox`).
+are batched, and the state lives only in the cursor (see :mod:`labflow.ingest.s3_inbox`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import dagster as dg
 
 from lab_assets.etl import run_etl
 from lab_assets.partitions import RUNS_PARTITION, runs_partitions
-from labflow.s3_inbox import S3Cursor, S3Inbox
-from labflow.objects import open_object_store
+from labflow.ingest.s3_inbox import S3Cursor, S3Inbox
+from labflow.store.objects import open_object_store
 from labflow.settings import Settings
 from resources import CatalogResource, LabStorageResource
 from resources.s3 import S3InboxResource

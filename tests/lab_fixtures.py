@@ -16,9 +16,9 @@ import pytest
 from lab_assets.etl import run_etl
 from lab_assets.partitions import RUNS_PARTITION
 from lab_assets.review import annotations, confirmed_dataset
-from labflow.catalog import Catalog
-from labflow.ingest import ingest_file
-from labflow.objects import open_object_store
+from labflow.store.catalog import Catalog
+from labflow.ingest.register import ingest_file
+from labflow.store.objects import open_object_store
 from labflow.settings import PROJECT_ROOT, Settings
 from resources import build_resources
 from sensors.confirmations import build_confirmations_sensor

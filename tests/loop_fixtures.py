@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from labflow.annotations import Annotation, AnomalyInterval
-from labflow.review import ReviewStore
+from labflow.review.annotations import Annotation, AnomalyInterval
+from labflow.review.store import ReviewStore
 
 DT = 0.1
 KINDS = ("spike", "shift", "burst")

@@ -15,7 +15,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402  (after switching analytics off)
 
 from labflow.settings import Settings  # noqa: E402
-from resources.dagster_gateway import DagsterGateway  # noqa: E402
+from lab_assets.gateway import DagsterGateway  # noqa: E402
 from ui.campaign_tab import build_campaign_tab  # noqa: E402
 from ui.context import AppContext  # noqa: E402
 from ui.dataset_tab import build_dataset_tab  # noqa: E402

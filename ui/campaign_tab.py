@@ -9,11 +9,11 @@ from typing import Any
 import gradio as gr
 from matplotlib.figure import Figure
 
-from labflow.catalog import Catalog
-from labflow.confirmed import DATASET_ASSET
+from labflow.store.catalog import Catalog
+from labflow.review.confirmed import DATASET_ASSET
 from labflow.experiments import CampaignStatus, ExperimentStore, chart_points, measured_objectives, point_rows
 from labflow.settings import Settings
-from labflow.storage import MissingOutputError, OutputStore, open_output_store
+from labflow.store.outputs import MissingOutputError, OutputStore, open_output_store
 
 REFRESH_S = 10.0
 STATE_COLORS = {"recommended": "#9e9e9e", "registered": "#1f77b4", "ran": "#ff7f0e", "confirmed": "#2ca02c"}

@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from labflow.annotations import AnomalyInterval
-from labflow.downsample import downsample_frame
-from labflow.review_session import Preview
+from labflow.review.annotations import AnomalyInterval
+from labflow.processing.downsample import downsample_frame
+from labflow.review.session import Preview
 
 MAX_CHART_ROWS = 990
 MIN_SERIES_POINTS = 60

@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from labflow.catalog import Catalog, RunRecord
-from labflow.pipeline import RunProcessor
-from labflow.recipe_store import recipes_in_effect
-from labflow.recipes import Recipe
-from labflow.review import ReviewStore
+from labflow.store.catalog import Catalog, RunRecord
+from labflow.processing.pipeline import RunProcessor
+from labflow.processing.recipe_store import recipes_in_effect
+from labflow.processing.recipes import Recipe
+from labflow.review.store import ReviewStore
 from labflow.settings import Settings
-from labflow.storage import OutputStore
-from resources.dagster_gateway import DagsterGateway
+from labflow.store.outputs import OutputStore
+from lab_assets.gateway import DagsterGateway
 from ui.run_data import SeriesCache
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import polars as pl
 
-from labflow.confirmed import DATASET_ASSET, dataset_digest
-from labflow.storage import MissingOutputError, OutputStore
-from resources.dagster_gateway import DagsterGateway
+from labflow.review.confirmed import DATASET_ASSET, dataset_digest
+from labflow.store.outputs import MissingOutputError, OutputStore
+from lab_assets.gateway import DagsterGateway
 
 SHOWN_COLUMNS = ("run_key", "experiment_id", "objective", "objective_kind", "verdict", "peak_count",
                  "annotation_version", "confirmed_by", "confirmed_at", "instrument", "operator", "material",

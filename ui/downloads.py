@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
-from labflow.storage import OutputStore
+from labflow.store.outputs import OutputStore
 
 
 def cleaned_series_files(outputs: OutputStore, run_key: str, folder: Path) -> list[Path]:

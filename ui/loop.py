@@ -12,8 +12,8 @@ from matplotlib.figure import Figure
 
 from labflow.loop.iterations import IllegalTransition, Iteration, IterationStore
 from labflow.loop.steps import INFERENCE, METRICS, MODEL, TRAINING_SET, metrics_table, next_windows
-from labflow.review import ReviewStore
-from labflow.storage import MissingOutputError, OutputStore
+from labflow.review.store import ReviewStore
+from labflow.store.outputs import MissingOutputError, OutputStore
 
 ITERATION_COLUMNS = ["#", "state", "can move to", "created by", "created (UTC)", "event F1", "point F1",
                      "labels spent", "held-out runs"]

@@ -7,11 +7,11 @@ from typing import Any
 
 import gradio as gr
 
-from labflow.catalog import Catalog
+from labflow.store.catalog import Catalog
 from labflow.loop.iterations import IterationStore
-from labflow.review import ReviewStore
+from labflow.review.store import ReviewStore
 from labflow.settings import Settings
-from labflow.storage import open_output_store
+from labflow.store.outputs import open_output_store
 from ui import loop as logic
 
 REFRESH_S = 15.0

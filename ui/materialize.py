@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from labflow.catalog import RunRecord
-from labflow.storage import OutputStore
-from resources.dagster_gateway import DagsterGateway
+from labflow.store.catalog import RunRecord
+from labflow.store.outputs import OutputStore
+from lab_assets.gateway import DagsterGateway
 from ui.run_data import missing_outputs
 
 

@@ -18,7 +18,7 @@ from labflow.forecasting.registry import ModelRegistry, RegistryError, UnknownAs
 from labflow.forecasting.store import check_asset_id, load_backtest
 from labflow.keys import sha256_hex
 from labflow.settings import Settings
-from labflow.storage import MissingOutputError, OutputStore
+from labflow.store.outputs import MissingOutputError, OutputStore
 
 ASSET_COLUMNS = ["asset", "versions", "active", "newest"]
 VERSION_COLUMNS = ["version", "active", "trained (UTC)", "MAE", "naive MAE", "MAE / naive", "MAPE %",

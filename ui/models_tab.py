@@ -9,10 +9,10 @@ from typing import Any
 
 import gradio as gr
 
-from labflow.catalog import Catalog
+from labflow.store.catalog import Catalog
 from labflow.forecasting.registry import ModelRegistry
 from labflow.settings import Settings
-from labflow.storage import open_output_store
+from labflow.store.outputs import open_output_store
 from ui.models import (ASSET_COLUMNS, VERSION_COLUMNS, activate, asset_rows, backtest_figure, progress, rollback,
                        start_training, version_choices, version_rows, version_verdict)
 

@@ -10,13 +10,13 @@ from typing import Any
 
 import pandas as pd
 
-from labflow.alerts import Alert, AlertStore
-from labflow.catalog import REVIEW_STATUSES, RUN_STATUSES, Catalog
-from labflow.atomic import write_atomic
-from labflow.ops_charts import CHARTS, chart_png, table_csv
-from labflow.periods import parse_period
-from labflow.stats import StatsFilters, compute_stats
-from resources.dagster_gateway import DagsterGateway
+from labflow.ops.alerts import Alert, AlertStore
+from labflow.store.catalog import REVIEW_STATUSES, RUN_STATUSES, Catalog
+from labflow.store.atomic import write_atomic
+from labflow.ops.charts import CHARTS, chart_png, table_csv
+from labflow.ops.periods import parse_period
+from labflow.ops.stats import StatsFilters, compute_stats
+from lab_assets.gateway import DagsterGateway
 
 KPI_CARDS = (
     ("files_ingested", "Files ingested", "{:d}", True),

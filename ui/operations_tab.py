@@ -8,7 +8,7 @@ from typing import Any
 
 import gradio as gr
 
-from labflow.alerts import AlertStore
+from labflow.ops.alerts import AlertStore
 from ui.context import AppContext
 from ui.operations import (StatsRequest, acknowledge, alerts_table, batch_table, chart_files, export_files,
                            kpi_cards_html, load_stats, stage_table, style_alerts)

@@ -1,7 +1,7 @@
 """The run view without Gradio: what a person's actions do to the view state, and what the view shows.
 
 Each action takes the app context and the current :class:`ViewState` and returns the next one (or
-raises :class:`~labflow.review_session.ReviewError` with a message, leaving the state as it was);
+raises :class:`~labflow.review.session.ReviewError` with a message, leaving the state as it was);
 :func:`render` turns a state into a :class:`RunView`, everything the run view displays.
 """
 
@@ -17,19 +17,19 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from labflow.annotations import Annotation, describe_changes
-from labflow.catalog import RunRecord
-from labflow.confirmed import why_left_out
+from labflow.review.annotations import Annotation, describe_changes
+from labflow.store.catalog import RunRecord
+from labflow.review.confirmed import why_left_out
 from labflow.loop import preannotations
 from labflow.loop.iterations import IterationStore
 from labflow.loop.preannotations import Proposal
 from labflow.loop.steps import latest_proposals
-from labflow.review_session import (Preview, ReviewError, ReviewSession, RunSpan, add_interval, add_peak_at,
+from labflow.review.session import (Preview, ReviewError, ReviewSession, RunSpan, add_interval, add_peak_at,
                                     confirm, detected_annotation, discard, draft_objective, edit_peak_times,
                                     keep_preview, measure_placed_peak, move_peak_to, open_session, parse_overrides,
                                     preview_processing, rebase, remove_interval, remove_peak_at, save_edit,
                                     with_marking)
-from labflow.storage import MissingOutputError
+from labflow.store.outputs import MissingOutputError
 from ui.charts import ChartData, build_chart, histogram
 from ui.context import AppContext
 from ui.materialize import Progress, poll, request_missing

@@ -13,7 +13,7 @@ from typing import Any
 
 import polars as pl
 
-from labflow.storage import OutputStore
+from labflow.store.outputs import OutputStore
 
 VIEW_ASSETS = ("clean_series", "peaks", "quality_report")
 TIME_COLUMNS = ("time_s", "timestamp")

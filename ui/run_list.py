@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from labflow.catalog import REVIEW_STATUSES, RUN_SORTS, RUN_STATUSES, Catalog, RunRecord
+from labflow.store.catalog import REVIEW_STATUSES, RUN_SORTS, RUN_STATUSES, Catalog, RunRecord
 
 ANY = "(any)"
 PAGE_SIZE = 15

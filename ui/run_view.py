@@ -13,11 +13,11 @@ from typing import Any
 
 import gradio as gr
 
-from labflow.annotations import REASONS
-from labflow.catalog import RunNotFound
-from labflow.recipes import RecipeError
-from labflow.review_session import PREVIEW_PARAMETERS, ReviewError
-from labflow.storage import MissingOutputError
+from labflow.review.annotations import REASONS
+from labflow.store.catalog import RunNotFound
+from labflow.processing.recipes import RecipeError
+from labflow.review.session import PREVIEW_PARAMETERS, ReviewError
+from labflow.store.outputs import MissingOutputError
 from ui import review_logic as logic
 from ui.context import AppContext
 from ui.downloads import cleaned_series_files

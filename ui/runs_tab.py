@@ -8,7 +8,7 @@ from typing import Any
 
 import gradio as gr
 
-from labflow.catalog import RUN_SORTS, RUN_STATUSES
+from labflow.store.catalog import RUN_SORTS, RUN_STATUSES
 from ui.context import AppContext
 from ui.run_list import (ANY, FILTER_FIELDS, REVIEW_LABELS, FilterError, RunFilter, filter_choices, find_page,
                          page_table, parse_filter)

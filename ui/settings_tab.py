@@ -7,9 +7,9 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from labflow.atomic import write_atomic
-from labflow.recipe_store import RecipeStore
-from labflow.recipes import RecipeError
+from labflow.store.atomic import write_atomic
+from labflow.processing.recipe_store import RecipeStore
+from labflow.processing.recipes import RecipeError
 from labflow.runtime_config import RuntimeConfigError, effective_settings, update_runtime_config
 from ui.context import AppContext
 

@@ -17,7 +17,7 @@ from api.errors import ApiProblem, problems
 from api.materialized import file_version
 from api.models import ExperimentPoint, Identifier, Strict, UtcDateTime
 from api.tables import TABLE_CONTENT, TableFormat, table_bytes
-from labflow.confirmed import DATASET_ASSET, DATASET_SCHEMA, experiment_points
+from labflow.review.confirmed import DATASET_ASSET, DATASET_SCHEMA, experiment_points
 
 router = APIRouter(prefix=API_PREFIX, tags=["datasets"], dependencies=[Depends(read_key)],
                    responses=problems(400, 401, 403, 422))

@@ -25,7 +25,7 @@ from labflow.forecasting.model import ForecastRequestError
 from labflow.forecasting.readings import Readings
 from labflow.forecasting.registry import ModelVersion, RegistryError, UnknownAsset, UnknownVersion
 from labflow.forecasting.serving import ForecastService, NoActiveModel, ServedModel, detect, predict
-from labflow.storage import open_output_store
+from labflow.store.outputs import open_output_store
 
 router = APIRouter(prefix=API_PREFIX, tags=["forecasting"], responses=problems(400, 401, 403, 404, 422))
 AssetPath = Annotated[AssetId, Path(description="The asset's id, e.g. line-3.")]

@@ -14,7 +14,7 @@ from api.loop_models import (IterationIn, IterationMetricsRow, IterationOut, Ite
 from lab_assets.partitions import ITERATIONS_PARTITION
 from labflow.loop.iterations import IllegalTransition, Iteration, IterationNotFound, IterationStore
 from labflow.loop.steps import INFERENCE, METRICS, MODEL, TRAINING_SET, metrics_table, next_windows
-from labflow.storage import MissingOutputError, open_output_store
+from labflow.store.outputs import MissingOutputError, open_output_store
 
 LOOP_ASSETS = [TRAINING_SET, MODEL, INFERENCE, METRICS]
 

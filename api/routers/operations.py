@@ -13,13 +13,13 @@ from api.errors import ApiProblem, problems
 from api.models import Identifier, UtcDateTime
 from api.ops_models import (AcknowledgeIn, AlertOut, AlertState, ChartName, RecipeFormat, RecipeImportIn,
                             RecipeOut, RecipeVersionOut, Severity, SettingOut, SettingsPatch, StatsOut)
-from labflow.alerts import Alert, AlertNotFound, AlertStore
-from labflow.ops_charts import chart_png, table_csv
-from labflow.periods import Bucket, parse_period
-from labflow.recipe_store import RecipeStore
-from labflow.recipes import RecipeError
+from labflow.ops.alerts import Alert, AlertNotFound, AlertStore
+from labflow.ops.charts import chart_png, table_csv
+from labflow.ops.periods import Bucket, parse_period
+from labflow.processing.recipe_store import RecipeStore
+from labflow.processing.recipes import RecipeError
 from labflow.runtime_config import RuntimeConfigError, effective_settings, update_runtime_config
-from labflow.stats import StatsFilters, compute_stats
+from labflow.ops.stats import StatsFilters, compute_stats
 
 router = APIRouter(prefix=API_PREFIX, tags=["operations"], responses=problems(400, 401, 403, 422))
 READ = [Depends(read_key)]

@@ -18,9 +18,9 @@ from api.errors import ApiProblem, problems
 from api.models import (AnnotationVersionOut, AssetState, IsoDate, JobId, JobOut, QualityOut, ReviewStatus,
                         RunDetail, RunPage, RunStatus, RunSummary, Strict, UtcDateTime)
 from api.tables import TABLE_CONTENT, TableFormat, table_response
-from labflow.catalog import RunRecord
-from labflow.pipeline import STEPS
-from labflow.review import AnnotationVersion
+from labflow.store.catalog import RunRecord
+from labflow.processing.pipeline import STEPS
+from labflow.review.store import AnnotationVersion
 
 router = APIRouter(prefix=API_PREFIX, tags=["runs"], dependencies=[Depends(read_key)],
                    responses=problems(400, 401, 403, 422))

@@ -18,9 +18,9 @@ from api.models import (Accepted, AnnotationVersionOut, ChannelSeries, FiniteFlo
                         RunKey, SeriesOut, Strict)
 from api.routers.runs import annotation_version
 from api.tables import TABLE_CONTENT, TableFormat, table_bytes, table_response
-from labflow.catalog import RunNotFound
-from labflow.downsample import downsample_frame
-from labflow.pipeline import TIME_COLUMNS
+from labflow.store.catalog import RunNotFound
+from labflow.processing.downsample import downsample_frame
+from labflow.processing.pipeline import TIME_COLUMNS
 
 ACCEPTED: dict[int | str, dict[str, Any]] = {
     202: {"model": Accepted, "description": "Not materialized yet: a materialization was requested; poll "

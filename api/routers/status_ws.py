@@ -19,7 +19,7 @@ from api.auth import check_key
 from api.deps import API_PREFIX, Lab
 from api.errors import ApiProblem
 from api.models import RunStatusEvent
-from labflow.catalog import Catalog, RunReviewRow, RunRow
+from labflow.store.catalog import Catalog, RunReviewRow, RunRow
 
 POLL_S = 0.5
 _OVERLAP = timedelta(seconds=5)  # re-read recent changes, in case another process's clock is a little behind

@@ -12,7 +12,7 @@ from api.auth import write_key
 from api.deps import API_PREFIX, LabDep
 from api.errors import PROBLEM_JSON, problems
 from api.models import UploadOut
-from labflow.uploads import accept_upload, check_size
+from labflow.ingest.uploads import accept_upload, check_size
 
 UPLOAD_PATH = f"{API_PREFIX}/uploads"
 _MULTIPART_SLACK = 64 * 1024  # form fields and boundaries around the file

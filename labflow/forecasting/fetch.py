@@ -80,7 +80,7 @@ def _read_http(url: str, max_bytes: int, timeout_s: float) -> bytes:
 def _read_s3(bucket: str, key: str, max_bytes: int, url: str, endpoint: str | None, timeout_s: float) -> bytes:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from labflow.s3_inbox import s3_client
+    from labflow.s3 import s3_client
 
     client = s3_client(endpoint_url=endpoint, timeout_s=timeout_s)
     try:

@@ -24,7 +24,7 @@ from sqlalchemy import JSON, Integer, String, Text, UniqueConstraint, func, sele
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from labflow.catalog import Base, Catalog, UTCDateTime, retry_on_conflict
+from labflow.store.catalog import Base, Catalog, UTCDateTime, retry_on_conflict
 
 COMPARED_METRIC = "mae_ratio_vs_naive"
 

@@ -9,7 +9,7 @@ import polars as pl
 from labflow.forecasting.history import EnergyHistory, HistoryReport
 from labflow.forecasting.model import ForecastModel
 from labflow.forecasting.registry import ModelVersion
-from labflow.storage import OutputStore
+from labflow.store.outputs import OutputStore
 
 HISTORY_ASSET = "energy_history"
 MODEL_ASSET = "forecast_model"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from labflow.loop.iterations import Iteration, IterationStore
-from labflow.review import ReviewStore
+from labflow.review.store import ReviewStore
 
 METRIC = "event_f1"
 # States in which the newest iteration is done with its own labels: new ones are for the next iteration.

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, String, Text, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from labflow.catalog import Base, Catalog, UTCDateTime, retry_on_conflict
+from labflow.store.catalog import Base, Catalog, UTCDateTime, retry_on_conflict
 
 STATES: tuple[str, ...] = ("Created", "Annotating", "DataReady", "Training", "Trained", "Inferring", "Reviewing",
                            "Completed")

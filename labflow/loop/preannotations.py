@@ -2,9 +2,9 @@
 
 A :class:`Proposal` comes from an iteration's ``inference`` output. Accepting adds it as an anomaly
 interval; adjusting adds it with the bounds the person gives; rejecting adds nothing. Every decision
-is kept in the annotation's ``proposals`` (:class:`~labflow.annotations.ProposalReview`), so the
+is kept in the annotation's ``proposals`` (:class:`~labflow.review.annotations.ProposalReview`), so the
 confirmed annotation notes what the model proposed and what the person made of it. These are pure
-functions of an :class:`~labflow.annotations.Annotation`; the app stores the result as a draft.
+functions of an :class:`~labflow.review.annotations.Annotation`; the app stores the result as a draft.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from labflow.annotations import Annotation, AnomalyInterval, ProposalReview
+from labflow.review.annotations import Annotation, AnomalyInterval, ProposalReview
 
 PROPOSAL_LABEL = "anomaly"
 _SAME = 1e-9

@@ -13,7 +13,7 @@ from typing import Any
 
 import polars as pl
 
-from labflow.catalog import Catalog
+from labflow.store.catalog import Catalog
 from labflow.loop.active_learning import rank_windows
 from labflow.loop.inference import confidence_range, proposals_by_run, run_inference
 from labflow.loop.iterations import Iteration, IterationStore, partition_key
@@ -23,8 +23,8 @@ from labflow.loop.preannotations import Proposal, proposals_of_run
 from labflow.loop.runner import advance
 from labflow.loop.training_set import (build_training_set, check_trainable, confirmed_intervals, new_labels,
                                        run_series, to_jsonl, windows_of_runs)
-from labflow.review import ReviewStore
-from labflow.storage import MissingOutputError, OutputStore
+from labflow.review.store import ReviewStore
+from labflow.store.outputs import MissingOutputError, OutputStore
 
 TRAINING_SET = "training_set"
 MODEL = "anomaly_model"

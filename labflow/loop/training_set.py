@@ -17,8 +17,8 @@ import numpy as np
 import polars as pl
 
 from labflow.loop.windows import series_windows
-from labflow.review import ReviewStore
-from labflow.storage import OutputStore
+from labflow.review.store import ReviewStore
+from labflow.store.outputs import OutputStore
 
 Intervals = Sequence[tuple[float, float]]
 MIN_COVER = 0.5

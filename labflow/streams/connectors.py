@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from labflow.atomic import write_atomic
+from labflow.store.atomic import write_atomic
 from labflow.streams.events import Event, EventError, parse_batch, parse_timestamp
 from labflow.streams.sources import SourceConfig
 

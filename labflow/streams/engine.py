@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from labflow.atomic import write_atomic
+from labflow.store.atomic import write_atomic
 from labflow.streams.anomaly import AnomalyDetector, make_scaler
 from labflow.streams.clusters import ClusterWatch
 from labflow.streams.drift import DriftWatch, LabelDrift

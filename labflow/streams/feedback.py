@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from labflow.atomic import write_atomic
+from labflow.store.atomic import write_atomic
 from labflow.streams.patterns import PATTERN_TYPES
 from labflow.streams.sources import SourceConfig
 

@@ -26,14 +26,14 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from lab_assets.etl import run_etl
 from lab_assets.definitions import defs as project_defs
-from labflow.annotations import Annotation, PeakMark
-from labflow.catalog import Catalog
-from labflow.demo import write_demo
-from labflow.review import ReviewStore
+from labflow.review.annotations import Annotation, PeakMark
+from labflow.store.catalog import Catalog
+from labflow.demo.files import write_demo
+from labflow.review.store import ReviewStore
 from labflow.settings import PROJECT_ROOT, Settings
-from labflow.storage import OutputStore
+from labflow.store.outputs import OutputStore
 from resources import build_resources
-from resources.dagster_gateway import DagsterGateway
+from lab_assets.gateway import DagsterGateway
 from sensors.inbox import build_inbox_sensor
 from tests.lab_fixtures import ReviewDaemon, drop
 

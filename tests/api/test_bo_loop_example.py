@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from labflow.review import ReviewStore
+from labflow.review.store import ReviewStore
 from labflow.settings import PROJECT_ROOT
 from tests.api.conftest import InboxDaemon, detected_annotation, uvicorn_server
 from tests.lab_fixtures import ReviewDaemon

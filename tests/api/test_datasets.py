@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from api.materialized import FRESH_FOR_S
-from labflow.review import ReviewStore
+from labflow.review.store import ReviewStore
 from tests.api.conftest import detected_annotation
 from tests.lab_fixtures import ReviewDaemon, latest_dataset, process_run, signal_csv
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 
-from labflow.demo_live import DEMO_ENERGY_ASSET, DEMO_SOURCE, DEMO_STREAM, send_demo_stream, start_demo_training
+from labflow.demo.live import DEMO_ENERGY_ASSET, DEMO_SOURCE, DEMO_STREAM, send_demo_stream, start_demo_training
 from tests.api.conftest import Lab, uvicorn_server
 
 

@@ -17,10 +17,10 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from lab_assets.forecasting import FORECASTING_ASSETS
 from labflow.apikeys import KeyStore
-from labflow.catalog import Catalog
+from labflow.store.catalog import Catalog
 from labflow.forecasting.demo import energy_csv, energy_frame
 from resources import build_resources
-from resources.dagster_gateway import DagsterGateway
+from lab_assets.gateway import DagsterGateway
 from tests.api.conftest import make_settings, uvicorn_server
 from tests.forecast_fixtures import points
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from labflow.review import ReviewStore
+from labflow.review.store import ReviewStore
 from tests.api.conftest import InboxDaemon, detected_annotation
 from tests.lab_fixtures import drop, signal_csv
 

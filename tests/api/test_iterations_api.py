@@ -10,8 +10,8 @@ from api.app import create_app
 from lab_assets.etl import run_etl
 from lab_assets.loop import LOOP_ASSETS
 from lab_assets.review import annotations, confirmed_dataset
-from labflow.review import ReviewStore
-from resources.dagster_gateway import DagsterGateway
+from labflow.review.store import ReviewStore
+from lab_assets.gateway import DagsterGateway
 from tests.lab_fixtures import process_run
 from tests.loop_fixtures import KINDS, anomalous_series, oracle_confirm, series_csv
 

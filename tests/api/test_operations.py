@@ -6,7 +6,7 @@ import io
 
 from matplotlib.image import imread
 
-from labflow.alerts import AlertStore, run_failed_alert
+from labflow.ops.alerts import AlertStore, run_failed_alert
 
 
 def test_stats_count_the_demo_lab_exactly(demo):

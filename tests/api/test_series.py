@@ -8,8 +8,8 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from labflow.annotations import Annotation
-from labflow.review import ReviewStore
+from labflow.review.annotations import Annotation
+from labflow.review.store import ReviewStore
 from tests.api.conftest import InboxDaemon, make_settings, open_lab
 from tests.lab_fixtures import drop, signal_csv
 

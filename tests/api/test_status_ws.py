@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from labflow.review import ReviewStore
+from labflow.review.store import ReviewStore
 from tests.api.conftest import InboxDaemon, detected_annotation
 from tests.lab_fixtures import drop, signal_csv
 

@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from lab_assets.etl import run_etl
-from labflow.catalog import Catalog
+from labflow.store.catalog import Catalog
 from labflow.settings import PROJECT_ROOT, Settings
 from resources import build_resources
 from resources.s3 import S3InboxResource

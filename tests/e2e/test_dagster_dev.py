@@ -12,12 +12,12 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from labflow.annotations import Annotation, PeakMark
-from labflow.catalog import Catalog
-from labflow.review import ReviewStore
+from labflow.review.annotations import Annotation, PeakMark
+from labflow.store.catalog import Catalog
+from labflow.review.store import ReviewStore
 from labflow.devserver import dagster_dev_command, prepare_dagster_home, process_env, stop_group
 from labflow.settings import Settings
-from labflow.storage import OutputStore
+from labflow.store.outputs import OutputStore
 from tests.lab_fixtures import drop, free_port, signal_csv
 
 pytestmark = pytest.mark.e2e

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dagster as dg
 
 from lab_assets.etl import run_etl
-from labflow.demo import demo_files
+from labflow.demo.files import demo_files
 from tests.lab_fixtures import register_run
 
 

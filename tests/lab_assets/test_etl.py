@@ -10,12 +10,12 @@ import pytest
 
 from lab_assets.etl import run_etl
 from lab_assets.partitions import RUNS_PARTITION
-from labflow.ingest import ingest_file
-from labflow.objects import open_object_store
-from labflow.pipeline import STEPS
-from labflow.run_kinds import FILES, OUTCOME_TAG
-from labflow.storage import OutputStore
-from resources.dagster_gateway import DagsterGateway
+from lab_assets.gateway import DagsterGateway
+from labflow.ingest.register import ingest_file
+from labflow.ops.run_kinds import FILES, OUTCOME_TAG
+from labflow.store.objects import open_object_store
+from labflow.processing.pipeline import STEPS
+from labflow.store.outputs import OutputStore
 from tests.lab_fixtures import drop, register_run, signal_csv
 from ui.operations import batch_table
 

@@ -8,11 +8,11 @@ import dagster as dg
 
 from lab_assets.forecasting import DATA_URL_TAG, FORECASTING_ASSETS, TREES_TAG
 from lab_assets.partitions import ENERGY_ASSETS_PARTITION
-from labflow.catalog import Catalog
+from labflow.store.catalog import Catalog
 from labflow.forecasting.registry import ModelRegistry
 from labflow.forecasting.store import load_backtest, load_history, load_model
 from labflow.settings import Settings
-from labflow.storage import open_output_store
+from labflow.store.outputs import open_output_store
 from labflow.forecasting.demo import energy_csv
 
 

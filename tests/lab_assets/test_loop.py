@@ -12,8 +12,8 @@ from lab_assets.loop import LOOP_ASSETS
 from lab_assets.partitions import ITERATIONS_PARTITION
 from labflow.loop.iterations import IterationStore
 from labflow.loop.steps import INFERENCE, METRICS, TRAINING_SET, latest_proposals, metrics_table, next_windows
-from labflow.review import ReviewStore
-from labflow.storage import open_output_store
+from labflow.review.store import ReviewStore
+from labflow.store.outputs import open_output_store
 from tests.lab_fixtures import process_run
 from tests.loop_fixtures import KINDS, anomalous_series, oracle_confirm, series_csv
 

@@ -13,13 +13,13 @@ import polars as pl
 import pytest
 
 from api.materialized import MaterializedReader
-from labflow.annotations import Annotation, PeakMark
-from labflow.catalog import Catalog
-from labflow.review import ReviewStore
+from labflow.review.annotations import Annotation, PeakMark
+from labflow.store.catalog import Catalog
+from labflow.review.store import ReviewStore
 from labflow.settings import PROJECT_ROOT, Settings
-from labflow.storage import open_output_store
+from labflow.store.outputs import open_output_store
 from resources import build_resources
-from resources.dagster_gateway import DagsterGateway
+from lab_assets.gateway import DagsterGateway
 from tests.lab_fixtures import ReviewDaemon, process_run, signal_csv
 from tests.s3_fixtures import S3Endpoint
 from ui.dataset import latest_dataset

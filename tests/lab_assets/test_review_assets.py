@@ -8,11 +8,11 @@ import dagster as dg
 import numpy as np
 import pytest
 
-from labflow.annotations import Annotation, PeakMark, move_peak
+from labflow.review.annotations import Annotation, PeakMark, move_peak
 from labflow.experiments import ExperimentStore
-from labflow.peaks import measure_peaks
-from labflow.review import ReviewStore
-from labflow.storage import OutputStore
+from labflow.processing.peaks import measure_peaks
+from labflow.review.store import ReviewStore
+from labflow.store.outputs import OutputStore
 from tests.lab_fixtures import ReviewDaemon, latest_dataset, process_run, signal_csv
 
 

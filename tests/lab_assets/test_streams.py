@@ -8,7 +8,7 @@ import pytest
 
 from lab_assets.partitions import STREAM_SOURCES_PARTITION
 from lab_assets.streams import stream_assets
-from labflow.storage import open_output_store
+from labflow.store.outputs import open_output_store
 from labflow.streams.engine import StreamEngine
 from labflow.streams.sources import SourceRegistry
 from labflow.streams.tables import EVENTS_ASSET, FEEDBACK_ASSET, PATTERNS_ASSET, SUMMARY_ASSET

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from labflow.alerts import (AlertNotFound, AlertStore, AlertThresholds, forwarder_alerts, inbox_alerts, quality_alerts,
+from labflow.ops.alerts import (AlertNotFound, AlertStore, AlertThresholds, forwarder_alerts, inbox_alerts, quality_alerts,
                             run_failed_alert, sensor_error_alert)
-from labflow.catalog import RunRecord
+from labflow.store.catalog import RunRecord
 
 T0 = datetime(2026, 3, 1, 8, tzinfo=timezone.utc)
 

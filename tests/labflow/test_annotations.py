@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from labflow.annotations import (Annotation, AnomalyInterval, PeakMark, add_peak, describe_changes, move_peak,
+from labflow.review.annotations import (Annotation, AnomalyInterval, PeakMark, add_peak, describe_changes, move_peak,
                                  nearest_peak, remove_peak)
 
 BASE = Annotation(channel="signal", peaks=(PeakMark(time_s=10.0), PeakMark(time_s=25.0)))

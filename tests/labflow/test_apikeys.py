@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from labflow.apikeys import ApiKeyRow, KeyRequestError, KeyStore, keys_command, scope_allows
-from labflow.catalog import Catalog
+from labflow.store.catalog import Catalog
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -7,10 +7,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from labflow.blobstore import BlobMissing, BlobStoreUnreachable, LocalBlobStore, S3BlobStore, open_blob_store
-from labflow.objects import ObjectIntegrityError, ObjectStore, object_key
+from labflow.store.blobstore import BlobMissing, BlobStoreUnreachable, LocalBlobStore, S3BlobStore, open_blob_store
+from labflow.store.objects import ObjectIntegrityError, ObjectStore, object_key
 from labflow.settings import Settings
-from labflow.storage import MissingOutputError, OutputStore
+from labflow.store.outputs import MissingOutputError, OutputStore
 from tests.s3_fixtures import S3Endpoint
 
 

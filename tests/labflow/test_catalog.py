@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from labflow.catalog import RUN_STATUSES, Catalog, RunMetadata, RunNotFound
+from labflow.store.catalog import RUN_STATUSES, Catalog, RunMetadata, RunNotFound
 from labflow.settings import Settings
 
 UTC = timezone.utc

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from labflow.confirmed import build_confirmed_dataset, dataset_digest, experiment_points, why_left_out
+from labflow.review.confirmed import build_confirmed_dataset, dataset_digest, experiment_points, why_left_out
 
 
 def output(run_key: str, verdict: str = "valid", experiment: str | None = "E1", objective: float | None = 1.0,

@@ -8,10 +8,10 @@ import dagster as dg
 import pytest
 
 from lab_assets.etl import run_etl
-from labflow.demo_history import history_files, parse_days, seed_history
-from labflow.periods import parse_period
-from labflow.stats import compute_stats, load_catalog_data
-from resources.dagster_gateway import DagsterGateway
+from labflow.demo.history import history_files, parse_days, seed_history
+from labflow.ops.periods import parse_period
+from labflow.ops.stats import compute_stats, load_catalog_data
+from lab_assets.gateway import DagsterGateway
 
 NOW = datetime.now(timezone.utc)
 

@@ -9,7 +9,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from labflow.catalog import Catalog
+from labflow.store.catalog import Catalog
 from labflow.devserver import ArrivalReport, DevStack, Service, log_path, process_env, stop_group
 from labflow.settings import PROJECT_ROOT
 

@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from labflow.downsample import downsample_frame, downsample_lttb
+from labflow.processing.downsample import downsample_frame, downsample_lttb
 
 
 def test_lttb_keeps_the_ends_the_size_and_a_single_spike():

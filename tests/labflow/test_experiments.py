@@ -6,13 +6,13 @@ from datetime import datetime, timezone
 
 import pytest
 
-from labflow.annotations import Annotation
-from labflow.catalog import Catalog
+from labflow.review.annotations import Annotation
+from labflow.store.catalog import Catalog
 from labflow.experiments import (ExperimentError, ExperimentExists, ExperimentStore, Recommendation, chart_points,
                                  inputs_match, point_rows)
 from labflow.keys import make_run_key, sha256_hex
-from labflow.metadata import RunMetadata
-from labflow.review import ReviewStore
+from labflow.ingest.metadata import RunMetadata
+from labflow.review.store import ReviewStore
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

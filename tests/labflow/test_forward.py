@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from labflow.forward import JOURNAL_NAME, Backoff, Forwarder, Journal, exclusive, status_table
-from labflow.s3_inbox import S3Source, S3SourceError
+from labflow.ingest.forward import JOURNAL_NAME, Backoff, Forwarder, Journal, exclusive, status_table
+from labflow.s3 import S3Source, S3SourceError
 from labflow.settings import PROJECT_ROOT
 from tests.s3_fixtures import S3Endpoint
 

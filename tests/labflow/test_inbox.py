@@ -1,6 +1,6 @@
 import os
 
-from labflow.inbox import InboxCursor, is_ignored, scan_inbox
+from labflow.ingest.inbox import InboxCursor, is_ignored, scan_inbox
 
 
 def test_temporary_hidden_and_sidecar_names_are_ignored():

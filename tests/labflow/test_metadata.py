@@ -2,7 +2,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from labflow.metadata import (
+from labflow.ingest.metadata import (
     MetadataError,
     is_sidecar,
     merge_metadata,

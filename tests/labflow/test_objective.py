@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from labflow.objective import compute_objective
-from labflow.peaks import empty_table, measure_peaks
-from labflow.recipes import ObjectiveParams
+from labflow.processing.objective import compute_objective
+from labflow.processing.peaks import empty_table, measure_peaks
+from labflow.processing.recipes import ObjectiveParams
 
 T = np.linspace(0, 10, 2001)
 Y = 1.0 * np.exp(-0.5 * ((T - 3) / 0.2) ** 2) + 0.5 * np.exp(-0.5 * ((T - 7) / 0.3) ** 2)

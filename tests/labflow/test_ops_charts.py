@@ -9,9 +9,9 @@ import polars as pl
 import pytest
 from matplotlib.image import imread
 
-from labflow.ops_charts import CHARTS, chart_png, table_csv
-from labflow.periods import parse_period
-from labflow.stats import EVENTS_SCHEMA, RUNS_SCHEMA, VERSIONS_SCHEMA, OpsData, compute_stats
+from labflow.ops.charts import CHARTS, chart_png, table_csv
+from labflow.ops.periods import parse_period
+from labflow.ops.stats import EVENTS_SCHEMA, RUNS_SCHEMA, VERSIONS_SCHEMA, OpsData, compute_stats
 
 NOW = datetime(2026, 3, 10, 12, tzinfo=timezone.utc)
 

@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from labflow.parsing import ParseError, ParsedSeries, parse_instrument_csv, read_header_metadata
+from labflow.processing.parsing import ParseError, ParsedSeries, parse_instrument_csv, read_header_metadata
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "parsing"
 UTC = timezone.utc

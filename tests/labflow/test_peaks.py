@@ -5,9 +5,9 @@ import polars as pl
 import pytest
 from scipy.signal import find_peaks
 
-from labflow.peaks import PeakResult, Search, detect_peaks, dominant_split, estimate_noise, find_candidates
-from labflow.recipes import PeakParams
-from labflow.smoothing import rolling_mean
+from labflow.processing.peaks import PeakResult, Search, detect_peaks, dominant_split, estimate_noise, find_candidates
+from labflow.processing.recipes import PeakParams
+from labflow.processing.smoothing import rolling_mean
 
 AUTO = PeakParams()
 FWHM_PER_SIGMA = 2 * np.sqrt(2 * np.log(2))

@@ -6,7 +6,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from labflow.periods import bucket_start, bucket_starts, parse_period
+from labflow.ops.periods import bucket_start, bucket_starts, parse_period
 
 NOW = datetime(2026, 3, 4, 15, 30, tzinfo=timezone.utc)  # a Wednesday
 

@@ -6,8 +6,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from labflow.downsample import downsample_minmax
-from labflow.plots import png_to_markdown, render_run_png
+from labflow.processing.downsample import downsample_minmax
+from labflow.processing.plots import png_to_markdown, render_run_png
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

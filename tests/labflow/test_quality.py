@@ -4,8 +4,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from labflow.quality import FLAGS, QualityReport, assess_quality, repeated_runs, stuck_samples
-from labflow.recipes import QualityParams
+from labflow.processing.quality import FLAGS, QualityReport, assess_quality, repeated_runs, stuck_samples
+from labflow.processing.recipes import QualityParams
 
 PARAMS = QualityParams()
 CHANNELS = ["signal", "reference"]

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from labflow.recipe_store import RecipeStore
-from labflow.recipes import RecipeError
+from labflow.processing.recipe_store import RecipeStore
+from labflow.processing.recipes import RecipeError
 from labflow.runtime_config import RuntimeConfigError, effective_settings, load_runtime_config, update_runtime_config
 from labflow.settings import PROJECT_ROOT, Settings
 

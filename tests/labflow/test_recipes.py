@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from labflow.recipes import Recipe, RecipeBook, RecipeError, load_recipe_file, validate_recipe
+from labflow.processing.recipes import Recipe, RecipeBook, RecipeError, load_recipe_file, validate_recipe
 from labflow.settings import PROJECT_ROOT
 
 

@@ -8,9 +8,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from labflow.annotations import Annotation, PeakMark, move_peak
-from labflow.catalog import Catalog, RunNotFound
-from labflow.review import ConfirmConflict, ReviewStore
+from labflow.review.annotations import Annotation, PeakMark, move_peak
+from labflow.store.catalog import Catalog, RunNotFound
+from labflow.review.store import ConfirmConflict, ReviewStore
 
 
 @pytest.fixture

@@ -8,16 +8,16 @@ import numpy as np
 import polars as pl
 import pytest
 
-from labflow.annotations import Annotation, PeakMark
-from labflow.catalog import Catalog
-from labflow.peaks import detect_peaks
-from labflow.recipes import Recipe
-from labflow.review import ReviewStore
-from labflow.review_session import (ReviewError, RunSpan, add_interval, add_peak_at, confirm, detected_annotation,
+from labflow.review.annotations import Annotation, PeakMark
+from labflow.store.catalog import Catalog
+from labflow.processing.peaks import detect_peaks
+from labflow.processing.recipes import Recipe
+from labflow.review.store import ReviewStore
+from labflow.review.session import (ReviewError, RunSpan, add_interval, add_peak_at, confirm, detected_annotation,
                                     discard, edit_peak_times, keep_preview, move_peak_to, open_session,
                                     parse_overrides, preview_processing, rebase, remove_interval, remove_peak_at,
                                     save_edit, with_marking)
-from labflow.smoothing import clean_series
+from labflow.processing.smoothing import clean_series
 
 SPAN = RunSpan(0.0, 40.0)
 DETECTED = Annotation(channel="signal", peaks=(PeakMark(time_s=10.0), PeakMark(time_s=25.0)))

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from labflow.catalog import Catalog
-from labflow.ingest import ingest_file
-from labflow.objects import open_object_store
-from labflow.s3_inbox import (PollResult, S3Cursor, S3Inbox, S3Source, S3SourceError, is_data_key,
-                              parse_sources)
+from labflow.store.catalog import Catalog
+from labflow.ingest.register import ingest_file
+from labflow.store.objects import open_object_store
+from labflow.ingest.s3_inbox import PollResult, S3Cursor, S3Inbox, is_data_key, parse_sources
+from labflow.s3 import S3Source, S3SourceError
 from labflow.settings import Settings
 from tests.lab_fixtures import drop, signal_csv
 from tests.s3_fixtures import S3Endpoint

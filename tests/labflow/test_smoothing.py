@@ -5,8 +5,8 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from labflow.recipes import SmoothingParams
-from labflow.smoothing import clean_series, remove_baseline, rolling_mean
+from labflow.processing.recipes import SmoothingParams
+from labflow.processing.smoothing import clean_series, remove_baseline, rolling_mean
 
 
 def reference_rolling_mean(values: np.ndarray, window: int, centered: bool) -> np.ndarray:

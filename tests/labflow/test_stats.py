@@ -7,11 +7,11 @@ from datetime import datetime, timedelta, timezone
 import polars as pl
 import pytest
 
-from labflow.annotations import Annotation
-from labflow.metadata import RunMetadata
-from labflow.periods import parse_period
-from labflow.review import ReviewStore
-from labflow.stats import (CHECKS_SCHEMA, DAGSTER_RUNS_SCHEMA, EVENTS_SCHEMA, RUNS_SCHEMA, VERSIONS_SCHEMA,
+from labflow.review.annotations import Annotation
+from labflow.ingest.metadata import RunMetadata
+from labflow.ops.periods import parse_period
+from labflow.review.store import ReviewStore
+from labflow.ops.stats import (CHECKS_SCHEMA, DAGSTER_RUNS_SCHEMA, EVENTS_SCHEMA, RUNS_SCHEMA, VERSIONS_SCHEMA,
                            OpsData, StatsFilters, compute_stats, load_catalog_data)
 
 NOW = datetime(2026, 3, 10, 12, tzinfo=timezone.utc)

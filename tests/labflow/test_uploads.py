@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from labflow.inbox import scan_inbox
+from labflow.ingest.inbox import scan_inbox
 from labflow.keys import make_run_key, sha256_hex
-from labflow.uploads import SNIFF_BYTES, UploadRejected, accept_upload, sanitise_filename
+from labflow.ingest.uploads import SNIFF_BYTES, UploadRejected, accept_upload, sanitise_filename
 from tests.lab_fixtures import signal_csv
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "parsing"

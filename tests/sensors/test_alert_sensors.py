@@ -7,8 +7,8 @@ import time
 import dagster as dg
 
 from lab_assets.etl import run_etl
-from labflow.alerts import AlertStore
-from labflow.forward import JOURNAL_NAME, Journal
+from labflow.ops.alerts import AlertStore
+from labflow.ingest.forward import JOURNAL_NAME, Journal
 from sensors.alerts import build_alert_sensors
 from tests.lab_fixtures import process_run, register_run, signal_csv
 

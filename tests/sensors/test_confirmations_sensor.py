@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 import dagster as dg
 import pytest
 
-from labflow.annotations import Annotation
-from labflow.review import AnnotationVersion, ReviewStore
+from labflow.review.annotations import Annotation
+from labflow.review.store import AnnotationVersion, ReviewStore
 from sensors.confirmations import OutboxCursor, annotation_requests, build_confirmations_sensor
 from tests.lab_fixtures import register_run, signal_csv
 

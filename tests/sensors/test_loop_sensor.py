@@ -6,10 +6,10 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
-from labflow.annotations import Annotation
+from labflow.review.annotations import Annotation
 from labflow.loop.iterations import IterationStore
 from labflow.loop.runner import advance
-from labflow.review import ReviewStore
+from labflow.review.store import ReviewStore
 from sensors.loop import build_loop_sensor
 
 

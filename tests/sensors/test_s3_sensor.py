@@ -13,7 +13,7 @@ import pytest
 
 from lab_assets.etl import run_etl
 from labflow.settings import Settings
-from labflow.storage import OutputStore
+from labflow.store.outputs import OutputStore
 from resources.s3 import S3InboxResource, build_s3_resource
 from sensors.s3 import build_s3_sensor
 from tests.lab_fixtures import drop, signal_csv

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from lab_assets.etl import run_etl
-from resources.dagster_gateway import DagsterGateway
+from lab_assets.gateway import DagsterGateway
 from labflow.settings import PROJECT_ROOT, Settings
 from labflow.streams.engine import StreamEngine
 from labflow.streams.sources import SourceRegistry

@@ -16,8 +16,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from labflow.peaks import measure_peaks
-from labflow.review import ReviewStore
+from labflow.processing.peaks import measure_peaks
+from labflow.review.store import ReviewStore
 from tests.lab_fixtures import free_port, latest_dataset, process_confirmations, process_run
 from tests.ui.conftest import ARTIFACTS, WAIT_MS, local_gateway, message_contains, two_peak_csv
 

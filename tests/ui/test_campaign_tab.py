@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from labflow.catalog import Catalog
+from labflow.store.catalog import Catalog
 from labflow.experiments import CampaignStatus, ExperimentStore, PointStatus, Recommendation, measured_objectives
 from tests.ui.conftest import ARTIFACTS
 from ui.campaign_tab import EMPTY, build_campaign_tab, campaign_figure, campaign_summary, campaign_table

@@ -6,9 +6,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from labflow.annotations import AnomalyInterval
-from labflow.review_session import preview_processing
-from labflow.recipes import Recipe
+from labflow.review.annotations import AnomalyInterval
+from labflow.review.session import preview_processing
+from labflow.processing.recipes import Recipe
 from ui.charts import (BAND_STROKES, INTERVAL_COLOR, MAX_CHART_ROWS, PEAK_COLOR, PEAKS_SERIES,
                        PREVIEW_PEAKS_SERIES, build_chart, histogram, interval_series, series_name)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from labflow.confirmed import annotation_output, build_confirmed_dataset
+from labflow.review.confirmed import annotation_output, build_confirmed_dataset
 from tests.lab_fixtures import process_confirmations, process_run
 from tests.ui.conftest import two_peak_csv
 from ui import review_logic as logic

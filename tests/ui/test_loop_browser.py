@@ -9,9 +9,9 @@ from lab_assets.etl import run_etl
 from lab_assets.loop import LOOP_ASSETS
 from lab_assets.partitions import ITERATIONS_PARTITION
 from labflow.loop.iterations import IterationStore
-from labflow.review import ReviewStore
+from labflow.review.store import ReviewStore
 from labflow.settings import PROJECT_ROOT
-from resources.dagster_gateway import DagsterGateway
+from lab_assets.gateway import DagsterGateway
 from tests.lab_fixtures import free_port, process_run
 from tests.loop_fixtures import KINDS, anomalous_series, oracle_confirm, series_csv
 from tests.ui.conftest import WAIT_MS, message_contains

@@ -7,13 +7,13 @@ import numpy as np
 import polars as pl
 import pytest
 
-from labflow.catalog import Catalog
+from labflow.store.catalog import Catalog
 from labflow.loop.iterations import IterationStore
 from labflow.loop.runner import advance
 from labflow.loop.steps import SCORED_WINDOWS
 from labflow.loop.windows import series_windows
-from labflow.review import ReviewStore
-from labflow.storage import open_output_store
+from labflow.review.store import ReviewStore
+from labflow.store.outputs import open_output_store
 from ui import loop as logic
 from ui.loop_tab import build_loop_tab
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from labflow.catalog import Catalog
+from labflow.store.catalog import Catalog
 from labflow.forecasting.backtest import quality_warnings
 from labflow.forecasting.registry import ModelRegistry
 from tests.lab_fixtures import free_port

@@ -10,12 +10,12 @@ import gradio as gr
 import pytest
 
 from lab_assets.forecasting import FORECASTING_ASSETS
-from labflow.catalog import Catalog
+from labflow.store.catalog import Catalog
 from labflow.forecasting.registry import ModelRegistry
 from labflow.settings import Settings
-from labflow.storage import open_output_store
+from labflow.store.outputs import open_output_store
 from resources import build_resources
-from resources.dagster_gateway import DagsterGateway
+from lab_assets.gateway import DagsterGateway
 from labflow.forecasting.demo import energy_csv
 from labflow.forecasting.backtest import quality_warnings
 from ui.models import (VERSION_COLUMNS, activate, asset_rows, backtest_figure, progress, rollback, start_training,

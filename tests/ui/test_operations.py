@@ -7,9 +7,9 @@ import io
 import pytest
 from matplotlib.image import imread
 
-from labflow.alerts import AlertStore, run_failed_alert
-from labflow.annotations import Annotation
-from labflow.review import ReviewStore
+from labflow.ops.alerts import AlertStore, run_failed_alert
+from labflow.review.annotations import Annotation
+from labflow.review.store import ReviewStore
 from tests.lab_fixtures import process_run
 from tests.ui.conftest import two_peak_csv
 from ui.operations import (StatsRequest, acknowledge, alerts_table, export_files, kpi_cards_html, load_stats,

@@ -7,7 +7,7 @@ import pytest
 
 from labflow.loop.iterations import IterationStore
 from labflow.loop.steps import INFERENCE
-from labflow.review_session import ReviewError
+from labflow.review.session import ReviewError
 from ui import review_logic as logic
 from ui.charts import PROPOSAL_COLOR, PROPOSALS_SERIES, interval_series
 

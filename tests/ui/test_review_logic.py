@@ -12,8 +12,8 @@ import polars as pl
 import pytest
 
 from lab_assets.etl import run_etl
-from labflow.peaks import measure_peaks
-from labflow.review_session import ReviewError
+from labflow.processing.peaks import measure_peaks
+from labflow.review.session import ReviewError
 from tests.lab_fixtures import register_run
 from tests.ui.conftest import two_peak_csv
 from ui import review_logic as logic

@@ -6,10 +6,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from labflow.annotations import Annotation
-from labflow.catalog import Catalog
-from labflow.metadata import RunMetadata
-from labflow.review import ReviewStore
+from labflow.review.annotations import Annotation
+from labflow.store.catalog import Catalog
+from labflow.ingest.metadata import RunMetadata
+from labflow.review.store import ReviewStore
 from ui.run_list import ANY, FilterError, filter_choices, find_page, page_table, parse_filter
 
 RUNS = [  # key, instrument, operator, material, experiment, start day (March 2024), quality, flags

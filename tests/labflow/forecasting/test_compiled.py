@@ -7,11 +7,11 @@ import time
 
 import numpy as np
 
-from labflow.catalog import Catalog
+from labflow.store.catalog import Catalog
 from labflow.forecasting.compiled import compile_trees
 from labflow.forecasting.serving import ForecastService, ServedModel, predict
 from labflow.forecasting.store import model_key, save_model
-from labflow.storage import OutputStore
+from labflow.store.outputs import OutputStore
 from tests.forecast_fixtures import readings
 
 

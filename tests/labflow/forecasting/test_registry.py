@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from labflow.catalog import Catalog
+from labflow.store.catalog import Catalog
 from labflow.forecasting.registry import ModelRegistry, RegistryError, UnknownAsset, UnknownVersion
 
 

@@ -9,11 +9,11 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from labflow.catalog import Catalog
+from labflow.store.catalog import Catalog
 from labflow.forecasting.model import ForecastRequestError
 from labflow.forecasting.serving import ForecastService, NoActiveModel, ServedModel, detect, predict
 from labflow.forecasting.store import model_key, save_model
-from labflow.storage import OutputStore
+from labflow.store.outputs import OutputStore
 from tests.forecast_fixtures import readings
 
 

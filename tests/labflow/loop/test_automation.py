@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from labflow.annotations import Annotation, AnomalyInterval
-from labflow.catalog import Catalog
+from labflow.review.annotations import Annotation, AnomalyInterval
+from labflow.store.catalog import Catalog
 from labflow.loop.automation import decide
 from labflow.loop.iterations import IterationStore
 from labflow.loop.runner import advance
-from labflow.review import ReviewStore
+from labflow.review.store import ReviewStore
 
 
 def test_automation_starts_after_new_labels_and_stops_at_the_target(tmp_path):

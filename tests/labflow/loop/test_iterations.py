@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from labflow.catalog import Catalog
+from labflow.store.catalog import Catalog
 from labflow.loop.iterations import (STATES, TRANSITIONS, IllegalTransition, IterationNotFound, IterationStore,
                                      check_transition, iteration_number, partition_key)
 from labflow.loop.runner import advance

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from labflow.annotations import Annotation, AnomalyInterval, describe_changes
+from labflow.review.annotations import Annotation, AnomalyInterval, describe_changes
 from labflow.loop.preannotations import (Proposal, ProposalError, accept, accept_above, adjust, decision_of, pending,
                                          proposals_of_run, reject)
 

@@ -8,13 +8,13 @@ import numpy as np
 import polars as pl
 import pytest
 
-from labflow.annotations import Annotation, AnomalyInterval
-from labflow.catalog import Catalog
+from labflow.review.annotations import Annotation, AnomalyInterval
+from labflow.store.catalog import Catalog
 from labflow.loop.model import predict, train_model
 from labflow.loop.training_set import (TrainingSetError, build_training_set, check_trainable, confirmed_intervals,
                                        label_windows, new_labels, to_jsonl, with_values)
 from labflow.loop.windows import FEATURES, covering_max, series_windows
-from labflow.review import ReviewStore
+from labflow.review.store import ReviewStore
 from tests.loop_fixtures import anomalous_series
 
 

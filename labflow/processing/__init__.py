@@ -1,0 +1,1 @@
+"""Processing: instrument files to clean series, peaks, quality and objective, by a recipe."""
