@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.api.conftest import uvicorn_server
-from tests.ui.conftest import ARTIFACTS, WAIT_MS, chromium  # noqa: F401 (fixture)
+from tests.ui.conftest import ARTIFACTS, WAIT_MS, chromium, only_local  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.e2e
 
@@ -16,19 +16,10 @@ pytestmark = pytest.mark.e2e
 def test_swagger_ui_and_redoc_render_without_internet(chromium, api):  # noqa: F811
     from playwright.sync_api import sync_playwright
 
-    outside: list[str] = []
     with uvicorn_server(api.app) as base, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(chromium), headless=True, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1280, "height": 900})
-
-        def only_local(route) -> None:
-            if route.request.url.startswith(base):
-                route.continue_()
-            else:
-                outside.append(route.request.url)
-                route.abort()
-
-        page.route("**/*", only_local)
+        outside = only_local(page, base)
         page.goto(f"{base}/docs")
         page.wait_for_selector(".swagger-ui .opblock-summary-path", timeout=WAIT_MS)
         swagger_paths = page.locator(".opblock-summary-path").all_inner_texts()
