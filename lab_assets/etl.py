@@ -41,7 +41,8 @@ ETL_SPECS = [
 ]
 
 ETL_CHECKS = [
-    dg.AssetCheckSpec("peaks_found", asset="peaks", description="At least one peak was detected."),
+    dg.AssetCheckSpec("peaks_found", asset="peaks",
+                      description="At least one peak was detected (when the recipe's objective is measured on peaks)."),
     dg.AssetCheckSpec("score_above_minimum", asset="quality_report",
                       description="Quality score is at least the recipe's quality.min_score."),
     dg.AssetCheckSpec("no_sampling_gaps", asset="quality_report", description="No step longer than the gap factor."),
