@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from api.bench_routes import add_bench_routes
 from api.body_guard import BodyGuard
 from api.deps import API_PREFIX, Lab
+from api.docs import add_offline_docs
 from api.energy_requests import add_body_schemas
 from api.errors import install_error_handlers, use_problem_media_type
 from api.log_redaction import redact_server_logs
@@ -53,7 +54,9 @@ def create_app(settings: Settings, *, gateway: DagsterGateway | None = None) -> 
         energy.detach(app)
         lab.catalog.dispose()
 
-    app = FastAPI(title="labflow API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="labflow API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
+    add_offline_docs(app)
     app.state.lab = lab
     for module in (runs, series, datasets, experiments, recommendations, uploads, status_ws, operations, health,
                    iterations, training_jobs, energy, streams, patterns):

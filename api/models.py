@@ -229,7 +229,8 @@ class ExperimentPoint(BaseModel):
     experiment_id: str | None
     campaign: str | None
     inputs: dict[str, Any]
-    objective: float | None
+    objective: float = Field(description="Mean objective of the experiment's confirmed runs; runs whose "
+                                         "objective could not be measured are not in the dataset.")
     run_ids: list[str]
     confirmed_at: datetime
     provenance: list[Provenance]

@@ -32,6 +32,7 @@ def processed_demo_home(home: Path):
     from labflow.store.catalog import Catalog
     from labflow.demo.files import write_demo
     from labflow.ingest.register import ingest_file
+    from labflow.store.objects import open_object_store
     from labflow.settings import Settings
     from resources import build_resources
     from lab_assets.gateway import DagsterGateway
@@ -42,7 +43,8 @@ def processed_demo_home(home: Path):
     resources = build_resources(settings)
     catalog = Catalog(settings.database_url)
     for path in write_demo(settings.inbox, 8):
-        outcome = ingest_file(settings.inbox, str(path.relative_to(settings.inbox)), objects_dir=settings.objects,
+        outcome = ingest_file(settings.inbox, str(path.relative_to(settings.inbox)),
+                              objects=open_object_store(settings),
                               catalog=catalog, is_known_run=lambda key: False, now=datetime.now(timezone.utc))
         instance.add_dynamic_partitions(RUNS_PARTITION, [outcome.run_key])
         dg.materialize([run_etl], instance=instance, resources=resources, partition_key=outcome.run_key)
@@ -76,6 +78,9 @@ def shoot(url: str, out: Path) -> None:
         page.wait_for_function("() => document.querySelector('#review-message').innerText.includes('marked')",
                                timeout=WAIT_MS)
         page.wait_for_timeout(1500)
+        for close in page.locator(".toast-close").all():  # notices would cover the chart
+            close.click()
+        page.wait_for_timeout(300)
         page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(out), full_page=True, clip={"x": 0, "y": 0, "width": 1500, "height": 1000})
         browser.close()

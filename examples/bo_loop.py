@@ -1,15 +1,18 @@
 """A small Bayesian-optimisation client of the labflow API (stdlib + httpx + numpy).
 
-    python examples/bo_loop.py --api http://127.0.0.1:8000 --campaign demo [--simulate] [--iterations 3]
+    .venv/bin/python examples/bo_loop.py --api http://127.0.0.1:8000 --campaign demo --simulate --iterations 3
 
 Each round it reads the campaign's confirmed points (``GET /api/v1/datasets/confirmed``, polled with
-``If-None-Match``), fits a Gaussian-process surrogate (RBF kernel, length scale by marginal
-likelihood), posts a batch of recommendations with predicted mean ± uncertainty and the phase
+``If-None-Match``), fits a Gaussian-process surrogate (RBF kernel; length scale and measurement noise
+by marginal likelihood), posts a batch of recommendations with the predicted objective and its
+uncertainty (the standard deviation of the predicted measurement, in the objective's units) and the phase
 (``space_filling`` until a few points are confirmed, then ``model_driven`` by expected improvement),
 registers the first recommended point as an experiment, and waits until a run of that experiment is
 confirmed in the labelling app. ``--simulate`` uploads a synthetic HPLC chromatogram for the
 experiment (its main peak grows with temperature, falls off away from a flow of 1 ml/min), so the
 loop runs without an instrument; someone still has to confirm the run in the app.
+Before anything is confirmed the surrogate is its prior, ``--prior-mean`` ± ``--prior-std`` (defaults:
+the main-peak area of the simulated chromatograms, in s·mAU); give your objective's when it is another.
 With auth on, pass ``--key`` (or set ``LABFLOW_API_KEY``) to a key with the ``write`` scope.
 """
 
@@ -29,7 +32,9 @@ import numpy as np
 BOUNDS = {"column_temperature_c": (25.0, 60.0), "flow_ml_min": (0.5, 1.5)}
 """The parameter space: the demo HPLC campaign's two inputs."""
 INITIAL_POINTS = 4
-MODEL_VERSION = "gp-rbf-1"
+MODEL_VERSION = "gp-rbf-2"
+PRIOR_MEAN, PRIOR_STD = 2000.0, 1000.0
+"""What the objective is expected to be before any measurement (the simulated main-peak area, s·mAU)."""
 
 
 @dataclass(frozen=True)
@@ -41,35 +46,44 @@ class Observation:
 
 
 class GaussianProcess:
-    """Exact GP regression with an RBF kernel on inputs scaled to [0, 1] and standardised outputs."""
+    """Exact GP regression with an RBF kernel on inputs scaled to [0, 1] and standardised outputs.
+
+    Outputs are standardised by the data's mean and spread, or by the prior (``prior_mean``,
+    ``prior_std``, in the objective's units) while fewer than two distinct values are known. The length
+    scale and, unless ``noise`` is given, the measurement noise maximise the marginal likelihood.
+    """
 
     LENGTH_SCALES = (0.1, 0.2, 0.35, 0.6, 1.0)
+    NOISES = (1e-4, 1e-3, 1e-2, 0.05, 0.2)  # variance of a measurement, in standardised units
 
-    def __init__(self, noise: float = 1e-2):
-        self.noise = noise
+    def __init__(self, noise: float | None = None, *, prior_mean: float = PRIOR_MEAN, prior_std: float = PRIOR_STD):
+        self.noise, self.prior_mean, self.prior_std = noise, prior_mean, prior_std
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> "GaussianProcess":
-        """Fit to ``x`` (n × d, scaled) and ``y`` (n); the length scale maximises the marginal likelihood."""
+        """Fit to ``x`` (n × d, scaled) and ``y`` (n, the objective's units)."""
         self.x = x
-        self.y_mean, self.y_std = float(y.mean()), float(y.std()) or 1.0
+        spread = float(y.std()) if y.size >= 2 else 0.0
+        self.y_mean, self.y_std = (float(y.mean()), spread) if spread > 0 else (self.prior_mean, self.prior_std)
         z = (y - self.y_mean) / self.y_std
-        self.length, self.chol, self.alpha = max(
-            (self._solve(z, length) for length in self.LENGTH_SCALES), key=lambda fit: fit[3])[:3]
+        noises = self.NOISES if self.noise is None else (self.noise,)
+        fits = [self._solve(z, length, noise) for length in self.LENGTH_SCALES for noise in noises]
+        self.length, self.fitted_noise, self.chol, self.alpha = max(fits, key=lambda fit: fit[4])[:4]
         return self
 
-    def _solve(self, z: np.ndarray, length: float) -> tuple[float, np.ndarray, np.ndarray, float]:
-        k = _rbf(self.x, self.x, length) + self.noise * np.eye(len(z))
+    def _solve(self, z: np.ndarray, length: float,
+               noise: float) -> tuple[float, float, np.ndarray, np.ndarray, float]:
+        k = _rbf(self.x, self.x, length) + noise * np.eye(len(z))
         chol = np.linalg.cholesky(k)
         alpha = np.linalg.solve(chol.T, np.linalg.solve(chol, z))
         evidence = -0.5 * z @ alpha - np.log(np.diag(chol)).sum()
-        return length, chol, alpha, float(evidence)
+        return length, noise, chol, alpha, float(evidence)
 
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior mean and standard deviation at ``x``, in the objective's units."""
+        """Mean and standard deviation of a measurement at ``x`` (model and noise), in the objective's units."""
         k = _rbf(x, self.x, self.length)
         mean = k @ self.alpha
         v = np.linalg.solve(self.chol, k.T)
-        var = np.clip(1.0 - (v**2).sum(axis=0), 1e-12, None)
+        var = np.clip(1.0 - (v**2).sum(axis=0), 1e-12, None) + self.fitted_noise
         return self.y_mean + self.y_std * mean, self.y_std * np.sqrt(var)
 
 
@@ -103,8 +117,9 @@ def expected_improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.n
     return (mean - best) * cdf + std * pdf
 
 
-def recommend(observations: list[Observation], count: int, rng: np.random.Generator) -> list[dict]:
-    """The next ``count`` points with predicted mean ± uncertainty and the phase that chose them."""
+def recommend(observations: list[Observation], count: int, rng: np.random.Generator, *,
+              prior_mean: float = PRIOR_MEAN, prior_std: float = PRIOR_STD) -> list[dict]:
+    """The next ``count`` points with the predicted objective ± its uncertainty and the phase that chose them."""
     if len(observations) < INITIAL_POINTS:
         chosen = latin_hypercube(count, rng)
         phase = "space_filling"
@@ -112,11 +127,11 @@ def recommend(observations: list[Observation], count: int, rng: np.random.Genera
         chosen = _greedy_expected_improvement(observations, count, rng)
         phase = "model_driven"
     if observations:
-        model = GaussianProcess().fit(scale(np.array([o.inputs for o in observations])),
-                                      np.array([o.objective for o in observations]))
+        model = GaussianProcess(prior_mean=prior_mean, prior_std=prior_std).fit(
+            scale(np.array([o.inputs for o in observations])), np.array([o.objective for o in observations]))
         mean, std = model.predict(chosen)
-    else:  # nothing measured yet: the prior knows nothing
-        mean, std = np.zeros(count), np.ones(count)
+    else:  # nothing measured yet: the prior, in the objective's units
+        mean, std = np.full(count, prior_mean), np.full(count, prior_std)
     return [{"parameters": {name: round(float(v), 4) for name, v in zip(BOUNDS, unscale(u))},
              "mean": float(m), "uncertainty": float(s), "phase": phase,
              "model_version": f"{MODEL_VERSION}+{len(observations)}obs"} for u, m, s in zip(chosen, mean, std)]
@@ -164,12 +179,12 @@ def simulated_chromatogram(inputs: dict, rng: np.random.Generator) -> bytes:
     return ("Time (min),Absorbance (mAU)\n" + "".join(f"{a:.3f},{b:.4f}\n" for a, b in zip(t, signal))).encode()
 
 
-def one_round(client: httpx.Client, campaign: str, batch_size: int, simulate: bool,
-              rng: np.random.Generator) -> str:
+def one_round(client: httpx.Client, args: argparse.Namespace, rng: np.random.Generator) -> str:
     """Recommend a batch, register its first point as an experiment (and upload a simulated run)."""
+    campaign, simulate = args.campaign, args.simulate
     points, _ = confirmed_points(client, campaign, None)
     seen = observations(points or [])
-    batch = recommend(seen, batch_size, rng)
+    batch = recommend(seen, args.batch_size, rng, prior_mean=args.prior_mean, prior_std=args.prior_std)
     client.post("/api/v1/recommendations", json={"campaign": campaign, "points": batch}).raise_for_status()
     phase = batch[0]["phase"]
     print(f"{len(seen)} confirmed point(s) → posted {len(batch)} {phase} recommendation(s):")
@@ -207,24 +222,36 @@ def wait_for_confirmation(client: httpx.Client, campaign: str, experiment_id: st
     return None
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--api", default="http://127.0.0.1:8000")
-    parser.add_argument("--campaign", default="demo")
-    parser.add_argument("--iterations", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=3)
+def parser() -> argparse.ArgumentParser:
+    """The command line, every option with its default in ``--help``."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--api", default="http://127.0.0.1:8000", help="base URL of the labflow API")
+    parser.add_argument("--campaign", default="demo", help="campaign whose confirmed points are read and extended")
+    parser.add_argument("--iterations", type=int, default=3, help="rounds of recommend → measure → confirm")
+    parser.add_argument("--batch-size", type=int, default=3, help="points recommended per round")
     parser.add_argument("--simulate", action="store_true", help="upload a synthetic measurement for each experiment")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for each confirmation")
     parser.add_argument("--poll", type=float, default=2.0, help="seconds between dataset polls")
-    parser.add_argument("--key", default=os.environ.get("LABFLOW_API_KEY"), help="API key (write scope)")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
+    parser.add_argument("--prior-mean", type=float, default=PRIOR_MEAN,
+                        help="expected objective before any measurement, in its units")
+    parser.add_argument("--prior-std", type=float, default=PRIOR_STD,
+                        help="uncertainty of that expectation (standard deviation, the objective's units)")
+    parser.add_argument("--key", default=argparse.SUPPRESS,
+                        help="API key with the write scope (default: $LABFLOW_API_KEY, else none)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed of the space-filling design")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     rng = np.random.default_rng(args.seed)
-    headers = {"Authorization": f"Bearer {args.key}"} if args.key else {}
+    key = getattr(args, "key", None) or os.environ.get("LABFLOW_API_KEY")
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
     with httpx.Client(base_url=args.api, headers=headers, timeout=30) as client:
         for round_number in range(1, args.iterations + 1):
             print(f"\n— round {round_number} —")
-            experiment_id = one_round(client, args.campaign, args.batch_size, args.simulate, rng)
+            experiment_id = one_round(client, args, rng)
             if wait_for_confirmation(client, args.campaign, experiment_id, args.timeout, args.poll) is None:
                 print(f"no confirmed run of {experiment_id} within {args.timeout:g} s; stopping", file=sys.stderr)
                 return 1

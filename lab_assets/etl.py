@@ -13,10 +13,12 @@ from typing import Any, Optional
 import dagster as dg
 
 from lab_assets.partitions import runs_partitions
-from labflow.processing.pipeline import STEPS, RunProcessor, StepFailed, StepReport
+from labflow.ops.run_kinds import OUTCOME_TAG
+from labflow.processing.pipeline import STEPS, RunProcessor, StepFailed, StepReport, describe_batch
 from resources import CatalogResource, LabStorageResource
 
 ETL_GROUP = "etl"
+MAX_OUTCOME_CHARS = 1000  # of the run tag (the failure description has it whole)
 
 _DESCRIPTIONS = {
     "raw_file": "Immutable raw copy of the instrument file (content-addressed) with its captured metadata.",
@@ -39,7 +41,8 @@ ETL_SPECS = [
 ]
 
 ETL_CHECKS = [
-    dg.AssetCheckSpec("peaks_found", asset="peaks", description="At least one peak was detected."),
+    dg.AssetCheckSpec("peaks_found", asset="peaks",
+                      description="At least one peak was detected (when the recipe's objective is measured on peaks)."),
     dg.AssetCheckSpec("score_above_minimum", asset="quality_report",
                       description="Quality score is at least the recipe's quality.min_score."),
     dg.AssetCheckSpec("no_sampling_gaps", asset="quality_report", description="No step longer than the gap factor."),
@@ -128,9 +131,9 @@ def run_etl(context: dg.AssetExecutionContext, config: EtlConfig, catalog: Catal
             yield from _check_events(report, run_key, checks)
         if done % 10 == 0 or done == len(keys):
             context.log.info(f"{done}/{len(keys)} runs processed, {len(failures)} failed")
-    if failures:
-        raise dg.Failure(
-            description=f"{len(failures)} of {len(keys)} run(s) failed: "
-            + "; ".join(f"{f.run_key} ({f.step}): {f.message.splitlines()[0]}" for f in failures[:10]),
-            metadata={"failed_runs": ", ".join(f.run_key for f in failures)},
-        )
+    names = {f.run_key: run.original_name for f in failures if (run := processor.catalog.get_run(f.run_key))}
+    outcome = describe_batch(len(keys), failures, names)
+    context.instance.add_run_tags(context.run_id, {OUTCOME_TAG: outcome[:MAX_OUTCOME_CHARS]})
+    context.log.info(outcome)
+    if failures:  # the run fails (and raises its alert), saying what happened to every file
+        raise dg.Failure(description=outcome, metadata={"failed_runs": ", ".join(f.run_key for f in failures)})

@@ -22,6 +22,7 @@ from labflow.forecasting.model import ForecastParams, ForecastRequestError, trai
 from labflow.forecasting.registry import ModelRegistry
 from labflow.forecasting.store import (EVALUATION_ASSET, HISTORY_ASSET, MODEL_ASSET, load_history, model_key,
                                        save_backtest, save_history, save_model)
+from labflow.ops.run_kinds import BACKGROUND
 from labflow.store.outputs import MissingOutputError, open_output_store
 from resources import CatalogResource, LabStorageResource
 
@@ -149,8 +150,12 @@ def forecast_evaluation(context: dg.AssetExecutionContext, config: ForecastConfi
     context.log.info(f"{asset_id} version {version.version}: {'activated' if activated else 'not activated'} "
                      f"({reason})")
     metrics = {k: round(v, 4) if isinstance(v, float) else v for k, v in evaluation.metrics.items()
-               if v is not None}
-    return dg.MaterializeResult(metadata={**metrics, "version": version.version, "activated": activated,
+               if v is not None and k != "warnings"}
+    warnings = evaluation.metrics.get("warnings") or []
+    for warning in warnings:
+        context.log.warning(f"{asset_id} version {version.version}: {warning}")
+    return dg.MaterializeResult(metadata={**metrics, "warnings": "; ".join(warnings) or "none",
+                                          "version": version.version, "activated": activated,
                                           "activation_reason": reason, "path": dg.MetadataValue.path(path)})
 
 
@@ -180,7 +185,7 @@ def launch_training(gateway: Any, asset_id: str, data_url: str, *, params: Forec
     partitions = energy_assets_partitions.name
     if not gateway.instance.has_dynamic_partition(partitions, asset_id):
         gateway.instance.add_dynamic_partitions(partitions, [asset_id])
-    tags = {TRAINING_TAG: "1", DATA_URL_TAG: data_url, HORIZON_TAG: str(params.horizon),
+    tags = {**BACKGROUND, TRAINING_TAG: "1", DATA_URL_TAG: data_url, HORIZON_TAG: str(params.horizon),
             INTERVAL_TAG: str(params.interval), TREES_TAG: str(params.n_estimators), TOLERANCE_TAG: str(tolerance)}
     return gateway.request(assets, asset_id, tags=tags)
 

@@ -31,6 +31,7 @@ import polars as pl
 from lab_assets.events import check_evaluation
 from labflow.store.catalog import Catalog
 from labflow.ops.periods import Period
+from labflow.ops.run_kinds import FILES, KIND_TAG, OUTCOME_TAG
 from labflow.ops.stats import CHECKS_SCHEMA, DAGSTER_RUNS_SCHEMA, OpsData, StatsFilters, load_catalog_data
 
 ACTIVE_STATUSES = (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
@@ -129,6 +130,14 @@ class DagsterGateway:
                  int(r.dagster_run.tags["labflow/files"])) for r in records
                 if r.start_time and r.end_time and "labflow/files" in r.dagster_run.tags]
         return pl.DataFrame(rows, schema=DAGSTER_RUNS_SCHEMA, orient="row")
+
+    def file_batches(self, limit: int = 10) -> list[dict[str, Any]]:
+        """The newest runs of arriving files: start, Dagster status, files, and what happened to them
+        (``"19 processed, 1 quarantined (b.csv: …)"``, the run's outcome tag once it ended)."""
+        records = self.instance.get_run_records(dg.RunsFilter(tags={KIND_TAG: FILES[KIND_TAG]}), limit=limit)
+        return [{"run_id": r.dagster_run.run_id, "started": _utc(r.start_time) if r.start_time else None,
+                 "status": r.dagster_run.status.value, "files": r.dagster_run.tags.get("labflow/files", ""),
+                 "outcome": r.dagster_run.tags.get(OUTCOME_TAG, "")} for r in records]
 
     def check_evaluations(self, since: datetime) -> pl.DataFrame:
         """Asset-check evaluations since ``since``: run key (partition), time, check name, passed."""

@@ -7,6 +7,7 @@ each closed hour (and each closed day's summary). The assets only call :mod:`lab
 import dagster as dg
 
 from lab_assets.partitions import stream_day_partitions, stream_hour_partitions
+from labflow.ops.run_kinds import BACKGROUND
 from labflow.store.outputs import open_output_store
 from labflow.streams.feedback import FeedbackBook
 from labflow.streams.store import StreamStore
@@ -72,8 +73,9 @@ def stream_feedback(lab: LabStorageResource) -> dg.MaterializeResult:
 stream_assets = [stream_events, stream_patterns, stream_daily_summary, stream_feedback]
 
 # One job per partitioning: a sensor's implicit asset job must have a single partitions definition.
+# Background work (labflow.ops.run_kinds): at most one run slot, after arriving files.
 stream_hour_job = dg.define_asset_job("stream_hour_job", selection=[stream_events, stream_patterns],
-                                      partitions_def=stream_hour_partitions)
+                                      partitions_def=stream_hour_partitions, tags=BACKGROUND)
 stream_summary_job = dg.define_asset_job("stream_summary_job", selection=[stream_daily_summary],
-                                         partitions_def=stream_day_partitions)
-stream_feedback_job = dg.define_asset_job("stream_feedback_job", selection=[stream_feedback])
+                                         partitions_def=stream_day_partitions, tags=BACKGROUND)
+stream_feedback_job = dg.define_asset_job("stream_feedback_job", selection=[stream_feedback], tags=BACKGROUND)

@@ -344,18 +344,32 @@ def point_rows(status: CampaignStatus) -> list[dict[str, Any]]:
     } for p in status.points]
 
 
-def chart_points(status: CampaignStatus) -> tuple[str, list[dict[str, Any]]]:
-    """The x-axis label and one ``{x, mean, uncertainty, state, phase}`` per recommended point.
+def measured_objectives(status: CampaignStatus, objectives: Mapping[str, float]) -> dict[tuple[int, int], float]:
+    """The measured objective of every confirmed point, by (batch, position): the mean over its confirmed
+    runs found in ``objectives`` (run key → objective, as the confirmed dataset holds them)."""
+    measured = {}
+    for point in status.points:
+        values = [objectives[key] for key in point.confirmed_run_keys if key in objectives]
+        if values:
+            measured[(point.batch_id, point.position)] = sum(values) / len(values)
+    return measured
+
+
+def chart_points(status: CampaignStatus, measured: Mapping[tuple[int, int], float] | None = None
+                 ) -> tuple[str, list[dict[str, Any]]]:
+    """The x-axis label and one ``{x, mean, uncertainty, measured, state, phase}`` per recommended point
+    (``measured`` from :func:`measured_objectives`, ``None`` until the point is confirmed).
 
     With a single numeric parameter the x axis is that parameter; otherwise it is the point's number.
     """
     axis = _single_numeric_parameter([p.recommendation for p in status.points])
+    measured = measured or {}
     rows = []
     for number, point in enumerate(status.points, start=1):
         recommendation = point.recommendation
         rows.append({"x": float(recommendation.parameters[axis]) if axis else float(number),
                      "mean": recommendation.mean, "uncertainty": recommendation.uncertainty, "state": point.state,
-                     "phase": recommendation.phase})
+                     "phase": recommendation.phase, "measured": measured.get((point.batch_id, point.position))})
     return axis or "recommended point", rows
 
 

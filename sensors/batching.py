@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 import dagster as dg
 
 from lab_assets.partitions import runs_partitions
+from labflow.ops.run_kinds import FILES
 from labflow.processing.pipeline import STEPS
 from labflow.settings import Settings
 
@@ -33,7 +34,7 @@ def batch_run_requests(run_keys: Sequence[str], *, batch_size: int, etl_mode: st
     for start in range(0, len(run_keys), batch_size):
         batch = list(run_keys[start : start + batch_size])
         digest = hashlib.sha256("\n".join(batch).encode()).hexdigest()[:16]
-        run_tags = {**(tags or {}), "labflow/source": source, "labflow/files": str(len(batch))}
+        run_tags = {**FILES, **(tags or {}), "labflow/source": source, "labflow/files": str(len(batch))}
         if len(batch) == 1:
             requests.append(dg.RunRequest(run_key=f"{run_key_prefix}-{batch[0]}", partition_key=batch[0],
                                           asset_selection=selection, tags=run_tags))

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 import dagster as dg
 
 from lab_assets.review import annotations
+from labflow.ops.run_kinds import REVIEW
 from labflow.review.store import AnnotationVersion, ReviewStore
 from labflow.settings import Settings
 from resources import CatalogResource
@@ -63,7 +64,8 @@ def annotation_requests(versions: list[AnnotationVersion]) -> list[dg.RunRequest
     return [
         dg.RunRequest(run_key=f"annotation-{v.run_key}-v{v.version}", partition_key=v.run_key,
                       asset_selection=[annotations.key],
-                      tags={"labflow/annotation_version": str(v.version), "labflow/author": v.author[:60]})
+                      tags={**REVIEW, "labflow/annotation_version": str(v.version),
+                            "labflow/author": v.author[:60]})
         for v in newest.values()
     ]
 

@@ -14,6 +14,7 @@ from lab_assets.loop import LOOP_ASSETS
 from lab_assets.partitions import iterations_partitions
 from labflow.loop.automation import decide
 from labflow.loop.iterations import IterationStore
+from labflow.ops.run_kinds import BACKGROUND
 from labflow.review.store import ReviewStore
 from labflow.settings import Settings
 from resources import CatalogResource
@@ -49,7 +50,7 @@ def build_loop_sensor(settings: Settings) -> dg.SensorDefinition:
         return dg.SensorResult(
             run_requests=[dg.RunRequest(run_key=f"loop-{created.key}", partition_key=created.key,
                                         asset_selection=[asset.key for asset in LOOP_ASSETS],
-                                        tags={"labflow/iteration": str(created.number)})],
+                                        tags={**BACKGROUND, "labflow/iteration": str(created.number)})],
             dynamic_partitions_requests=[iterations_partitions.build_add_request([created.key])],
         )
 

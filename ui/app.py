@@ -42,6 +42,8 @@ CSS = """
 #chart-caption, #histogram-caption { color: var(--body-text-color-subdued); font-size: var(--text-sm); }
 #review-message { min-height: 1.6em; }
 #runs-table [data-col="0"] { font-family: var(--font-mono); }
+#runs-table [role=columnheader], #runs-table [role=columnheader] *, #runs-table [role=gridcell] * {
+  white-space: nowrap; word-break: normal; overflow: hidden; text-overflow: ellipsis; }
 .tool-row { align-items: flex-end; }
 .tool-row > button { flex-grow: 0; align-self: flex-end; margin-bottom: var(--spacing-md); }
 """
@@ -84,9 +86,26 @@ def build_app(settings: Settings, *, gateway: DagsterGateway | None = None) -> g
     return app
 
 
+# Cells cut short by the CSS above show their whole text on hover (Gradio's table sets no title).
+HEAD = """<script>
+(() => {
+  let queued = false;
+  const titles = () => {
+    queued = false;
+    document.querySelectorAll('#runs-table [role=gridcell]').forEach(cell => {
+      const text = cell.innerText.trim();
+      if (cell.title !== text) cell.title = text;
+    });
+  };
+  new MutationObserver(() => { if (!queued) { queued = true; requestAnimationFrame(titles); } })
+    .observe(document.documentElement, {subtree: true, childList: true, characterData: true});
+})();
+</script>"""
+
+
 def launch_options() -> dict[str, Any]:
-    """Theme and style for ``Blocks.launch`` (Gradio 6 takes them there, not in ``Blocks``)."""
-    return {"theme": THEME, "css": CSS + OPERATIONS_CSS}
+    """Theme, style and head for ``Blocks.launch`` (Gradio 6 takes them there, not in ``Blocks``)."""
+    return {"theme": THEME, "css": CSS + OPERATIONS_CSS, "head": HEAD}
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> None:

@@ -7,7 +7,9 @@ per series), which would cut the marker segments apart; the server therefore sen
 asks for the new window, so detail comes back as you zoom in; the x axis follows the data sent.
 
 Markers are short vertical segments in their own series, separated by empty (null) rows so that
-the line breaks between them: peaks a little above the signal, anomaly intervals as bars above it.
+the line breaks between them: peaks a little above the signal. Anomaly intervals (and the model's
+proposed ones) are shaded bands over the chart's whole height, one legend entry per label: the
+native plot draws lines only, so a band is a dense zig-zag of a light colour, drawn under the signal.
 """
 
 from __future__ import annotations
@@ -33,23 +35,27 @@ CHANNEL_COLORS = (("#9ecae1", "#08519c"), ("#a1d99b", "#006d2c"), ("#fdd0a2", "#
                   ("#cbc9e2", "#54278f"), ("#d9d9d9", "#252525"), ("#c7e9c0", "#00441b"))
 PEAK_COLOR = "#d62728"
 PREVIEW_COLOR = "#e7298a"
-INTERVAL_COLOR = "#ff7f0e"
-PROPOSAL_COLOR = "#17becf"
+INTERVAL_COLOR = "#fdc086"
+PROPOSAL_COLOR = "#a6e1ea"
 PEAKS_SERIES = "peaks (draft)"
 PREVIEW_PEAKS_SERIES = "peaks (preview)"
-INTERVALS_SERIES = "anomaly intervals"
+INTERVALS_SERIES = "interval"  # legend: "interval · <label>"
 PROPOSALS_SERIES = "proposed anomalies (model)"
+BAND_STROKES = 700  # strokes of a band over the whole window (~2 px apart on a wide chart): reads as a fill
+BAND_ROWS = 360  # rows of every band in view together, at most (narrower bands keep their density)
 _IDENTITY = (0.0, 1.0)  # (offset, span) of an unscaled line
 
 
 @dataclass(frozen=True)
 class ChartData:
-    """What the line chart shows: long rows (time_s, value, series) of the visible window, and colours."""
+    """What the line chart shows: long rows (time_s, value, series) of the visible window, colours,
+    a plain caption and the y axis title (channel names and units)."""
 
     frame: pd.DataFrame
     color_map: dict[str, str]
     caption: str
     x_title: str = "time (s)"
+    y_title: str = "value"
 
 
 @dataclass(frozen=True)
@@ -68,18 +74,30 @@ def series_name(channel: str, kind: str) -> str:
     return f"{channel} · {kind}"
 
 
+def interval_series(label: str) -> str:
+    """The legend label of the anomaly intervals labelled ``label``."""
+    return f"{INTERVALS_SERIES} · {label}"
+
+
+def axis_title(channels: Sequence[str], units: dict[str, str], normalise: bool) -> str:
+    """The y axis title: each channel with its unit, e.g. ``"signal (mV)"``."""
+    named = ", ".join(f"{c} ({units[c]})" if units.get(c) else c for c in channels)
+    return f"{named}, each scaled to 0–1" if normalise else named
+
+
 def build_chart(frame: pl.DataFrame, channels: Sequence[str], *, show_raw: bool = True, normalise: bool = False,
                 window: tuple[float, float] | None = None, marker_channel: str | None = None,
                 peaks: Sequence[float] = (), intervals: Sequence[AnomalyInterval] = (),
                 preview: Preview | None = None, proposals: Sequence[Any] = (),
-                axis: tuple[str, str] = ("time", "s")) -> ChartData:
+                axis: tuple[str, str] = ("time", "s"), units: dict[str, str] | None = None) -> ChartData:
     """Rows for the line chart of ``channels`` (raw and ``*_clean`` columns of ``frame``) in ``window``.
 
     Peaks are marked above the cleaned ``marker_channel``; a preview adds its cleaned line and its
     peaks in another colour. ``normalise`` scales every line to 0–1 (over the whole run), for
-    channels of different units. ``proposals`` (anything with ``start_s``/``end_s``: the model's
-    pre-annotations not yet decided on) are bars in their own colour above the anomaly intervals.
-    ``axis`` is the x axis' name and unit (``("Raman shift", "cm-1")``): the axis title and the caption's unit.
+    channels of different units. Anomaly intervals, and ``proposals`` (anything with
+    ``start_s``/``end_s``: the model's pre-annotations not yet decided on), are shaded bands.
+    ``axis`` is the x axis' name and unit (``("Raman shift", "cm-1")``): the axis title and the caption's unit;
+    ``units`` (channel → unit) name the y axis.
     """
     unknown = [c for c in channels if c not in frame.columns]
     if unknown:
@@ -103,7 +121,10 @@ def build_chart(frame: pl.DataFrame, channels: Sequence[str], *, show_raw: bool 
     too_many = marker_count > MAX_MARKERS
     shown_intervals = [i for i in intervals if i.end_s >= start and i.start_s <= end]
     shown_proposals = [p for p in proposals if p.end_s >= start and p.start_s <= end]
-    reserved = (0 if too_many else 4 * marker_count) + 4 * (len(shown_intervals) + len(shown_proposals))
+    bands = [(interval_series(i.label), INTERVAL_COLOR, i) for i in shown_intervals]
+    bands += [(PROPOSALS_SERIES, PROPOSAL_COLOR, p) for p in shown_proposals]
+    strokes = _band_strokes([b[2] for b in bands], start, end)
+    reserved = (0 if too_many else 4 * marker_count) + sum(strokes) + 3 * len(bands)
     budget = max(MIN_SERIES_POINTS, (MAX_CHART_ROWS - reserved) // len(lines))
 
     parts = [_downsampled(line, budget, start, end) for line in lines]
@@ -115,22 +136,19 @@ def build_chart(frame: pl.DataFrame, channels: Sequence[str], *, show_raw: bool 
         if times and line is not None and not too_many:
             parts.append(_ticks(np.asarray(times, dtype=np.float64), _heights(line, times), span, name))
             colors[name] = color
-    if shown_intervals:
-        parts.append(_bars(shown_intervals, high + 0.22 * span, start, end))
-        colors[INTERVALS_SERIES] = INTERVAL_COLOR
-    if shown_proposals:
-        parts.append(_bars(shown_proposals, high + 0.30 * span, start, end, PROPOSALS_SERIES))
-        colors[PROPOSALS_SERIES] = PROPOSAL_COLOR
+    if bands:
+        parts.insert(0, _bands(bands, strokes, low, high + 0.18 * span, start, end))  # first: under the lines
+        colors.update({name: color for name, color, _ in bands})
 
     samples = int(np.searchsorted(time_s, end, side="right") - np.searchsorted(time_s, start, side="left"))
     name, unit = axis
-    caption = (f"{start:g}–{end:g} {unit} · {samples:,} of {time_s.size:,} samples in view, drawn from "
-               f"{len(drawn):,} points")
+    caption = _caption(start, end, unit, samples, time_s.size, thinned=len(drawn) < samples * len(lines))
     if too_many:
         caption += f" · {marker_count} peaks in view: zoom in to see their markers"
     if normalise:
         caption += " · each line scaled to 0–1"
-    return ChartData(pd.concat(parts, ignore_index=True), colors, caption, f"{name} ({unit})" if unit else name)
+    return ChartData(pd.concat(parts, ignore_index=True), colors, caption, f"{name} ({unit})" if unit else name,
+                     axis_title(channels, units or {}, normalise))
 
 
 def histogram(frame: pl.DataFrame, column: str, *, window: tuple[float, float] | None = None,
@@ -151,6 +169,16 @@ def histogram(frame: pl.DataFrame, column: str, *, window: tuple[float, float] |
     x = np.repeat(edges, 2)
     y = np.concatenate([[0], np.repeat(counts, 2), [0]])
     return pd.DataFrame({"value": x, "count": y})
+
+
+def _caption(start: float, end: float, unit: str, samples: int, total: int, *, thinned: bool) -> str:
+    """What the chart shows, in words: the span on the x axis, how many samples, whether lines were thinned."""
+    where = f"{start:g}–{end:g} {unit}".rstrip()
+    text = (f"Whole run, {where}: {total:,} samples" if samples == total
+            else f"Zoomed to {where}: {samples:,} of the run's {total:,} samples")
+    if thinned:
+        text += " · each line drawn through its minima and maxima (every peak kept); zoom in for every sample"
+    return text
 
 
 def _window(time_s: np.ndarray, window: tuple[float, float] | None) -> tuple[float, float]:
@@ -237,13 +265,23 @@ def _ticks(times: np.ndarray, heights: np.ndarray, span: float, name: str) -> pd
     return _rows(x, y, name)
 
 
-def _bars(intervals: Sequence[AnomalyInterval], level: float, start: float, end: float,
-          name: str = INTERVALS_SERIES) -> pd.DataFrame:
-    """A horizontal bar at ``level`` over each interval (clipped to the window), null rows between."""
-    x, y = [], []
-    for interval in intervals:
+def _band_strokes(intervals: Sequence[Any], start: float, end: float) -> list[int]:
+    """Strokes of each band's zig-zag: :data:`BAND_STROKES` per window width, :data:`BAND_ROWS` in all."""
+    width = (end - start) or 1.0
+    wanted = [max(2.0, BAND_STROKES * (min(i.end_s, end) - max(i.start_s, start)) / width) for i in intervals]
+    factor = min(1.0, BAND_ROWS / sum(wanted)) if wanted else 1.0
+    return [max(2, int(w * factor)) for w in wanted]
+
+
+def _bands(bands: Sequence[tuple[str, str, Any]], strokes: Sequence[int], low: float, high: float, start: float,
+           end: float) -> pd.DataFrame:
+    """A shaded band from ``low`` to ``high`` over each interval (clipped to the window): a zig-zag
+    whose strokes are dense enough to read as a fill, with null rows between bands."""
+    parts = []
+    for (name, _, interval), count in zip(bands, strokes):
         a, b = max(interval.start_s, start), min(interval.end_s, end)
+        x = np.linspace(a, b, count + 1)
+        y = np.where(np.arange(count + 1) % 2 == 0, low, high)
         eps = 1e-9 * max(1.0, abs(b))
-        x += [a - eps, a, b, b + eps]
-        y += [np.nan, level, level, np.nan]
-    return _rows(np.asarray(x), np.asarray(y, dtype=np.float64), name)
+        parts.append(_rows(np.r_[a - eps, x, b + eps], np.r_[np.nan, y, np.nan], name))
+    return pd.concat(parts, ignore_index=True)

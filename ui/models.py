@@ -12,6 +12,7 @@ import polars as pl
 from matplotlib.figure import Figure
 
 from lab_assets.forecasting import FORECASTING_ASSETS, TrainingJob, launch_training, training_job
+from labflow.forecasting.backtest import quality_warnings
 from labflow.forecasting.model import ForecastParams
 from labflow.forecasting.registry import ModelRegistry, RegistryError, UnknownAsset, UnknownVersion
 from labflow.forecasting.store import check_asset_id, load_backtest
@@ -21,7 +22,7 @@ from labflow.store.outputs import MissingOutputError, OutputStore
 
 ASSET_COLUMNS = ["asset", "versions", "active", "newest"]
 VERSION_COLUMNS = ["version", "active", "trained (UTC)", "MAE", "naive MAE", "MAE / naive", "MAPE %",
-                   "interval coverage", "horizon", "trees", "data (sha256)"]
+                   "interval coverage", "warnings", "horizon", "trees", "data (sha256)"]
 STEP_LABELS = {"energy_history": "history checked", "forecast_model": "model trained",
                "forecast_evaluation": "backtest done"}
 SHOWN_DAYS = 14
@@ -52,9 +53,33 @@ def version_rows(registry: ModelRegistry, asset_id: str) -> list[list[Any]]:
         m = v.metrics
         rows.append([v.version, "✓" if v.active else "", f"{v.created_at:%Y-%m-%d %H:%M}", _num(m.get("mae")),
                      _num(m.get("naive_mae")), _num(m.get("mae_ratio_vs_naive")), _num(m.get("mape_pct"), 1),
-                     _num(m.get("interval_coverage")), v.params.get("horizon", ""), v.params.get("n_estimators", ""),
-                     v.data_hash[:12]])
+                     _num(m.get("interval_coverage")), "⚠ " + "; ".join(_warnings(m)) if _warnings(m) else "",
+                     v.params.get("horizon", ""), v.params.get("n_estimators", ""), v.data_hash[:12]])
     return rows
+
+
+def version_choices(registry: ModelRegistry, asset_id: str | None) -> tuple[list[int], int | None]:
+    """The asset's version numbers (newest first) and the one shown by default: the active, else the newest."""
+    chosen = _chosen(registry, asset_id, None)
+    if chosen is None:
+        return [], None
+    return [v.version for v in registry.versions(chosen.asset_id)], chosen.version
+
+
+def version_verdict(registry: ModelRegistry, asset_id: str | None, version: int | None = None) -> str:
+    """A sentence on the shown version: the warnings of its backtest, or that it beats the naive forecast."""
+    chosen = _chosen(registry, asset_id, version)
+    if chosen is None:
+        return ""
+    metrics = chosen.metrics
+    if "mae_ratio_vs_naive" not in metrics:
+        return f"Version {chosen.version} has no backtest yet."
+    warnings = _warnings(metrics)
+    if warnings:
+        return f"⚠ **Version {chosen.version} should not be trusted:** {'; '.join(warnings)}."
+    return (f"Version {chosen.version}: MAE {metrics['mae_ratio_vs_naive']:.2f} × the seasonal-naive forecast; "
+            f"its {metrics.get('interval_nominal', 0.9):.0%} interval holds "
+            f"{metrics.get('interval_coverage', 0):.0%} of the actuals.")
 
 
 def backtest_figure(registry: ModelRegistry, outputs: OutputStore, asset_id: str | None,
@@ -166,6 +191,11 @@ def _chosen(registry: ModelRegistry, asset_id: str | None, version: int | None) 
     if version is not None:
         return next((v for v in versions if v.version == version), None)
     return next((v for v in versions if v.active), versions[0])
+
+
+def _warnings(metrics: dict[str, Any]) -> list[str]:
+    """The backtest's warnings (recomputed for versions evaluated before warnings were stored)."""
+    return list(metrics["warnings"]) if "warnings" in metrics else quality_warnings(metrics)
 
 
 def _num(value: Any, digits: int = 3) -> Any:

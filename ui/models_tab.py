@@ -12,7 +12,7 @@ import gradio as gr
 from labflow.forecasting.registry import ModelRegistry
 from ui.context import AppContext
 from ui.models import (ASSET_COLUMNS, VERSION_COLUMNS, activate, asset_rows, backtest_figure, progress, rollback,
-                       start_training, version_rows)
+                       start_training, version_choices, version_rows, version_verdict)
 
 POLL_S = 1.0
 JOB_TIMEOUT_S = 1800.0
@@ -35,11 +35,12 @@ def build_models_tab(ctx: AppContext, author: gr.Textbox | None = None) -> None:
                             elem_id="models-versions")
     chart = gr.Plot(label="Backtest: actual vs forecast with the interval", elem_id="models-backtest")
     with gr.Row(equal_height=True):
-        version = gr.Number(label="Version", value=None, precision=0, scale=1,
-                            info="a version number from the table (to show its backtest or activate it)")
+        version = gr.Dropdown(label="Version", choices=[], value=None, scale=1, elem_id="models-version",
+                              info="a version from the table (to show its backtest or activate it)")
         show = gr.Button("Show its backtest", scale=0)
         activate_button = gr.Button("Activate", variant="primary", scale=0)
         rollback_button = gr.Button("Roll back", scale=0)
+    verdict = gr.Markdown("", elem_id="models-verdict")
     message = gr.Markdown("", elem_id="models-message")
     with gr.Accordion("Train from a CSV (timestamp, value, covariates such as temp or production)", open=False):
         with gr.Row(equal_height=True):
@@ -51,9 +52,11 @@ def build_models_tab(ctx: AppContext, author: gr.Textbox | None = None) -> None:
         job_bar = gr.Slider(0, 1, value=0, label="Progress", interactive=False)
 
     def views(name: str | None, number: float | None = None) -> list[Any]:
-        chosen = int(number) if number else None
+        numbers, default = version_choices(registry, name)
+        chosen = int(number) if number is not None and int(number) in numbers else default
         return [asset_rows(registry), version_rows(registry, name) if name else [],
-                backtest_figure(registry, outputs, name, chosen)]
+                backtest_figure(registry, outputs, name, chosen), gr.Dropdown(choices=numbers, value=chosen),
+                version_verdict(registry, name, chosen)]
 
     def reload(current: str | None) -> list[Any]:
         names = [a.asset_id for a in registry.assets()]
@@ -75,13 +78,13 @@ def build_models_tab(ctx: AppContext, author: gr.Textbox | None = None) -> None:
                 return
             time.sleep(POLL_S)
 
-    outputs_all = [assets, versions, chart]
+    outputs_all = [assets, versions, chart, version, verdict]
     gr.on(triggers=None, fn=lambda: reload(None), inputs=None, outputs=[asset, *outputs_all])
     refresh.click(reload, [asset], [asset, *outputs_all])
     asset.input(views, [asset], outputs_all)
     show.click(views, [asset, version], outputs_all)
     activate_button.click(lambda a, v, who: activate(registry, a, v, who), [asset, version, author], [message]).then(
-        views, [asset], outputs_all)
+        views, [asset, version], outputs_all)
     rollback_button.click(lambda a, who: rollback(registry, a, who), [asset, author], [message]).then(
         views, [asset], outputs_all)
     train.click(run_training, [new_asset, horizon, upload], [job_status, job_bar]).then(

@@ -10,8 +10,8 @@ import gradio as gr
 
 from labflow.ops.alerts import AlertStore
 from ui.context import AppContext
-from ui.operations import (StatsRequest, acknowledge, alerts_table, chart_files, export_files, kpi_cards_html,
-                           load_stats, stage_table, style_alerts)
+from ui.operations import (StatsRequest, acknowledge, alerts_table, batch_table, chart_files, export_files,
+                           kpi_cards_html, load_stats, stage_table, style_alerts)
 
 REFRESH_S = 60.0
 CSS = """
@@ -48,6 +48,8 @@ def build_operations_tab(ctx: AppContext, author: gr.Textbox, app: gr.Blocks) ->
             with gr.Row():
                 charts += [gr.Image(label=label, type="filepath", show_label=True, interactive=False)
                            for label in ("Runs by status", "Quality")]
+    batches = gr.Dataframe(label="Recent batches of arriving files", interactive=False, wrap=True, max_height=300,
+                           elem_id="ops-batches")
     table = gr.Dataframe(label="Alerts (critical red, warnings yellow; open ones bold)", interactive=False,
                          wrap=True, max_height=360)
     with gr.Row(equal_height=True):
@@ -63,11 +65,11 @@ def build_operations_tab(ctx: AppContext, author: gr.Textbox, app: gr.Blocks) ->
         try:
             stats = load_stats(ctx.catalog, ctx.gateway, StatsRequest(*choice))
         except ValueError as error:
-            return [f"⚠ {error}"] + [gr.skip()] * (3 + len(charts))
+            return [f"⚠ {error}"] + [gr.skip()] * (4 + len(charts))
         label = stats["period"]["label"]
         return [f"**{label}**, compared with the {stats['period']['bucket']}s before · refreshed every minute",
                 kpi_cards_html(stats), stage_table(ctx.catalog), *chart_files(stats, folder),
-                style_alerts(alerts_table(alerts.list(state=state)))]
+                batch_table(ctx.gateway), style_alerts(alerts_table(alerts.list(state=state)))]
 
     def acknowledge_alert(number: str, who: str, state: str) -> list[Any]:
         try:
@@ -85,7 +87,7 @@ def build_operations_tab(ctx: AppContext, author: gr.Textbox, app: gr.Blocks) ->
             return gr.skip()
         return export_files(stats, stage_table(ctx.catalog), alerts_table(alerts.list(state=state)), folder)
 
-    outputs = [message, cards, stages, *charts, table]
+    outputs = [message, cards, stages, *charts, batches, table]
     for trigger in (refresh.click, timer.tick, alert_state.change, period.change, bucket.change):
         trigger(show, [alert_state, *filters], outputs, show_progress="hidden")
     ack.click(acknowledge_alert, [alert_id, author, alert_state], [message, table])

@@ -20,13 +20,14 @@ import polars as pl
 from labflow.processing.apply import changes_cleaning
 from labflow.review.annotations import Annotation, describe_changes
 from labflow.store.catalog import RunRecord
+from labflow.review.confirmed import why_left_out
 from labflow.loop import preannotations
 from labflow.loop.iterations import IterationStore
 from labflow.loop.preannotations import Proposal
 from labflow.loop.steps import latest_proposals
 from labflow.review.session import (Preview, ReviewError, ReviewSession, RunSpan, add_interval, add_peak_at,
                                     confirm, detected_annotation, discard, draft_objective, edit_peak_times,
-                                    keep_preview, move_peak_to, open_session, parse_overrides,
+                                    keep_preview, measure_placed_peak, move_peak_to, open_session, parse_overrides,
                                     preview_processing, rebase, remove_interval, remove_peak_at, save_edit,
                                     with_marking)
 from labflow.store.outputs import MissingOutputError
@@ -56,6 +57,7 @@ class ViewState:
     preview_id: str | None = None
     pending_run: str | None = None
     notice: str = ""
+    warning: str = ""  # of the last edit (e.g. a peak placed on flat baseline), shown once
 
 
 @dataclass(frozen=True)
@@ -219,16 +221,29 @@ def mark(ctx: AppContext, state: ViewState, author: str, verdict: str, reasons: 
 
 
 def add_peak(ctx: AppContext, state: ViewState, author: str, time_s: float | None) -> ViewState:
+    """Add a peak; its measured prominence is recorded, and a peak on flat baseline is warned about."""
     state = require_session(ctx, state, author)
     annotation = add_peak_at(_session(state).annotation, time_s, _span(ctx, state))
-    return _saved(ctx, state, annotation, "edit_peaks", f"peak added at {time_s:g} s")
+    return _saved_peak(ctx, state, annotation, f"peak added at {time_s:g} s", time_s)
 
 
 def move_peak(ctx: AppContext, state: ViewState, author: str, from_s: float | None,
               to_s: float | None) -> ViewState:
+    """Move a peak; as :func:`add_peak`, the prominence where it lands is recorded and checked."""
     state = require_session(ctx, state, author)
     annotation = move_peak_to(_session(state).annotation, from_s, to_s, _span(ctx, state))
-    return _saved(ctx, state, annotation, "edit_peaks", f"peak moved from {from_s:g} s to {to_s:g} s")
+    return _saved_peak(ctx, state, annotation, f"peak moved from {from_s:g} s to {to_s:g} s", to_s)
+
+
+def _saved_peak(ctx: AppContext, state: ViewState, annotation: Annotation, summary: str,
+                time_s: float | None) -> ViewState:
+    """Save a peak edit with the prominence measured where the peak now is (and a warning when it is flat)."""
+    assert time_s is not None  # checked by the edit
+    frame, column = _peak_signal(ctx, state)
+    placed = measure_placed_peak(frame["time_s"].to_numpy(), frame[column].cast(pl.Float64).to_numpy(), time_s)
+    details = {"time_s": time_s, "apex_s": placed.time_s, "prominence": placed.prominence, "noise": placed.noise}
+    saved = _saved(ctx, state, annotation, "edit_peaks", f"{summary} (prominence {placed.prominence:.3g})", details)
+    return replace(saved, warning=placed.warning or "")
 
 
 def remove_peak(ctx: AppContext, state: ViewState, author: str, time_s: float | None) -> ViewState:
@@ -422,7 +437,8 @@ def render(ctx: AppContext, state: ViewState) -> RunView:
     chart = build_chart(frame, shown, show_raw=state.show_raw, normalise=state.normalise, window=state.window,
                         marker_channel=peak_channel, peaks=[p.time_s for p in annotation.peaks],
                         intervals=annotation.intervals, preview=current_preview(ctx, state),
-                        proposals=preannotations.pending(proposals, annotation), axis=_axis(ctx, run.run_key))
+                        proposals=preannotations.pending(proposals, annotation), axis=_axis(ctx, run.run_key),
+                        units=_units(ctx, run.run_key))
     counts = histogram(frame, peak_channel, window=state.window)
     objective, measured = draft_objective(run, _objective_recipe(ctx, run, annotation),
                                           _objective_series(ctx, run, annotation, peak_channel), session)
@@ -546,7 +562,8 @@ def _peak_table(annotation: Annotation, in_view: list[float], measured: pl.DataF
 
 def _objective_text(objective: Any, annotation: Annotation, recipe_id: str) -> str:
     value = "—" if objective.value is None else f"{objective.value:.6g}"
-    state = "would enter" if annotation.accepted else "would not enter (rejected runs never do)"
+    reason = why_left_out(annotation.verdict, objective.value)
+    state = "would enter" if reason is None else f"would not enter ({reason})"
     return (f"**Objective** ({objective.kind}, recipe `{recipe_id}`): **{value}** — {objective.detail}. "
             f"Confirmed now, this run {state} the confirmed dataset.")
 
@@ -629,6 +646,14 @@ def _reader_lines(ctx: AppContext, run_key: str) -> list[str]:
     lines += [f"**What the reader noted ({len(notes)})**"] + [f"- {_cell(n)}" for n in notes] if notes else \
         ["The reader noted nothing."]
     return lines
+
+
+def _units(ctx: AppContext, run_key: str) -> dict[str, str]:
+    """Each channel's unit as the instrument file gave it (empty when it gave none)."""
+    try:
+        return dict(ctx.outputs.read_json("raw_series_info", run_key).get("units") or {})
+    except MissingOutputError:
+        return {}
 
 
 def _cell(value: Any) -> str:

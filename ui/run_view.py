@@ -8,7 +8,7 @@ and the message line under the Confirm button).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import gradio as gr
@@ -295,6 +295,9 @@ class _Wiring:
         state is shown again, to put widgets back) and the reason is shown."""
         try:
             current, text = compute()
+            if current.warning:  # e.g. a peak placed on flat baseline: said once, beside what was done
+                gr.Warning(current.warning)
+                current, text = replace(current, warning=""), f"{text} ⚠ {current.warning}"
             shown = logic.render(self.ctx, current)
         except BAD_INPUT as error:
             reason = str(error.args[0] if isinstance(error, KeyError) and error.args else error)
@@ -505,7 +508,8 @@ def _updates(state: ViewState, view: RunView, selected: Any) -> list[Any]:
         state, view.title, view.status, view.metadata,
         gr.CheckboxGroup(choices=view.channels, value=view.shown_channels), state.show_raw, state.normalise,
         None if chart is None else chart.frame,
-        {} if chart is None else {"color_map": chart.color_map, "caption": chart.caption, "x_title": chart.x_title},
+        {} if chart is None else {"color_map": chart.color_map, "caption": chart.caption, "x_title": chart.x_title,
+                                  "y_title": chart.y_title},
         view.histogram, view.histogram_caption, view.objective,
         gr.Dataframe(value=view.peak_table), pick, view.draft, view.verdict, view.reasons, view.note,
         gr.Dataframe(value=view.interval_table), gr.Dropdown(choices=view.interval_choices, value=None),
@@ -517,8 +521,8 @@ def _updates(state: ViewState, view: RunView, selected: Any) -> list[Any]:
 
 
 def _restyle(style: dict[str, Any]) -> Any:
-    """The chart's colours and caption. The plot redraws only when they changed: when lines or markers
-    appear or go, or the window changes (which also clears the zoom selection)."""
+    """The chart's colours, caption and y axis title. The plot redraws only when they changed: when lines
+    or markers appear or go, or the window changes (which also clears the zoom selection)."""
     return gr.LinePlot(**style) if style else gr.skip()
 
 

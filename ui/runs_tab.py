@@ -13,6 +13,8 @@ from ui.context import AppContext
 from ui.run_list import (ANY, FILTER_FIELDS, REVIEW_LABELS, FilterError, Paging, RunFilter, filter_choices,
                          find_page, page_table, parse_filter)
 
+# Fixed widths: a long run name is cut short (whole on hover) instead of pushing the other columns away.
+COLUMN_WIDTHS = ["200px", "110px", "90px", "110px", "100px", "135px", "100px", "120px", "70px", "150px"]
 FILTER_LABELS = {"instrument": "Instrument", "operator": "Operator", "material": "Material",
                  "experiment_id": "Experiment"}
 
@@ -48,7 +50,8 @@ def build_run_list(ctx: AppContext) -> RunList:
         following = gr.Button("Next ▶", size="sm", scale=0, min_width=90, elem_id="runs-next")
     summary = gr.Markdown(elem_id="runs-summary")
     table = gr.Dataframe(interactive=False, wrap=False, max_height=560, elem_id="runs-table",
-                         label="Runs — click a row to open it", show_row_numbers=False)
+                         label="Runs — click a row to open it (hover a name to read it whole)",
+                         show_row_numbers=False, column_widths=COLUMN_WIDTHS)
     with gr.Row(elem_classes=["tool-row"]):
         run_key = gr.Textbox(label="Open run by key", placeholder="run_003-3fa9c1d2e4", scale=4, max_lines=1,
                              elem_id="open-run-key")

@@ -61,8 +61,29 @@ def rolling_origin_evaluation(history: EnergyHistory, params: ForecastParams, *,
     return backtest(model, history, first_origin=first_origin, covariates_given=covariates_given)
 
 
+COVERAGE_TOLERANCE = 0.10  # an interval covering further than this from its nominal share is flagged
+
+
+def quality_warnings(metrics: dict[str, Any]) -> list[str]:
+    """Why a backtest's model should not be trusted, in words: worse than the seasonal-naive forecast,
+    or an interval whose coverage is far from nominal. Empty when neither.
+
+    >>> quality_warnings({"mae_ratio_vs_naive": 1.08, "interval_coverage": 0.55, "interval_nominal": 0.9})
+    ['worse than the seasonal-naive forecast (MAE 1.08 × naive)', 'the 90 % interval holds 55 % of the actuals']
+    """
+    warnings = []
+    ratio = metrics.get("mae_ratio_vs_naive")
+    if isinstance(ratio, float) and ratio >= 1.0:
+        warnings.append(f"worse than the seasonal-naive forecast (MAE {ratio:.2f} × naive)")
+    coverage, nominal = metrics.get("interval_coverage"), metrics.get("interval_nominal")
+    if isinstance(coverage, float) and isinstance(nominal, float) and abs(coverage - nominal) > COVERAGE_TOLERANCE:
+        warnings.append(f"the {nominal:.0%} interval holds {coverage:.0%} of the actuals".replace("%", " %"))
+    return warnings
+
+
 def score(points: pl.DataFrame, interval: float) -> dict[str, Any]:
-    """MAE, MAPE and interval coverage of the forecast beside the seasonal-naive MAE and MAPE."""
+    """MAE, MAPE and interval coverage of the forecast beside the seasonal-naive MAE and MAPE, and the
+    :func:`quality_warnings` they raise."""
     scored = points.drop_nulls(["actual", "predicted", "naive"])
     if scored.height == 0:
         return {"points": 0}
@@ -72,7 +93,7 @@ def score(points: pl.DataFrame, interval: float) -> dict[str, Any]:
     nonzero = np.abs(actual) > 1e-9
     inside = (actual >= scored["lower"].to_numpy()) & (actual <= scored["upper"].to_numpy())
     mae, naive_mae = float(error.mean()), float(naive_error.mean())
-    return {
+    metrics: dict[str, Any] = {
         "points": scored.height, "mae": mae, "naive_mae": naive_mae,
         "mae_ratio_vs_naive": mae / naive_mae if naive_mae > 0 else float("nan"),
         "mape_pct": float(100 * np.mean(error[nonzero] / np.abs(actual[nonzero]))) if nonzero.any() else None,
@@ -81,3 +102,4 @@ def score(points: pl.DataFrame, interval: float) -> dict[str, Any]:
         "interval_coverage": float(inside.mean()), "interval_nominal": interval,
         "interval_mean_width": float((scored["upper"] - scored["lower"]).mean()),
     }
+    return {**metrics, "warnings": quality_warnings(metrics)}

@@ -8,7 +8,7 @@ after the file has been quarantined with its reason; nothing downstream is writt
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -45,11 +45,33 @@ STEPS = ("raw_file", "raw_series", "clean_series", "peaks", "quality_report")
 class StepFailed(RuntimeError):
     """A step could not produce its output for one run; the message is for the person reading it."""
 
-    def __init__(self, step: str, run_key: str, message: str):
+    def __init__(self, step: str, run_key: str, message: str, *, quarantined: bool = False):
         super().__init__(f"{step} of {run_key}: {message}")
         self.step = step
         self.run_key = run_key
         self.message = message
+        self.quarantined = quarantined
+
+
+MAX_NAMED_FAILURES = 5
+
+
+def describe_batch(total: int, failures: Sequence[StepFailed], names: Mapping[str, str]) -> str:
+    """What happened to a batch of files, in one line a person reads without opening the run.
+
+    >>> describe_batch(20, [StepFailed("raw_series", "k", "line 3: no number", quarantined=True)], {"k": "b.csv"})
+    '19 processed, 1 quarantined (b.csv: line 3: no number)'
+    """
+    parts = [f"{total - len(failures)} processed"]
+    for label, group in (("quarantined", [f for f in failures if f.quarantined]),
+                         ("failed", [f for f in failures if not f.quarantined])):
+        if not group:
+            continue
+        named = "; ".join(f"{names.get(f.run_key, f.run_key)}: {f.message.splitlines()[0]}"
+                          for f in group[:MAX_NAMED_FAILURES])
+        more = f"; {len(group) - MAX_NAMED_FAILURES} more" if len(group) > MAX_NAMED_FAILURES else ""
+        parts.append(f"{len(group)} {label} ({named}{more})")
+    return ", ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -105,7 +127,7 @@ class RunProcessor:
                                data=quarantine_data, error=message, source=run.source)
             message = f"{message}\n(quarantined as {where.name})"
         self.catalog.set_status(run.run_key, "failed", error=message)
-        return StepFailed(step, run.run_key, message)
+        return StepFailed(step, run.run_key, message, quarantined=quarantine_data is not None)
 
     def _read(self, step: str, run_key: str, asset: str) -> pl.DataFrame:
         try:
@@ -274,8 +296,7 @@ class RunProcessor:
         png = render_run_png(cleaned, channel, table, title=f"{run.original_name} · {channel}",
                              x_label=axis.get("label", "time (s)"), baseline=result.baseline)
         self.outputs.write_bytes("peaks_plot", run.run_key, "png", png)
-        checks = [CheckOutcome("peaks", "peaks_found", table.height > 0, "WARN",
-                               f"{table.height} peaks found on {channel}", {"count": table.height})]
+        checks = [_peaks_check(table.height, channel, recipe)]
         return StepReport(
             values={"count": table.height, "channel": channel,
                     **{f"threshold.{k}": v for k, v in result.thresholds.items()}},
@@ -303,6 +324,16 @@ class RunProcessor:
                       or "No quality problems found."},
             checks=_quality_checks(report, recipe),
         )
+
+
+def _peaks_check(count: int, channel: str, recipe: Recipe) -> CheckOutcome:
+    """At least one peak, when the recipe's objective is measured on peaks (else the check cannot fail)."""
+    found = f"{count} peaks found on {channel}"
+    if not recipe.objective.needs_peaks:
+        return CheckOutcome("peaks", "peaks_found", True, "WARN",
+                            f"{found}; recipe {recipe.id!r} measures a {recipe.objective.kind}, not peaks",
+                            {"count": count})
+    return CheckOutcome("peaks", "peaks_found", count > 0, "WARN", found, {"count": count})
 
 
 def _quality_checks(report: QualityReport, recipe: Recipe) -> list[CheckOutcome]:

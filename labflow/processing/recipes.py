@@ -96,6 +96,11 @@ class ObjectiveParams(_Strict):
     position_s: float | None = None
     window_s: float | None = Field(None, gt=0)
 
+    @property
+    def needs_peaks(self) -> bool:
+        """Whether the objective is measured on peaks (a plateau mean is not: finding none is no problem)."""
+        return self.kind != "plateau_mean"
+
     @model_validator(mode="after")
     def _position_needed(self) -> "ObjectiveParams":
         if self.kind == "peak_near" and self.position_s is None:

@@ -6,12 +6,15 @@ run's recipe, and provenance (file hash, recipe hash, annotation version).
 :func:`build_confirmed_dataset` collects the stored outputs of every accepted run into one table;
 runs whose newest annotation rejects them (invalid, failed experiment) are left out, so a run
 found to be a failed experiment after it was confirmed leaves the next version of the dataset.
+Runs whose objective could not be measured (e.g. no peaks) are left out too: an optimiser is never
+offered a point without a value. :func:`why_left_out` is that one rule, which the app's sentence uses.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -115,9 +118,25 @@ def write_dataset(frame: pl.DataFrame, store: OutputStore) -> tuple[str, str]:
     return digest, str(store.write_frame(DATASET_ASSET, "latest", frame))
 
 
+def why_left_out(verdict: str | None, objective: float | None) -> str | None:
+    """Why a confirmed run stays out of the confirmed dataset, or ``None`` when it enters.
+
+    >>> why_left_out("valid", 2.5) is None
+    True
+    >>> why_left_out("valid", None)
+    'its objective could not be measured'
+    """
+    if verdict not in ACCEPTED_VERDICTS:
+        return "rejected runs never do"
+    if objective is None or not math.isfinite(objective):
+        return "its objective could not be measured"
+    return None
+
+
 def build_confirmed_dataset(outputs: Iterable[dict[str, Any]]) -> pl.DataFrame:
-    """One row per accepted run from stored annotation outputs (rejected ones are left out)."""
-    rows = [_dataset_row(o) for o in outputs if o.get("verdict") in ACCEPTED_VERDICTS]
+    """One row per accepted run with a measured objective, from stored annotation outputs."""
+    rows = [_dataset_row(o) for o in outputs
+            if why_left_out(o.get("verdict"), (o.get("objective") or {}).get("value")) is None]
     frame = pl.DataFrame(rows, schema=DATASET_SCHEMA, orient="row") if rows else pl.DataFrame(schema=DATASET_SCHEMA)
     return frame.sort("run_key")
 
@@ -136,8 +155,8 @@ def dataset_digest(frame: pl.DataFrame) -> str:
 def experiment_points(frame: pl.DataFrame) -> list[dict[str, Any]]:
     """The dataset grouped by experiment for an optimiser: inputs, mean objective, runs, provenance.
 
-    Runs without an experiment id form their own point each; runs whose objective could not be
-    computed are kept in provenance but not averaged.
+    Runs without an experiment id form their own point each. Every row of the dataset has an
+    objective (:func:`build_confirmed_dataset`), so every point has one.
     """
     points: dict[str, dict[str, Any]] = {}
     for row in frame.sort("confirmed_at").to_dicts():
@@ -147,14 +166,13 @@ def experiment_points(frame: pl.DataFrame) -> list[dict[str, Any]]:
                                         "confirmed_at": row["confirmed_at"], "provenance": []})
         point["run_ids"].append(row["run_key"])
         point["confirmed_at"] = max(point["confirmed_at"], row["confirmed_at"])
-        if row["objective"] is not None:
-            point["objectives"].append(row["objective"])
+        point["objectives"].append(row["objective"])
         point["provenance"].append({k: row[k] for k in ("run_key", "file_sha256", "recipe_id", "recipe_hash",
                                                          "annotation_version", "confirmed_by", "objective_kind")})
     result = []
     for point in points.values():
         objectives = point.pop("objectives")
-        point["objective"] = float(np.mean(objectives)) if objectives else None
+        point["objective"] = float(np.mean(objectives))
         result.append(point)
     return result
 

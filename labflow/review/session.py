@@ -28,6 +28,7 @@ from labflow.store.catalog import RunRecord
 from labflow.review.confirmed import annotation_output
 from labflow.processing.objective import ObjectiveValue
 from labflow.processing.apply import UnknownChannel, apply_recipe, peak_channel
+from labflow.processing.peaks import estimate_noise, measure_peaks
 from labflow.processing.recipes import Recipe, RecipeError
 from labflow.review.store import AnnotationVersion, ConfirmConflict, ReviewStore
 
@@ -38,6 +39,7 @@ NUMERIC_PARAMETERS: dict[str, type] = {"smoothing.window": int, "peaks.min_promi
                                        "peaks.min_height": float, "peaks.min_distance_s": float}
 # A peak picked from a list is found again within this fraction of the run's duration.
 PICK_TOLERANCE = 1e-6
+FLAT_PROMINENCE_NOISE = 5.0  # a placed peak no more prominent than this many noise sigmas is on baseline
 
 
 class ReviewError(ValueError):
@@ -152,6 +154,36 @@ def with_marking(annotation: Annotation, verdict: str, reasons: Sequence[str], n
         raise ReviewError(f"unknown reason(s) {', '.join(unknown)}")
     return annotation.model_copy(update={"verdict": verdict, "reasons": tuple(dict.fromkeys(reasons)),
                                          "note": (note or "").strip()})
+
+
+@dataclass(frozen=True)
+class PlacedPeak:
+    """A peak a person placed, measured on the cleaned signal as the dataset will measure it: where it
+    snapped to, its prominence, and the signal's noise level (both in the channel's unit)."""
+
+    time_s: float
+    prominence: float
+    noise: float
+
+    @property
+    def warning(self) -> str | None:
+        """A sentence when the peak stands no higher than the noise (flat baseline), else ``None``."""
+        if self.prominence > FLAT_PROMINENCE_NOISE * self.noise:
+            return None
+        return (f"the peak at {self.time_s:g} s has a prominence of only {self.prominence:.3g}, within "
+                f"{FLAT_PROMINENCE_NOISE:g} × the noise level ({self.noise:.3g}): it is on flat baseline, not on a "
+                f"peak. Check the time, or remove it.")
+
+
+def measure_placed_peak(time_s: np.ndarray, values: np.ndarray, at_s: float) -> PlacedPeak:
+    """Measure a peak placed at ``at_s`` on the cleaned ``values`` (snapped to the apex as confirmed peaks are)."""
+    table = measure_peaks(time_s, values, np.array([at_s]))
+    finite = values[np.isfinite(values)]
+    noise = estimate_noise(finite)[0] if finite.size > 2 else 0.0
+    if table.height == 0:
+        return PlacedPeak(at_s, 0.0, noise)
+    row = table.row(0, named=True)
+    return PlacedPeak(float(row["time_s"]), float(row["prominence"]), noise)
 
 
 def add_peak_at(annotation: Annotation, time_s: float | None, span: RunSpan) -> Annotation:

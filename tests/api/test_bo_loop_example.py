@@ -35,7 +35,8 @@ def test_the_surrogate_interpolates_and_is_unsure_far_from_data():
 def test_recommendations_switch_from_space_filling_to_model_driven():
     rng = np.random.default_rng(2)
     first = bo_loop.recommend([], 3, rng)
-    assert {p["phase"] for p in first} == {"space_filling"} and all(p["uncertainty"] == 1.0 for p in first)
+    assert {p["phase"] for p in first} == {"space_filling"}
+    assert all((p["mean"], p["uncertainty"]) == (bo_loop.PRIOR_MEAN, bo_loop.PRIOR_STD) for p in first)
     seen = [bo_loop.Observation(np.array([t, f]), 40 + 2 * t - 60 * (f - 1) ** 2)
             for t, f in [(30, 0.6), (40, 1.4), (50, 1.0), (35, 0.9), (55, 1.2)]]
     later = bo_loop.recommend(seen, 2, rng)
@@ -44,6 +45,34 @@ def test_recommendations_switch_from_space_filling_to_model_driven():
         low, high = bo_loop.BOUNDS["column_temperature_c"]
         assert low <= point["parameters"]["column_temperature_c"] <= high and point["uncertainty"] > 0
     assert max(p["parameters"]["column_temperature_c"] for p in later) > 45  # the objective grows with it
+
+
+def test_the_uncertainty_is_in_the_objectives_units_and_covers_new_measurements():
+    rng = np.random.default_rng(3)
+
+    def measured(inputs: np.ndarray) -> np.ndarray:  # main-peak areas around 2,000 with measurement noise
+        t, f = inputs[:, 0], inputs[:, 1]
+        return 30 * (40 + 2.0 * t - 60 * (f - 1.0) ** 2) + rng.normal(0, 40, len(t))
+
+    low, high = np.array([25.0, 0.5]), np.array([60.0, 1.5])
+    seen = low + rng.uniform(size=(12, 2)) * (high - low)
+    y = measured(seen)
+    model = bo_loop.GaussianProcess().fit(bo_loop.scale(seen), y)
+    new = low + rng.uniform(size=(200, 2)) * (high - low)
+    mean, std = model.predict(bo_loop.scale(new))
+    inside = np.abs(measured(new) - mean) <= 2 * std
+    assert 0.85 <= inside.mean() <= 1.0  # a ± 2 σ interval holds about 95 % of new measurements
+    assert 20 < np.median(std) < 0.5 * y.std()  # in the objective's units: tens, not ± 1 on values of 2,000
+    alone = bo_loop.GaussianProcess().fit(bo_loop.scale(seen[:1]), y[:1])
+    _, far = alone.predict(bo_loop.scale(np.array([[25.0, 0.5], [60.0, 1.5]])))
+    assert far.max() > 0.5 * bo_loop.PRIOR_STD  # one measurement says little about the far corner
+
+
+def test_help_shows_every_default():
+    text = bo_loop.parser().format_help()
+    for default in ("http://127.0.0.1:8000", "(default: demo)", "(default: 3)", "(default: 2000.0)",
+                    "(default: 1000.0)", "$LABFLOW_API_KEY"):
+        assert default in text
 
 
 @pytest.mark.timeout(180)

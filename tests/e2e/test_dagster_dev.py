@@ -35,14 +35,16 @@ def dagster_dev(tmp_path: Path):
     env = process_env(settings, {**os.environ, "LABFLOW_SENSOR_INTERVAL": "1"})
     log = (tmp_path / "dagster-dev.log").open("wb")
     process = subprocess.Popen(dagster_dev_command(port), env=env, stdout=log, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, start_new_session=True)
+                               stdin=subprocess.DEVNULL, start_new_session=True, cwd=settings.dagster_home)
     try:
         wait_for(lambda: responds(f"http://127.0.0.1:{port}/server_info"), 120, "the Dagster webserver")
         yield settings, port
     finally:
         stop_group(process)
         log.close()
-        print((tmp_path / "dagster-dev.log").read_text(errors="replace")[-4000:])
+        output = (tmp_path / "dagster-dev.log").read_text(errors="replace")
+        print(output[-4000:])
+    assert "will not be used" not in output  # run where DAGSTER_HOME's dagster.yaml is, as labflow dev does
 
 
 def confirm_and_wait_for_the_dataset(settings: Settings, catalog: Catalog, instance: dg.DagsterInstance,

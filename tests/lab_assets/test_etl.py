@@ -11,11 +11,14 @@ import pytest
 
 from lab_assets.etl import run_etl
 from lab_assets.partitions import RUNS_PARTITION
+from lab_assets.gateway import DagsterGateway
 from labflow.ingest.register import ingest_file
+from labflow.ops.run_kinds import FILES, OUTCOME_TAG
 from labflow.store.objects import open_object_store
 from labflow.processing.pipeline import STEPS
 from labflow.store.outputs import OutputStore
 from tests.lab_fixtures import drop, register_run, signal_csv
+from ui.operations import batch_table
 
 
 def latest_metadata(instance, asset: str, key: str) -> dict:
@@ -68,7 +71,7 @@ def test_a_batch_with_a_bad_file_processes_the_others_and_quarantines_it(
     bad = register_run(lab_settings, catalog, instance, "broken.csv", b"time,value\n1,2\n2,abc\n3,4\n4,5\n")
     keys = instance.get_dynamic_partitions(RUNS_PARTITION)
     result = dg.materialize([run_etl], instance=instance, resources=lab_resources, raise_on_error=False,
-                            tags={"dagster/asset_partition_range_start": keys[0],
+                            tags={**FILES, "labflow/files": "4", "dagster/asset_partition_range_start": keys[0],
                                   "dagster/asset_partition_range_end": keys[-1]})
     assert not result.success
     assert materialized(instance, "quality_report") == set(good)
@@ -80,7 +83,11 @@ def test_a_batch_with_a_bad_file_processes_the_others_and_quarantines_it(
     error_file = lab_settings.quarantine / f"{bad}.csv.error.txt"
     assert "abc" in error_file.read_text() and (lab_settings.quarantine / f"{bad}.csv").exists()
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    assert bad in failure.step_failure_data.user_failure_data.description
+    said = "3 processed, 1 quarantined (broken.csv: "
+    assert failure.step_failure_data.user_failure_data.description.startswith(said)
+    assert instance.get_run_by_id(result.run_id).tags[OUTCOME_TAG].startswith(said)
+    (shown,) = batch_table(DagsterGateway(instance)).to_dict("records")  # what Operations shows
+    assert shown["files"] == "4" and shown["what happened"].startswith(said) and "abc" in shown["what happened"]
 
 
 def test_a_bad_sidecar_is_quarantined_at_raw_file(lab_settings, lab_resources, catalog, instance):

@@ -69,6 +69,21 @@ def chromium() -> Path:
     return CHROMIUM
 
 
+def only_local(page, base_url: str) -> list[str]:
+    """Refuse every request of ``page`` that does not go to ``base_url``; returns the list of those refused."""
+    outside: list[str] = []
+
+    def route(request_route) -> None:
+        if request_route.request.url.startswith(base_url):
+            request_route.continue_()
+        else:
+            outside.append(request_route.request.url)
+            request_route.abort()
+
+    page.route("**/*", route)
+    return outside
+
+
 def message_contains(page, text: str) -> None:
     """Wait until the run view's message line contains ``text``."""
     page.wait_for_function("t => document.querySelector('#review-message').innerText.includes(t)", arg=text,

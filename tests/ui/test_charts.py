@@ -9,8 +9,8 @@ import pytest
 from labflow.review.annotations import AnomalyInterval
 from labflow.review.session import preview_processing
 from labflow.processing.recipes import Recipe
-from ui.charts import (INTERVALS_SERIES, MAX_CHART_ROWS, PEAK_COLOR, PEAKS_SERIES, PREVIEW_PEAKS_SERIES,
-                       build_chart, histogram, series_name)
+from ui.charts import (BAND_STROKES, INTERVAL_COLOR, MAX_CHART_ROWS, PEAK_COLOR, PEAKS_SERIES,
+                       PREVIEW_PEAKS_SERIES, build_chart, histogram, interval_series, series_name)
 
 
 def run_frame(n: int = 2_000_000, channels: tuple[str, ...] = ("a", "b")) -> pl.DataFrame:
@@ -32,7 +32,7 @@ def test_two_million_points_become_a_thousand_rows_with_every_extreme():
     assert raw["value"].min() == pytest.approx(frame["a"].min())
     assert set(chart.frame["series"]) == {"a · raw", "a · cleaned", PEAKS_SERIES}
     assert chart.color_map[PEAKS_SERIES] == PEAK_COLOR
-    assert "2,000,000 of 2,000,000 samples in view" in chart.caption
+    assert chart.caption.startswith("Whole run, 0–2000 s: 2,000,000 samples · each line drawn through its minima")
 
 
 def test_a_peak_marker_is_a_segment_above_the_signal_between_empty_rows():
@@ -50,9 +50,25 @@ def test_zooming_sends_the_window_only_at_full_detail():
     lines = chart.frame[chart.frame["series"].isin(["a · raw", "a · cleaned"])]
     assert lines["time_s"].between(90.0, 90.2).all()
     assert len(lines) == 2 * 201  # every sample of the window: nothing to drop
-    bar = chart.frame[chart.frame["series"] == INTERVALS_SERIES]["time_s"].dropna()
-    assert bar.min() == pytest.approx(90.0) and bar.max() == pytest.approx(90.1)  # clipped to the window
-    assert chart.caption.startswith("90–90.2 s · 201 of 200,000 samples")
+    band = chart.frame[chart.frame["series"] == interval_series("anomaly")].dropna()
+    assert band["time_s"].min() == pytest.approx(90.0) and band["time_s"].max() == pytest.approx(90.1)  # clipped
+    assert chart.caption == "Zoomed to 90–90.2 s: 201 of the run's 200,000 samples"  # every sample drawn
+
+
+def test_an_anomaly_interval_is_a_labelled_band_over_the_whole_height_under_the_lines():
+    frame = run_frame(n=20_000, channels=("a",))
+    chart = build_chart(frame, ["a"], marker_channel="a", peaks=[10.0], units={"a": "mV"},
+                        intervals=[AnomalyInterval(start_s=4, end_s=6, label="bubble")])
+    name = interval_series("bubble")
+    band = chart.frame[chart.frame["series"] == name]
+    lines = chart.frame[chart.frame["series"] != name]
+    assert chart.frame["series"].iloc[1] == name  # first rows: drawn under the signal
+    assert band["value"].min() == pytest.approx(lines["value"].min())  # from the bottom of the chart...
+    assert band["value"].max() >= lines["value"].max()  # ...to above the peak markers
+    strokes = band.dropna()
+    assert strokes["time_s"].between(4, 6).all() and len(strokes) >= 0.9 * BAND_STROKES * 2 / 20
+    assert chart.color_map[name] == INTERVAL_COLOR and chart.y_title == "a (mV)"
+    assert len(chart.frame) <= MAX_CHART_ROWS
 
 
 def test_channels_share_the_time_axis_and_can_be_scaled():

@@ -17,8 +17,9 @@ from labflow.store.outputs import open_output_store
 from resources import build_resources
 from lab_assets.gateway import DagsterGateway
 from labflow.forecasting.demo import energy_csv
+from labflow.forecasting.backtest import quality_warnings
 from ui.models import (VERSION_COLUMNS, activate, asset_rows, backtest_figure, progress, rollback, start_training,
-                       version_rows)
+                       version_choices, version_rows, version_verdict)
 from ui.models_tab import build_models_tab
 
 
@@ -66,3 +67,21 @@ def test_training_refuses_what_it_cannot_start(tmp_path: Path, lab_settings: Set
     with pytest.raises(ValueError, match="asset id 'line 3!' must be"):
         start_training(lab_settings, gateway, "line 3!", upload)
     assert "queued" in progress(gateway, "0123456789abcdef").text
+
+
+def test_a_model_worse_than_naive_or_with_a_poor_interval_is_flagged(catalog: Catalog):
+    registry = ModelRegistry(catalog)
+    good = {"mae_ratio_vs_naive": 0.7, "interval_coverage": 0.88, "interval_nominal": 0.9}
+    bad = {"mae_ratio_vs_naive": 1.08, "interval_coverage": 0.55, "interval_nominal": 0.9}
+    for metrics in (good, bad):
+        version = registry.register("line-3", run_id="r", data_hash="d" * 64, params={}, model_key="k")
+        registry.set_metrics("line-3", version.version, {**metrics, "warnings": quality_warnings(metrics)})
+    registry.activate("line-3", 1, by="ana")
+    rows = version_rows(registry, "line-3")
+    column = VERSION_COLUMNS.index("warnings")
+    assert rows[0][column] == ("⚠ worse than the seasonal-naive forecast (MAE 1.08 × naive); "
+                               "the 90 % interval holds 55 % of the actuals")
+    assert rows[1][column] == ""
+    assert version_choices(registry, "line-3") == ([2, 1], 1)  # the active version, never 0
+    assert version_verdict(registry, "line-3").startswith("Version 1: MAE 0.70 × the seasonal-naive")
+    assert version_verdict(registry, "line-3", 2).startswith("⚠ **Version 2 should not be trusted:** worse than")

@@ -9,7 +9,7 @@ from labflow.loop.iterations import IterationStore
 from labflow.loop.steps import INFERENCE
 from labflow.review.session import ReviewError
 from ui import review_logic as logic
-from ui.charts import INTERVALS_SERIES, PROPOSAL_COLOR, PROPOSALS_SERIES
+from ui.charts import PROPOSAL_COLOR, PROPOSALS_SERIES, interval_series
 
 
 def write_proposals(ctx, run_key: str, rows: list[tuple[float, float, float]]) -> None:
@@ -35,7 +35,8 @@ def test_proposals_are_reviewed_into_a_normal_confirmed_annotation(app_context, 
     assert view.proposal_table["decision"].tolist() == ["pending"] * 3
     assert [c[1] for c in view.proposal_choices] == [0, 1, 2] and "iteration 1" in view.proposal_text
     assert view.chart.color_map[PROPOSALS_SERIES] == PROPOSAL_COLOR
-    assert (view.chart.frame["series"] == PROPOSALS_SERIES).sum() == 12  # 3 bars, 4 rows each
+    bands = view.chart.frame[view.chart.frame["series"] == PROPOSALS_SERIES]
+    assert bands["value"].isna().sum() == 6  # 3 bands, each between two empty rows
 
     state = logic.reject_proposal(app_context, state, "ana", 1)
     state = logic.adjust_proposal(app_context, state, "ana", 2, 30.5, 32.0)
@@ -47,7 +48,7 @@ def test_proposals_are_reviewed_into_a_normal_confirmed_annotation(app_context, 
     view = logic.render(app_context, state)
     assert view.proposal_table["decision"].tolist() == ["accepted", "rejected", "adjusted"]
     assert PROPOSALS_SERIES not in set(view.chart.frame["series"])  # decided: now plain intervals
-    assert INTERVALS_SERIES in set(view.chart.frame["series"])
+    assert interval_series("anomaly") in set(view.chart.frame["series"])
     assert app_context.store.latest_version(processed_run) is None  # still a draft
 
     confirmed, message, counted = logic.confirm_draft(app_context, state, "ana", "valid", [], "")

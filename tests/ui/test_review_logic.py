@@ -218,3 +218,14 @@ def test_the_cleaned_series_downloads_as_csv_and_parquet(app_context, processed_
     before = csv.stat().st_mtime_ns
     cleaned_series_files(app_context.outputs, processed_run, tmp_path)
     assert csv.stat().st_mtime_ns == before  # unchanged series: not written again
+
+
+def test_a_peak_placed_on_flat_baseline_is_warned_about_and_its_prominence_recorded(app_context, processed_run):
+    state = logic.open_run(app_context, processed_run, "ana")
+    state = logic.move_peak(app_context, state, "ana", 10.0, 17.0)  # no peak at 17 s: flat baseline
+    assert state.warning.startswith("the peak at 17") and "flat baseline" in state.warning
+    entry = app_context.store.audit_trail(processed_run)[-1]
+    assert entry.details["prominence"] < 0.2 and "(prominence " in entry.summary  # noise 0.03 mV, peaks 5 mV
+    state = logic.move_peak(app_context, state, "ana", 17.0, 10.0)  # back onto the 5 mV peak
+    assert state.warning == ""
+    assert app_context.store.audit_trail(processed_run)[-1].details["prominence"] == pytest.approx(5.0, abs=0.3)
