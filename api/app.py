@@ -69,7 +69,7 @@ def create_app(settings: Settings, *, gateway: DagsterGateway | None = None) -> 
     install_error_handlers(app)
     app.add_exception_handler(MaterializationRequested, _accepted)
     app.add_middleware(uploads.UploadSizeLimit, max_bytes=settings.upload_max_bytes)
-    app.add_middleware(BodyGuard, auth_required=settings.auth_required)
+    app.add_middleware(BodyGuard, auth_required=settings.auth)
     app.add_middleware(MetricsMiddleware, metrics=lab.metrics)
     app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]
     return app
@@ -106,7 +106,7 @@ def _enforced_limits(schema: dict[str, Any], settings: Settings) -> dict[str, An
             if "requestBody" in operation:
                 responses.setdefault("413", {"description": "Request body too large",
                                              "content": {"application/json": {"schema": problem}}})
-            if settings.auth_required and operation.get("security"):
+            if settings.auth and operation.get("security"):
                 responses.setdefault("429", {"description": "Too many wrong API keys; see Retry-After",
                                              "content": {"application/json": {"schema": problem}}})
     return schema

@@ -6,8 +6,6 @@ from datetime import datetime, timezone
 
 import dagster as dg
 import numpy as np
-import polars as pl
-import pytest
 
 from lab_assets.etl import run_etl
 from lab_assets.partitions import RUNS_PARTITION
