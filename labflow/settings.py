@@ -108,7 +108,9 @@ def _folder(value: Any) -> Path:
 
 def _listed(item: Callable[[str], Any]) -> BeforeValidator:
     """A comma-separated list (from the environment) or a sequence (from code)."""
-    def parse(value: Any) -> tuple[Any, ...]:
+    def parse(value: Any) -> tuple[Any, ...] | None:
+        if value is None:  # an optional list left unset
+            return None
         parts = value.split(",") if isinstance(value, str) else value
         return tuple(item(str(part).strip()) for part in parts if str(part).strip())
     return BeforeValidator(parse)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 
 from api import cursors
 from api.auth import admin_key, read_key, write_key
-from api.caching import LruCache
+from labflow.caching import LruCache
 from api.deps import API_PREFIX, LabDep
 from api.errors import ApiProblem, problems
 from api.models import Identifier, UtcDateTime
