@@ -54,7 +54,7 @@ def api_process(tmp_path):
     log = tmp_path / "api.log"
     env = {**os.environ, "LABFLOW_HOME": str(settings.home), "LABFLOW_AUTH": "on"}
     with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "labflow.cli", "api", "--port", str(port)], env=env,
+        process = subprocess.Popen([sys.executable, "-m", "cli.main", "api", "--port", str(port)], env=env,
                                    stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT, start_new_session=True)
     try:
         wait_for(lambda: responds(f"http://127.0.0.1:{port}/healthz"), 90, "the API", poll=0.5)

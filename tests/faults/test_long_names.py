@@ -24,7 +24,7 @@ def test_the_inbox_sensor_ingests_a_long_name_and_the_files_after_it(inbox_daemo
 def test_labflow_forward_sends_a_long_name_and_the_files_after_it(s3, bucket, tmp_path):
     (tmp_path / LONG_NAME).write_bytes(b"time_s,v\n0,1\n")
     (tmp_path / "z-after.csv").write_bytes(b"time_s,v\n0,2\n")
-    command = [sys.executable, "-m", "labflow.cli", "forward", "--from", str(tmp_path), "--to", f"s3://{bucket}/lab/",
+    command = [sys.executable, "-m", "cli.main", "forward", "--from", str(tmp_path), "--to", f"s3://{bucket}/lab/",
                "--endpoint-url", s3.url, "--interval", "0.2", "--once"]
     result = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr

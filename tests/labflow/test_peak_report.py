@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from labflow.cli import main
+from cli.main import main
 from labflow.processing.peak_report import peak_report, quality_frame
 from labflow.processing.recipes import RecipeBook
 from labflow.processing.series import Axis, Block, Channel, ParsedFile

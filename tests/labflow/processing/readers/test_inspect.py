@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from labflow.cli import main
+from cli.main import main
 from labflow.processing.readers.inspect import export, inspect_path
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "readers"
