@@ -296,10 +296,10 @@ def read_columns(table: Table) -> tuple[list[Column], list[str]]:
 
 
 def _typed(name: str, unit: str, series: pl.Series, table: Table) -> Column | None:
-    missing = missing_mask(series)
+    values = floats(series, table.decimal_comma)
+    missing = missing_mask(series) if np.isnan(values).any() else np.zeros(len(values), dtype=bool)
     if missing.all():
         return Column(name, unit, np.full(len(series), np.nan), "empty") if name else None
-    values = floats(series, table.decimal_comma)
     bad = bad_cells(series, values)
     label = name or "unnamed column"
     infinite = np.flatnonzero(np.isinf(values))
