@@ -135,32 +135,42 @@ def find_table(lines: Sequence[str], *, delimiters: Sequence[str] = DELIMITERS,
                comment: str = "#", strict: bool = True) -> Table:
     """The table that ends the text: rows, header and units rows above it, metadata above those.
 
-    ``strict=False`` (for sniffing a head) skips rows of another width instead of refusing them."""
-    kept = [(i, line) for i, line in enumerate(lines) if not (comment and line.lstrip().startswith(comment))]
-    texts = [line for _, line in kept]
-    delimiter, width, start = sniff_delimiter(texts[:SNIFF_LINES], delimiters)
+    ``strict=False`` (for sniffing a head) skips rows of another width instead of refusing them.
+    The layout is told from the first :data:`SNIFF_LINES` lines; the body is split at once (polars)
+    unless a line is unusual, which the line-by-line read then explains."""
+    every = pl.Series(list(lines), dtype=pl.String)
+    commented = every.str.strip_chars_start().str.starts_with(comment).to_numpy() if comment else \
+        np.zeros(len(every), dtype=bool)
+    keep = np.flatnonzero(~commented)
+    texts_series = every.filter(pl.Series(~commented))
+    head = texts_series.head(SNIFF_LINES).to_list()
+    delimiter, width, start = sniff_delimiter(head, delimiters)
     if not delimiter:
         raise ReadRefused("no table of numbers found (no lines of two or more numbers separated by tabs, "
                           "';', ',' or spaces); is this the right file?")
-    above = [j for j in range(start) if texts[j].strip()]
-    header_at, units_at = _header_rows(texts, above, delimiter, width)
-    header = _fit(split(texts[header_at], delimiter), width) if header_at is not None else [""] * width
-    units = _fit(split(texts[units_at], delimiter), width) if units_at is not None else [""] * width
+    above = [j for j in range(start) if head[j].strip()]
+    header_at, units_at = _header_rows(head, above, delimiter, width)
+    header = _fit(split(head[header_at], delimiter), width) if header_at is not None else [""] * width
+    units = _fit(split(head[units_at], delimiter), width) if units_at is not None else [""] * width
     first_meta = header_at if header_at is not None else start
-    metadata = _metadata([texts[j] for j in above if j < first_meta] +
-                         [line.lstrip(comment).strip() for line in lines[: kept[start][0]]
+    first_line = int(keep[start]) if start < len(keep) else len(lines)
+    metadata = _metadata([head[j] for j in above if j < first_meta] +
+                         [line.lstrip(comment).strip() for line in lines[:first_line]
                           if comment and line.lstrip().startswith(comment)], delimiter)
-    body = [(kept[j][0] + 1, texts[j]) for j in range(start, len(texts)) if texts[j].strip()]
-    columns = _split_all([text for _, text in body], width, delimiter)
+    body = texts_series.slice(start)
+    filled = (body.str.strip_chars() != "").to_numpy()
+    numbers = (keep[start:][filled] + 1).tolist()
+    columns = _split_all(body.filter(pl.Series(filled)), width, delimiter)
     if columns is not None:
-        rows, numbers, notes = [], [number for number, _ in body], []
+        rows, notes = [], []
         sample = [c for column in columns for c in column.head(500).to_list() if c]
     else:
-        rows, numbers, notes = _rows(texts, kept, start, width, delimiter, strict)
+        texts = texts_series.to_list()
+        rows, numbers, notes = _rows(texts, list(zip(keep.tolist(), texts)), start, width, delimiter, strict)
         sample = [c for row in rows[:500] for c in row]
     decimal_comma = delimiter != "," and any(COMMA_DECIMAL.match(c) for c in sample)
     return Table(delimiter, decimal_comma, header, units, rows, numbers, metadata, notes,
-                 header_line=kept[header_at][0] + 1 if header_at is not None else 0, columns=columns)
+                 header_line=int(keep[header_at]) + 1 if header_at is not None else 0, columns=columns)
 
 
 def _fit(cells: list[str], width: int) -> list[str]:
@@ -207,12 +217,12 @@ def key_value(line: str, delimiter: str = ",") -> tuple[str, str] | None:
     return (key, value) if key and len(key) <= 80 else None
 
 
-def _split_all(texts: list[str], width: int, delimiter: str) -> list[pl.Series] | None:
+def _split_all(texts: pl.Series, width: int, delimiter: str) -> list[pl.Series] | None:
     """Every line split at once (polars), column by column; None when a line is unusual (quotes, another
     field count) and the line-by-line read must explain it."""
-    if delimiter == " " or not texts or '"' in "".join(texts[:1000]) or any('"' in t for t in texts[1000:]):
+    if delimiter == " " or texts.is_empty() or texts.str.contains('"', literal=True).any():
         return None
-    parts = pl.Series(texts, dtype=pl.String).str.split(delimiter)
+    parts = texts.str.split(delimiter)
     if (parts.list.len() != width).any():
         return None
     return [parts.list.get(j).str.strip_chars() for j in range(width)]
@@ -286,10 +296,10 @@ def read_columns(table: Table) -> tuple[list[Column], list[str]]:
 
 
 def _typed(name: str, unit: str, series: pl.Series, table: Table) -> Column | None:
-    missing = missing_mask(series)
+    values = floats(series, table.decimal_comma)
+    missing = missing_mask(series) if np.isnan(values).any() else np.zeros(len(values), dtype=bool)
     if missing.all():
         return Column(name, unit, np.full(len(series), np.nan), "empty") if name else None
-    values = floats(series, table.decimal_comma)
     bad = bad_cells(series, values)
     label = name or "unnamed column"
     infinite = np.flatnonzero(np.isinf(values))
