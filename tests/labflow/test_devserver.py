@@ -70,7 +70,8 @@ def test_a_services_output_goes_to_its_log_file_and_only_errors_to_the_console(l
     stack._keep_log(service)
     log = log_path(lab_settings, "REST API")
     assert log.name == "rest-api.log" and log.parent == lab_settings.home / "logs"
-    assert log.read_text().splitlines()[:3] == ["DEBUG - step started", "INFO - 3 runs", "Traceback (most recent call last):"]
+    written = log.read_text().splitlines()
+    assert written[:3] == ["DEBUG - step started", "INFO - 3 runs", "Traceback (most recent call last):"]
     console = capsys.readouterr()
     assert "DEBUG" not in console.out + console.err and "INFO" not in console.out + console.err
     assert "Traceback" not in console.err  # the line naming the error is enough; the rest is in the log
