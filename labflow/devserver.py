@@ -23,7 +23,8 @@ from labflow.settings import PROJECT_ROOT, Settings
 
 INSTANCE_YAML = PROJECT_ROOT / "dagster.yaml"
 WORKSPACE_YAML = PROJECT_ROOT / "workspace.yaml"
-ERROR_LINE = re.compile(r"\b(ERROR|CRITICAL)\b|^Traceback \(most recent call last\)")
+ERROR_LINE = re.compile(r"\b(ERROR|CRITICAL)\b")  # the line that names an error (its traceback is in the log)
+ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 ARRIVAL_POLL_S = 2.0
 
 
@@ -147,7 +148,8 @@ class DevStack:
         return code
 
     def _keep_log(self, service: Service) -> None:
-        """Write the service's output to its log file; echo its errors to the console."""
+        """Write the service's output to its log file; echo its errors to the console (not while stopping,
+        when Dagster's daemon reports the runs it can no longer start)."""
         assert service.process is not None and service.process.stdout is not None
         path = log_path(self.settings, service.name)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -155,8 +157,8 @@ class DevStack:
             for raw in service.process.stdout:
                 log.write(raw)
                 log.flush()
-                line = raw.decode(errors="replace").rstrip()
-                if ERROR_LINE.search(line):
+                line = ANSI_COLOUR.sub("", raw.decode(errors="replace")).rstrip()
+                if ERROR_LINE.search(line) and not self._stopping:
                     print(f"labflow: {service.name} error: {line[:300]} (more in {path})", file=sys.stderr,
                           flush=True)
 
