@@ -6,18 +6,18 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from labflow.store.catalog import Catalog, IngestEventRow
 from labflow.ingest.forward import JOURNAL_NAME, Journal
-from labflow.ingest.register import register_bytes
 from labflow.ingest.metadata import RunMetadata
-from labflow.store.objects import ObjectStore, quarantine
-from labflow.store.blobstore import open_blob_store
+from labflow.ingest.register import register_bytes
 from labflow.ingest.s3_inbox import SourceState
 from labflow.ops.metrics.backlog import forwarder_state, s3_backlog
 from labflow.ops.metrics.etl import EtlLatency, QuarantineCensus
 from labflow.ops.metrics.ingest import IngestTally
 from labflow.ops.metrics.tail import IdTail, TimestampTail
 from labflow.s3 import S3Source
+from labflow.store.blobstore import open_blob_store
+from labflow.store.catalog import Catalog, IngestEventRow
+from labflow.store.objects import ObjectStore, quarantine
 
 T0 = datetime(2026, 3, 1, 8, tzinfo=timezone.utc)
 
