@@ -16,7 +16,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 import polars as pl
-from sqlalchemy import and_, case, func, literal, literal_column, select
+from sqlalchemy import and_, case, func, literal, literal_column, or_, select
 from sqlalchemy.sql import ColumnElement
 
 from labflow.store import rollups
@@ -80,16 +80,23 @@ def load_catalog_data(catalog: Catalog, period: Period, filters: StatsFilters = 
     filters combine, count the rows themselves (found by the time indexes).
     """
     catalog.create_tables()  # the rollups need every table they count
-    queries: dict[str, list[Any]] = {"runs": [], "events": [], "versions": []}
-    for start, end, current in ((period.previous().start, period.start, 0), (period.start, period.end, 1)):
+    raw: list[tuple[datetime, datetime]] = []  # time ranges whose rows are counted themselves
+    whole: list[tuple[date, date]] = []  # day ranges summed from the rollups
+    for start, end in ((period.previous().start, period.start), (period.start, period.end)):
         first, last = _ceil_day(start), _floor_day(end)
         if first >= last or len(filters.active()) > 1:  # within one day, or filters the rollups do not cut by
-            queries = _add_raw(queries, catalog, start, end, current, filters)
+            raw.append((start, end))
             continue
-        queries = _add_raw(queries, catalog, start, _midnight(first), current, filters)
-        queries = _add_raw(queries, catalog, _midnight(last), end, current, filters)
+        raw += [(start, _midnight(first)), (_midnight(last), end)]
+        whole.append((first, last))
+    raw = [(start, end) for start, end in raw if start < end]
+    queries = {kind: [] for kind in _ROLLED}
+    if raw:
+        for kind, query in _raw_queries(catalog, raw, period.start, filters).items():
+            queries[kind].append(query)
+    if whole:
         for kind, (table, keys, counts) in _ROLLED.items():
-            queries[kind].append(_rolled(table, keys, counts, first, last, current, filters))
+            queries[kind].append(_rolled(table, keys, counts, whole, _ceil_day(period.start), filters))
     with catalog.session() as session:
         frames = [_frame([row for query in queries[kind] for row in session.execute(query)], schema)
                   for kind, schema in (("runs", RUN_COUNTS_SCHEMA), ("events", EVENT_COUNTS_SCHEMA),
@@ -200,28 +207,26 @@ def _kpis(data: OpsData, period: Period, current: bool) -> dict[str, Any]:
     }
 
 
-def _add_raw(queries: dict[str, list[Any]], catalog: Catalog, start: datetime, end: datetime, current: int,
-             filters: StatsFilters) -> dict[str, list[Any]]:
-    """Also count the rows themselves from ``start`` to ``end`` (a part of a day), if that is not empty."""
-    if start >= end:
-        return queries
+def _raw_queries(catalog: Catalog, ranges: list[tuple[datetime, datetime]], split: datetime,
+                 filters: StatsFilters) -> dict[str, Any]:
+    """Per kind, one query counting the rows themselves in ``ranges`` (part-days), ``current`` from ``split``."""
     day, conditions = _day_of(catalog.engine.dialect.name), filters.conditions()
     counts = (func.count(), func.coalesce(func.sum(RunRow.quality_score), 0.0), func.count(RunRow.quality_score))
-    runs = _grouped(RunRow.detected_at, start, end, current, day, [RunRow.status, _quality_bin()], conditions, counts)
-    events = _grouped(IngestEventRow.detected_at, start, end, current, day, [IngestEventRow.kind], conditions,
-                      (func.count(),), join=IngestEventRow.run_key)
-    versions = _grouped(AnnotationVersionRow.created_at, start, end, current, day, [AnnotationVersionRow.verdict],
-                        conditions, (func.count(),), join=AnnotationVersionRow.run_key)
-    return {"runs": [*queries["runs"], runs], "events": [*queries["events"], events],
-            "versions": [*queries["versions"], versions]}
+    return {
+        "runs": _grouped(RunRow.detected_at, ranges, split, day, [RunRow.status, _quality_bin()], conditions, counts),
+        "events": _grouped(IngestEventRow.detected_at, ranges, split, day, [IngestEventRow.kind], conditions,
+                           (func.count(),), join=IngestEventRow.run_key),
+        "versions": _grouped(AnnotationVersionRow.created_at, ranges, split, day, [AnnotationVersionRow.verdict],
+                             conditions, (func.count(),), join=AnnotationVersionRow.run_key)}
 
 
-def _grouped(moment: Any, start: datetime, end: datetime, current: int, day: Any, keys: list[Any],
+def _grouped(moment: Any, ranges: list[tuple[datetime, datetime]], split: datetime, day: Any, keys: list[Any],
              conditions: list[Any], counts: tuple[Any, ...], join: Any = None) -> Any:
-    """``day, current, *keys, *counts`` of the rows whose ``moment`` lies in ``[start, end)``; rows of
-    another table are restricted through their run (``join``) only when filters apply."""
-    columns = [day(moment).label("day"), literal(current).label("current"), *keys]
-    query = select(*columns, *counts).where(moment >= start, moment < end)
+    """``day, current, *keys, *counts`` of the rows whose ``moment`` lies in one of ``ranges`` (current from
+    ``split`` on); rows of another table are restricted through their run (``join``) only when filters apply."""
+    current = case((moment >= split, literal(1)), else_=literal(0))
+    columns = [day(moment).label("day"), current.label("current"), *keys]
+    query = select(*columns, *counts).where(or_(*(and_(moment >= start, moment < end) for start, end in ranges)))
     if conditions:
         if join is not None:
             query = query.join(RunRow, RunRow.run_key == join)
@@ -230,14 +235,16 @@ def _grouped(moment: Any, start: datetime, end: datetime, current: int, day: Any
     return query.group_by(*(literal_column(str(i)) for i in range(1, len(columns) + 1)))
 
 
-def _rolled(table: Any, keys: tuple[str, ...], counts: tuple[str, ...], first: date, last: date, current: int,
-            filters: StatsFilters) -> Any:
-    """The same counts for the whole days ``[first, last)``, summed from a daily rollup (in total, or cut by
-    the one active filter)."""
+def _rolled(table: Any, keys: tuple[str, ...], counts: tuple[str, ...], ranges: list[tuple[date, date]],
+            split: date, filters: StatsFilters) -> Any:
+    """The same counts for the whole days in ``ranges`` (current from day ``split`` on), summed from a daily
+    rollup (in total, or cut by the one active filter)."""
     c = table.c
     dimension, value = next(iter(filters.active().items()), ("", ""))
-    return (select(c.day, literal(current), *(c[k] for k in keys), *(func.sum(c[n]) for n in counts))
-            .where(c.dimension == dimension, c.value == value, c.day >= first.isoformat(), c.day < last.isoformat())
+    current = case((c.day >= split.isoformat(), literal(1)), else_=literal(0))
+    days = or_(*(and_(c.day >= first.isoformat(), c.day < last.isoformat()) for first, last in ranges))
+    return (select(c.day, current, *(c[k] for k in keys), *(func.sum(c[n]) for n in counts))
+            .where(c.dimension == dimension, c.value == value, days)
             .group_by(c.day, *(c[k] for k in keys)).having(func.sum(c[counts[0]]) != 0))  # runs that moved on
 
 
