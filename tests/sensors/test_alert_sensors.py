@@ -9,6 +9,7 @@ import dagster as dg
 from lab_assets.etl import run_etl
 from labflow.ops.alerts import AlertStore
 from labflow.ingest.forward import JOURNAL_NAME, Journal
+from resources import LabStorageResource
 from sensors.alerts import build_alert_sensors
 from tests.lab_fixtures import process_run, register_run, signal_csv
 
@@ -56,7 +57,7 @@ def test_a_stalled_forwarder_folder_raises_and_then_resolves(tmp_path, lab_resou
     journal.failed("run1.csv", "cannot reach endpoint", time.time() + 60)
     journal._db.execute("UPDATE files SET updated_at = ?", (time.time() - 3600,))  # backdate: an hour ago
     resources = dict(lab_resources)
-    resources["lab"] = type(lab_resources["lab"])(**{**lab_resources["lab"].model_dump(), "forward_dirs": str(outbox)})
+    resources["lab"] = LabStorageResource.from_settings(lab_settings.model_copy(update={"forward_dirs": (outbox,)}))
     _, operations = build_alert_sensors()
     with dg.build_sensor_context(instance=instance, resources=resources) as context:
         operations(context)
