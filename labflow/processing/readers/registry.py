@@ -37,9 +37,9 @@ log = logging.getLogger(__name__)
 
 def builtin_readers() -> list[Reader]:
     """The readers that ship with labflow, most specific first (ties go to the earlier one)."""
-    from labflow.processing.readers import families
+    from labflow.processing.readers.families import BUILTIN  # each reader module imports the base, not this
 
-    return [cls() for cls in families.BUILTIN]
+    return [cls() for cls in BUILTIN]
 
 
 def plugin_readers() -> tuple[list[Reader], list[str]]:
