@@ -154,7 +154,7 @@ def build_dead_run_sensor(settings: Settings) -> dg.SensorDefinition:
             updated_after=datetime.fromtimestamp(since, timezone.utc) - OVERLAP), ascending=True)
             if r.dagster_run.run_id not in seen]
         requests = retry_requests(instance, catalog.get_catalog(), [r.dagster_run for r in records],
-                                  lab.etl_mode, context.log)
+                                  lab.settings().etl_mode, context.log)
         seen.update({r.dagster_run.run_id: r.update_timestamp.timestamp() for r in records})
         newest = max([since, *seen.values()])
         recent = {run_id: at for run_id, at in seen.items() if at >= newest - OVERLAP.total_seconds()}

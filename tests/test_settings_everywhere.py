@@ -34,6 +34,8 @@ def every_variable(tmp_path) -> dict[str, str]:
         "LABFLOW_FORWARD_DIRS": f"{tmp_path / 'staging'}", "LABFLOW_OBJECT_STORE": "s3://lab-data/site-a",
         "LABFLOW_SOURCES_DIR": str(tmp_path / "sources"), "LABFLOW_STREAM_RAW_DAYS": "3",
         "LABFLOW_STREAM_PATTERN_DAYS": "9", "LABFLOW_FORECAST_TOLERANCE": "0.2", "LABFLOW_FORECAST_COMPILED_TREES": "off",
+        "LABFLOW_METRICS_REFRESH_S": "3", "LABFLOW_TRAINING_DATA_DIRS": str(tmp_path / "training-data"),
+        "LABFLOW_TRAINING_DATA_HOSTS": "data.lab.example,lab-bucket",
     }
 
 

@@ -48,7 +48,7 @@ from scipy.signal import find_peaks, peak_prominences, peak_widths
 from scipy.signal._peak_finding_utils import PeakPropertyWarning
 
 from labflow.processing.qrs import detect_qrs
-from labflow.processing.spectra import analyze_spectrum
+from labflow.processing.spectra import analyze_spectrum, measure_spectrum_at
 from labflow.processing.recipes import PeakParams
 
 TABLE_SCHEMA: dict[str, Any] = {
@@ -472,11 +472,13 @@ def _split_rule(split: ClassSplit) -> str:
 
 
 def measure_peaks(time_s: np.ndarray, values: np.ndarray, peak_times_s: np.ndarray, *,
-                  snap_s: float | None = None) -> pl.DataFrame:
+                  snap_s: float | None = None, params: PeakParams | None = None) -> pl.DataFrame:
     """The peak table for peaks a person placed, measured exactly as detected peaks are.
 
     Each time snaps to the highest sample within ``snap_s`` of it (default: 0.5 % of the run's
-    duration), since a click on a chart is rarely exactly on the apex.
+    duration), since a click on a chart is rarely exactly on the apex. With ``params`` of
+    ``method="spectrum"`` the peaks are measured above the same spectroscopy baseline as detection
+    (:func:`labflow.processing.spectra.measure_spectrum_at`), so a confirmed peak keeps its detected area.
     """
     time_s = np.asarray(time_s, dtype=np.float64)
     signal = _fill_gaps(np.asarray(values, dtype=np.float64))
@@ -485,6 +487,8 @@ def measure_peaks(time_s: np.ndarray, values: np.ndarray, peak_times_s: np.ndarr
         return empty_table()
     if snap_s is None:
         snap_s = SNAP_FRACTION * float(time_s[-1] - time_s[0])
+    if params is not None and params.method == "spectrum":
+        return _from_spectrum(measure_spectrum_at(time_s, signal, wanted, snap_s, **params.spectrum_options()))
     starts = np.searchsorted(time_s, wanted - snap_s, side="left")
     ends = np.maximum(np.searchsorted(time_s, wanted + snap_s, side="right"), starts + 1)
     nearest = np.array([start + int(np.argmax(signal[start:end])) for start, end in

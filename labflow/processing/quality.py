@@ -25,7 +25,8 @@ A channel that is constant in its typical stretch (``p = 1``) keeps the plain mi
 
 **Constant channels** (one value through the whole run, at least ``flatline_min_samples`` of them) are
 a setting or a dead sensor; they raise ``constant_channels`` (penalty ``0.5 x`` their share of the
-channels) instead of a 100 % flat-line, and no SNR is measured on them.
+channels) instead of a 100 % flat-line, and no SNR is measured on them. When every channel is constant,
+nothing was measured: the penalty is 1 (score 0), as for a stuck sensor.
 
 **Held levels.** A command channel (a setpoint, a target) holds a value on purpose. A channel whose
 name says so (``setpoint``, ``set point``, ``_sp``, ``target``, ``command``) or that steps between a few
@@ -317,7 +318,8 @@ def _penalties(metrics: dict[str, float | int], params: QualityParams) -> dict[s
     penalties = {name: min(1.0, SHARE_PENALTY * float(share)) for name, share in shares.items()}
     snr = metrics.get("snr_db", SNR_CAP_DB)
     penalties["low_snr"] = float(np.clip((params.min_snr_db + SNR_MARGIN_DB - snr) / SNR_SPAN_DB, 0.0, 1.0))
-    penalties["constant_channels"] = CONSTANT_PENALTY * float(metrics["constant_ratio"])
+    constant = float(metrics["constant_ratio"])
+    penalties["constant_channels"] = 1.0 if constant >= 1.0 else CONSTANT_PENALTY * constant  # all: nothing measured
     penalties["reader_notes"] = min(NOTES_MAX_PENALTY, NOTE_PENALTY * float(metrics["reader_notes"]))
     return penalties
 

@@ -35,7 +35,7 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 from scipy.ndimage import median_filter
-from scipy.signal import find_peaks, peak_widths, savgol_filter
+from scipy.signal import find_peaks, peak_prominences, peak_widths, savgol_filter
 
 from labflow.processing.baselines import BaselineMethod, estimate_baseline, noise_sigma, peak_scale
 from labflow.processing.peakfit import PeakShape, fit_groups
@@ -174,20 +174,31 @@ def empty_spectrum_table() -> pl.DataFrame:
     return pl.DataFrame(schema=SPECTRUM_SCHEMA)
 
 
-def analyze_spectrum(x: np.ndarray, y: np.ndarray, *, baseline: BaselineMethod = "snip",
-                     baseline_window: int | None = None, min_snr: float = 5.0, min_area_fraction: float = 0.0,
-                     polarity: Literal["up", "down", "auto"] = "up", fit: PeakShape | None = None,
-                     shoulders: bool = True) -> SpectrumResult:
-    """Baseline, corrected signal and peak table of one spectrum (see the module docstring)."""
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    if x.size != y.size:
-        raise ValueError(f"analyze_spectrum: {x.size} x values but {y.size} y values")
+@dataclass(frozen=True)
+class _Prepared:
+    """A spectrum sorted on its axis, oriented (dips turned up), baseline-corrected, smoothed, with its noise."""
+    keep: np.ndarray
+    order: np.ndarray
+    axis: np.ndarray
+    signal: np.ndarray
+    sign: float
+    base: np.ndarray
+    corrected: np.ndarray
+    smooth: np.ndarray
+    noise: np.ndarray
+    width: float
+    counting: bool
+    settings: dict
+
+
+def _prepare(x: np.ndarray, y: np.ndarray, baseline: BaselineMethod, baseline_window: int | None,
+             polarity: Literal["up", "down", "auto"]) -> _Prepared | None:
+    """Everything peaks are found and measured on; ``None`` when fewer than 5 finite points."""
     keep = np.isfinite(x) & np.isfinite(y)
     order = np.argsort(x[keep], kind="stable")
     axis, signal = x[keep][order], y[keep][order]
     if axis.size < 5:
-        return SpectrumResult(empty_spectrum_table(), np.zeros_like(y), y.copy(), {"note": "fewer than 5 points"})
+        return None
     sign = _polarity(signal, polarity)
     oriented = sign * signal
     base, settings = estimate_baseline(oriented, baseline, window=baseline_window)
@@ -199,24 +210,63 @@ def analyze_spectrum(x: np.ndarray, y: np.ndarray, *, baseline: BaselineMethod =
     counting = is_counts(signal)
     if counting:
         noise = np.maximum(noise, np.sqrt(np.maximum(sign * base, 0.0) + 1.0))
-    smooth = _smoothed(corrected, width)
-    peaks, props = find_peaks(smooth, height=min_snr * noise, prominence=min_snr * noise)
-    table = _measure(axis, corrected, smooth, noise, peaks, props, min_snr, shoulders, width)
+    return _Prepared(keep, order, axis, signal, sign, base, corrected, _smoothed(corrected, width), noise, width,
+                     counting, settings)
+
+
+def analyze_spectrum(x: np.ndarray, y: np.ndarray, *, baseline: BaselineMethod = "snip",
+                     baseline_window: int | None = None, min_snr: float = 5.0, min_area_fraction: float = 0.0,
+                     polarity: Literal["up", "down", "auto"] = "up", fit: PeakShape | None = None,
+                     shoulders: bool = True) -> SpectrumResult:
+    """Baseline, corrected signal and peak table of one spectrum (see the module docstring)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if x.size != y.size:
+        raise ValueError(f"analyze_spectrum: {x.size} x values but {y.size} y values")
+    prepared = _prepare(x, y, baseline, baseline_window, polarity)
+    if prepared is None:
+        return SpectrumResult(empty_spectrum_table(), np.zeros_like(y), y.copy(), {"note": "fewer than 5 points"})
+    p = prepared
+    peaks, props = find_peaks(p.smooth, height=min_snr * p.noise, prominence=min_snr * p.noise)
+    table = _measure(p.axis, p.corrected, p.smooth, p.noise, peaks, props, min_snr, shoulders, p.width)
     table = _analyst_rule(table, min_area_fraction)
     if fit is not None and table.height:
-        table = fit_groups(axis, corrected, table, fit)
-    settings.update(polarity="dips" if sign < 0 else "peaks", min_snr=min_snr,
-                    min_area_fraction=min_area_fraction, typical_fwhm_samples=round(width, 2),
+        table = fit_groups(p.axis, p.corrected, table, fit)
+    settings = dict(p.settings)
+    settings.update(polarity="dips" if p.sign < 0 else "peaks", min_snr=min_snr,
+                    min_area_fraction=min_area_fraction, typical_fwhm_samples=round(p.width, 2),
                     noise_rule="local MAD of second differences (8 % windows)" + (
-                        ", at least sqrt(baseline + 1) (counts)" if counting else ""), fit=fit or "none",
+                        ", at least sqrt(baseline + 1) (counts)" if p.counting else ""), fit=fit or "none",
                     candidates=int(peaks.size))
     back = np.empty(y.size)
     back[:] = np.nan
-    index = np.flatnonzero(keep)[order]
-    back[index] = sign * base
+    index = np.flatnonzero(p.keep)[p.order]
+    back[index] = p.sign * p.base
     corrected_out = np.full(y.size, np.nan)
-    corrected_out[index] = corrected * sign
+    corrected_out[index] = p.corrected * p.sign
     return SpectrumResult(table, back, corrected_out, settings)
+
+
+def measure_spectrum_at(x: np.ndarray, y: np.ndarray, positions: np.ndarray, snap: float, *,
+                        baseline: BaselineMethod = "snip", baseline_window: int | None = None, min_snr: float = 5.0,
+                        polarity: Literal["up", "down", "auto"] = "up", **_: object) -> pl.DataFrame:
+    """The peak table of peaks a person placed at ``positions``, measured exactly as :func:`analyze_spectrum`
+    measures detected ones (same baseline, apex fit, FWHM, bounds and area).
+
+    Each position snaps to the highest smoothed sample within ``snap`` (axis units) of it.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    prepared = _prepare(x, np.asarray(y, dtype=np.float64), baseline, baseline_window, polarity)
+    wanted = np.sort(np.asarray(positions, dtype=np.float64))
+    if prepared is None or wanted.size == 0:
+        return empty_spectrum_table()
+    p = prepared
+    starts = np.clip(np.searchsorted(p.axis, wanted - snap, side="left"), 0, p.axis.size - 1)
+    ends = np.maximum(np.searchsorted(p.axis, wanted + snap, side="right"), starts + 1)
+    peaks = np.unique([start + int(np.argmax(p.smooth[start:end])) for start, end in zip(starts, ends)])
+    prominences, left_bases, right_bases = peak_prominences(p.smooth, peaks)
+    props = {"prominences": prominences, "left_bases": left_bases, "right_bases": right_bases}
+    return _measure(p.axis, p.corrected, p.smooth, p.noise, peaks, props, min_snr, False, p.width)
 
 
 def _measure(axis: np.ndarray, corrected: np.ndarray, smooth: np.ndarray, noise: np.ndarray, peaks: np.ndarray,

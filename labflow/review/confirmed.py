@@ -61,7 +61,7 @@ def annotation_output(run: RunRecord, version: AnnotationVersion, recipe: Recipe
     if column not in cleaned.columns:
         raise ValueError(f"the annotation of {run.run_key} names channel {channel!r}, which the series lacks")
     time_s, values = cleaned["time_s"].to_numpy(), cleaned[column].to_numpy()
-    peaks = measure_peaks(time_s, values, np.array([p.time_s for p in annotation.peaks]))
+    peaks = measure_peaks(time_s, values, np.array([p.time_s for p in annotation.peaks]), params=recipe.peaks)
     objective = compute_objective(recipe.objective, peaks, time_s, values)
     origins = _origins(annotation, peaks)
     peaks = peaks.with_columns(pl.Series("origin", origins, dtype=pl.String), pl.lit(channel).alias("channel"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from labflow.processing.peaks import detect_peaks
+from labflow.processing.peaks import detect_peaks, measure_peaks
 from labflow.processing.baselines import estimate_baseline, half_window, peak_scale
 from labflow.processing.peakfit import fit_group, gaussian, lorentzian, pseudo_voigt, shape_area
 from labflow.processing.spectra import analyze_spectrum, is_counts
@@ -139,3 +139,18 @@ def test_recipe_is_chosen_by_axis_kind_after_instrument():
     assert book.for_run(instrument="hplc-01", axis_kind="raman_shift").id == "hplc"
     assert book.for_run(instrument=None, axis_kind="energy").id == "default"
     assert book.for_run(instrument=None, requested="raman", axis_kind="time").id == "raman"
+
+
+def test_confirmed_peaks_keep_the_detected_numbers_under_a_spectrum_recipe():
+    rng = np.random.default_rng(7)
+    t = np.linspace(0, 30, 3001)
+    y = 0.02 * t + sum(a * np.exp(-0.5 * ((t - c) / w) ** 2) for a, c, w in ((5, 8, 0.3), (2, 15, 0.8), (9, 22, 0.4)))
+    y = y + rng.normal(0, 0.02, t.size)
+    params = PeakParams(method="spectrum", baseline="snip")
+    detected = detect_peaks(t, y, params).table
+    assert detected.height == 3
+    clicked = detected["time_s"].to_numpy() + np.array([0.05, -0.08, 0.03])  # a click is near, not on, the apex
+    measured = measure_peaks(t, y, clicked, params=params)
+    for column in ("time_s", "height", "width_s", "area"):
+        assert measured[column].to_list() == pytest.approx(detected[column].to_list(), rel=1e-9), column
+    assert measure_peaks(t, y, clicked)["area"].to_list() != pytest.approx(detected["area"].to_list(), rel=1e-3)

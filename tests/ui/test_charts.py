@@ -111,5 +111,5 @@ def test_histogram_counts_the_samples_in_view():
 def test_the_axis_name_and_unit_title_the_chart():
     frame = run_frame(n=2_000)
     chart = build_chart(frame, ["a"], axis=("Raman shift", "cm-1"))
-    assert chart.x_title == "Raman shift (cm-1)" and chart.caption.startswith("0–1.999 cm-1 · ")
+    assert chart.x_title == "Raman shift (cm-1)" and chart.caption.startswith("Whole run, 0–1.999 cm-1: ")
     assert build_chart(frame, ["a"]).x_title == "time (s)"

@@ -16,7 +16,7 @@ GOOD = {"mae": 1.9, "naive_mae": 2.7, "mae_ratio_vs_naive": 0.7, "interval_cover
 BAD = {"mae": 2.9, "naive_mae": 2.7, "mae_ratio_vs_naive": 1.08, "interval_coverage": 0.55, "interval_nominal": 0.9}
 
 
-def test_a_model_worse_than_naive_is_flagged_in_the_tab(chromium, lab_settings):
+def test_a_model_worse_than_naive_is_flagged_in_the_tab(chromium, lab_settings, app_context):
     import gradio as gr
     from playwright.sync_api import sync_playwright
 
@@ -31,7 +31,7 @@ def test_a_model_worse_than_naive_is_flagged_in_the_tab(chromium, lab_settings):
         registry.set_metrics("workshop-1", version.version, {**metrics, "warnings": quality_warnings(metrics)})
     registry.activate("workshop-1", 2, by="auto")  # the flagged version is the active one
     with gr.Blocks() as app:
-        build_models_tab(lab_settings)
+        build_models_tab(app_context)
     port = free_port()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_options())
     try:

@@ -98,7 +98,7 @@ def test_the_would_enter_sentence_and_the_interval_band_are_true(  # noqa: F811
     assert top <= line_top + 2 and top + height >= line_bottom - 2  # over the whole height of what is drawn
     chart_width = max(b[0] + b[2] for b in lines) - min(b[0] for b in lines)
     assert width == pytest.approx(chart_width * 6 / 39.9, rel=0.1)  # 14–20 s of a 0–39.9 s run
-    assert "signal (mV)" in axis_titles and "time (s)" in axis_titles
+    assert "signal (mV)" in axis_titles and "time_s (s)" in axis_titles  # the axis as the file names it
 
     with ThreadPoolExecutor(1) as daemon:  # the review daemon's tick runs its own event loop
         daemon.submit(process_confirmations, instance, lab_resources).result()
