@@ -15,6 +15,7 @@ class or instance), e.g. in its ``pyproject.toml``::
 from __future__ import annotations
 
 import gzip
+import io
 import logging
 import zlib
 from collections.abc import Mapping, Sequence
@@ -24,6 +25,7 @@ from typing import Any
 from labflow.processing.readers.base import SURE, Reader, ReadRefused
 from labflow.processing.readers.text import looks_binary
 from labflow.processing.series import ParsedFile
+from labflow.processing.table_limits import MAX_FILE_BYTES
 
 ENTRY_POINT_GROUP = "labflow.readers"
 READER_OPTIONS = ("reader", "axis", "axis_kind", "axis_name", "axis_unit", "block")
@@ -81,16 +83,26 @@ def reader_options(fields: Mapping[str, Any]) -> dict[str, Any]:
     return {key: fields[key] for key in READER_OPTIONS if fields.get(key) not in (None, "")}
 
 
-def decompressed(data: bytes, filename: str) -> tuple[bytes, str, list[str]]:
+def decompressed(data: bytes, filename: str, limit: int = MAX_FILE_BYTES) -> tuple[bytes, str, list[str]]:
     """Gunzip gzip bytes (the name loses ``.gz``); other bytes unchanged. Returns data, name and
-    ``["gzip"]`` when it decompressed."""
+    ``["gzip"]`` when it decompressed. At most ``limit`` bytes come out: a larger result (a gzip bomb,
+    or simply too large a file) is refused before it is held in memory.
+
+    >>> import gzip
+    >>> decompressed(gzip.compress(b"x,y\\n1,2\\n"), "run.csv.gz")
+    (b'x,y\\n1,2\\n', 'run.csv', ['gzip'])
+    """
     if not data.startswith(b"\x1f\x8b"):
         return data, filename, []
     try:
-        data = gzip.decompress(data)
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
+            data = stream.read(limit + 1)
     except (OSError, EOFError, zlib.error) as error:
         raise ReadRefused(f"the file is gzip-compressed but cannot be decompressed ({error}); the copy is "
                           "probably truncated, copy it again") from None
+    if len(data) > limit:
+        raise ReadRefused(f"the file decompresses to more than {limit:,} bytes, the limit for one file; split "
+                          "the recording into several files")
     inner = filename[:-3] if filename.lower().endswith(".gz") else filename
     return data, inner, ["gzip"]
 

@@ -124,3 +124,15 @@ def test_a_broken_entry_point_is_reported_not_fatal(tmp_path: Path, monkeypatch:
     assert readers == []
     assert any("'bad'" in p and "is not a reader" in p for p in problems)
     assert any("'missing'" in p and "failed to load" in p for p in problems)
+
+
+def test_a_gzip_bomb_is_refused_before_it_is_held_in_memory():
+    from labflow.processing.readers.registry import decompressed
+
+    bomb = gzip.compress(b"0" * 2_000_000)  # about 2 kB that decompress to 2 MB
+    assert len(bomb) < 10_000
+    with pytest.raises(ReadRefused, match="decompresses to more than 1,000,000 bytes"):
+        decompressed(bomb, "trace.csv.gz", limit=1_000_000)
+    assert decompressed(bomb, "trace.csv.gz", limit=2_000_000)[0] == b"0" * 2_000_000
+    two_members = gzip.compress(b"a,b\n") + gzip.compress(b"1,2\n")
+    assert decompressed(two_members, "x.csv.gz")[0] == b"a,b\n1,2\n"
