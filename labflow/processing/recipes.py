@@ -70,12 +70,15 @@ class PeakParams(_Strict):
         "up", description="Method 'spectrum': 'down' finds dips (transmittance); 'auto' decides from the trace.")
     fit: Literal["none", "gaussian", "lorentzian", "pseudo_voigt"] = Field(
         "none", description="Method 'spectrum': fit overlapping peaks with this shape.")
+    counting: bool = Field(
+        False, description="Method 'spectrum': the signal is Poisson counts (gamma, X-ray): a line is judged by the "
+        "significance of its net counts at the detector's resolution, past the discriminator edge.")
 
     def spectrum_options(self) -> dict[str, Any]:
         """Keyword arguments of :func:`labflow.processing.spectra.analyze_spectrum` for these params."""
         return {"baseline": self.baseline, "baseline_window": self.baseline_window, "min_snr": self.noise_factor,
                 "min_area_fraction": self.min_area_fraction, "polarity": self.polarity,
-                "fit": None if self.fit == "none" else self.fit}
+                "fit": None if self.fit == "none" else self.fit, "counting_lines": self.counting}
 
 
 class QualityParams(_Strict):

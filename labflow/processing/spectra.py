@@ -25,6 +25,12 @@ a descending axis (FTIR from 4000 cm-1 down, a UV-Vis scan from long wavelengths
 6. **Analyst rule**: peaks with an area under ``min_area_fraction`` of the largest are dropped.
 7. Optional **fit** of each group of overlapping peaks (:mod:`labflow.processing.peakfit`) replaces
    position, height, FWHM and area by the fitted shapes'.
+
+**Counting spectra** (``counting_lines=True``, the gamma recipe, on non-negative whole numbers): steps 2, 3,
+5 and 6 are replaced by :mod:`labflow.processing.counting` — lines are found by their Poisson significance
+at the detector's resolution (fitted from the spectrum), past the discriminator edge, and measured by
+Gaussian fits on a straight background; the baseline's half-window is 1.5 detector FWHMs. The ``snr``
+column is then the significance in standard deviations.
 """
 
 from __future__ import annotations
@@ -34,10 +40,11 @@ from typing import Any, Literal
 
 import numpy as np
 import polars as pl
-from scipy.ndimage import median_filter
+from scipy.ndimage import gaussian_filter1d, median_filter
 from scipy.signal import find_peaks, peak_prominences, peak_widths, savgol_filter
 
 from labflow.processing.baselines import BaselineMethod, estimate_baseline, noise_sigma, peak_scale
+from labflow.processing.counting import SIGMA_PER_FWHM, CountingLines, find_lines, measure_lines
 from labflow.processing.peakfit import PeakShape, fit_groups
 
 SPECTRUM_SCHEMA: dict[str, Any] = {
@@ -53,6 +60,8 @@ MIN_NOISE_WINDOW = 31
 SMOOTH_PERCENTILE = 50  # smoothing follows the typical peak, so no peak is merged with a neighbour
 SMOOTH_FWHM = 0.25  # Savitzky-Golay window as a share of that FWHM
 CURVATURE_FWHM = 0.5  # the second derivative (shoulders) is taken over half that FWHM
+BASELINE_FWHM = 1.5  # counting lines: SNIP half-window in detector FWHMs (a Gaussian line's base is ~2.5 FWHM)
+LINE_SMOOTH_FWHM = 0.5  # counting lines: a click snaps to the apex of counts smoothed by half the detector FWHM
 
 
 @dataclass(frozen=True)
@@ -189,46 +198,69 @@ class _Prepared:
     width: float
     counting: bool
     settings: dict
+    lines: CountingLines | None = None
 
 
 def _prepare(x: np.ndarray, y: np.ndarray, baseline: BaselineMethod, baseline_window: int | None,
-             polarity: Literal["up", "down", "auto"]) -> _Prepared | None:
-    """Everything peaks are found and measured on; ``None`` when fewer than 5 finite points."""
+             polarity: Literal["up", "down", "auto"], counting_lines: bool = False,
+             min_snr: float = 5.0) -> _Prepared | None:
+    """Everything peaks are found and measured on; ``None`` when fewer than 5 finite points.
+
+    With ``counting_lines`` on a counting signal, lines are found by their Poisson significance
+    (:mod:`labflow.processing.counting`), and the detector's resolution sizes the baseline and smoothing.
+    """
     keep = np.isfinite(x) & np.isfinite(y)
     order = np.argsort(x[keep], kind="stable")
     axis, signal = x[keep][order], y[keep][order]
     if axis.size < 5:
         return None
-    sign = _polarity(signal, polarity)
+    counting = is_counts(signal)
+    lines = find_lines(signal, min_snr) if counting_lines and counting else None
+    sign = 1.0 if lines is not None else _polarity(signal, polarity)
     oriented = sign * signal
+    if lines is not None and baseline_window is None:
+        baseline_window = int(np.ceil(BASELINE_FWHM * np.percentile(lines.fwhm, 90)))
     base, settings = estimate_baseline(oriented, baseline, window=baseline_window)
-    if baseline != "none":
+    if baseline != "none" and lines is None:
         base = base + max(0.0, float(np.median(oriented - base)))
     corrected = oriented - base
-    width = peak_scale(corrected, SMOOTH_PERCENTILE)
+    width = float(np.median(lines.fwhm)) if lines is not None else peak_scale(corrected, SMOOTH_PERCENTILE)
     noise = local_noise(corrected, int(NOISE_WINDOW_FRACTION * corrected.size))
-    counting = is_counts(signal)
     if counting:
         noise = np.maximum(noise, np.sqrt(np.maximum(sign * base, 0.0) + 1.0))
-    return _Prepared(keep, order, axis, signal, sign, base, corrected, _smoothed(corrected, width), noise, width,
-                     counting, settings)
+    if lines is not None:
+        settings.update(baseline_window_rule=f"{BASELINE_FWHM:g} x the detector FWHM (90th percentile)",
+                        line_rule="Poisson significance of a line of the detector's width (matched filter)",
+                        resolution=lines.resolution.describe(), discriminator_edge=float(axis[lines.edge]))
+    if lines is None:
+        smooth = _smoothed(corrected, width)
+    else:
+        smooth = gaussian_filter1d(corrected, LINE_SMOOTH_FWHM * width * SIGMA_PER_FWHM)
+    return _Prepared(keep, order, axis, signal, sign, base, corrected, smooth, noise, width, counting, settings,
+                     lines)
 
 
 def analyze_spectrum(x: np.ndarray, y: np.ndarray, *, baseline: BaselineMethod = "snip",
                      baseline_window: int | None = None, min_snr: float = 5.0, min_area_fraction: float = 0.0,
                      polarity: Literal["up", "down", "auto"] = "up", fit: PeakShape | None = None,
-                     shoulders: bool = True) -> SpectrumResult:
+                     shoulders: bool = True, counting_lines: bool = False) -> SpectrumResult:
     """Baseline, corrected signal and peak table of one spectrum (see the module docstring)."""
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if x.size != y.size:
         raise ValueError(f"analyze_spectrum: {x.size} x values but {y.size} y values")
-    prepared = _prepare(x, y, baseline, baseline_window, polarity)
+    prepared = _prepare(x, y, baseline, baseline_window, polarity, counting_lines, min_snr)
     if prepared is None:
         return SpectrumResult(empty_spectrum_table(), np.zeros_like(y), y.copy(), {"note": "fewer than 5 points"})
     p = prepared
-    peaks, props = find_peaks(p.smooth, height=min_snr * p.noise, prominence=min_snr * p.noise)
-    table = _measure(p.axis, p.corrected, p.smooth, p.noise, peaks, props, min_snr, shoulders, p.width)
+    if p.lines is not None:
+        table = _line_table(p.axis, p.signal, p.lines, p.lines.channels)
+        peaks = p.lines.channels
+    else:
+        if counting_lines:
+            p.settings["line_rule"] = "local noise (the signal is not counts: no Poisson significance)"
+        peaks, props = find_peaks(p.smooth, height=min_snr * p.noise, prominence=min_snr * p.noise)
+        table = _measure(p.axis, p.corrected, p.smooth, p.noise, peaks, props, min_snr, shoulders, p.width)
     table = _analyst_rule(table, min_area_fraction)
     if fit is not None and table.height:
         table = fit_groups(p.axis, p.corrected, table, fit)
@@ -249,24 +281,59 @@ def analyze_spectrum(x: np.ndarray, y: np.ndarray, *, baseline: BaselineMethod =
 
 def measure_spectrum_at(x: np.ndarray, y: np.ndarray, positions: np.ndarray, snap: float, *,
                         baseline: BaselineMethod = "snip", baseline_window: int | None = None, min_snr: float = 5.0,
-                        polarity: Literal["up", "down", "auto"] = "up", **_: object) -> pl.DataFrame:
+                        polarity: Literal["up", "down", "auto"] = "up", counting_lines: bool = False,
+                        **_: object) -> pl.DataFrame:
     """The peak table of peaks a person placed at ``positions``, measured exactly as :func:`analyze_spectrum`
     measures detected ones (same baseline, apex fit, FWHM, bounds and area).
 
     Each position snaps to the highest smoothed sample within ``snap`` (axis units) of it.
     """
     x = np.asarray(x, dtype=np.float64)
-    prepared = _prepare(x, np.asarray(y, dtype=np.float64), baseline, baseline_window, polarity)
+    prepared = _prepare(x, np.asarray(y, dtype=np.float64), baseline, baseline_window, polarity, counting_lines,
+                        min_snr)
     wanted = np.sort(np.asarray(positions, dtype=np.float64))
     if prepared is None or wanted.size == 0:
         return empty_spectrum_table()
     p = prepared
-    starts = np.clip(np.searchsorted(p.axis, wanted - snap, side="left"), 0, p.axis.size - 1)
-    ends = np.maximum(np.searchsorted(p.axis, wanted + snap, side="right"), starts + 1)
-    peaks = np.unique([start + int(np.argmax(p.smooth[start:end])) for start, end in zip(starts, ends)])
-    prominences, left_bases, right_bases = peak_prominences(p.smooth, peaks)
-    props = {"prominences": prominences, "left_bases": left_bases, "right_bases": right_bases}
-    return _measure(p.axis, p.corrected, p.smooth, p.noise, peaks, props, min_snr, False, p.width)
+    starts = np.searchsorted(p.axis, wanted - snap, side="left")
+    peaks = _snap(p.smooth, starts, np.searchsorted(p.axis, wanted + snap, side="right"))
+    if p.lines is not None:
+        return _line_table(p.axis, p.signal, p.lines, peaks)
+    return _measure(p.axis, p.corrected, p.smooth, p.noise, peaks, _prominences(p.smooth, peaks), min_snr, False,
+                    p.width)
+
+
+def _snap(smooth: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The highest smoothed sample in each [start, end) range (clipped to the signal), without repeats."""
+    starts = np.clip(starts, 0, smooth.size - 1)
+    ends = np.clip(np.maximum(ends, starts + 1), 1, smooth.size)
+    return np.unique([int(a) + int(np.argmax(smooth[a:b])) for a, b in zip(starts, ends)]).astype(np.int64)
+
+
+def _prominences(smooth: np.ndarray, peaks: np.ndarray) -> dict[str, np.ndarray]:
+    if peaks.size == 0:
+        return {"prominences": np.empty(0), "left_bases": np.empty(0, np.int64), "right_bases": np.empty(0, np.int64)}
+    prominences, left_bases, right_bases = peak_prominences(smooth, peaks)
+    return {"prominences": prominences, "left_bases": left_bases, "right_bases": right_bases}
+
+
+def _line_table(axis: np.ndarray, counts: np.ndarray, lines: CountingLines, channels: np.ndarray) -> pl.DataFrame:
+    """The peak table of lines in a counting spectrum, fitted as Gaussians on a straight background
+    (:func:`labflow.processing.counting.measure_lines`); the area is the net counts x the axis step, in the
+    same units as other spectra's. Lines whose fitted centre falls in the discriminator edge, or whose fit
+    leaves less than one net count (no line after all), are dropped."""
+    m = measure_lines(counts, channels, lines.fwhm, lines.significance)
+    keep = (m.centroid > lines.edge) & (m.net >= 1.0)
+    if not keep.any():
+        return empty_spectrum_table()
+    centre = m.centroid[keep]
+    index = np.clip(np.round(centre).astype(np.int64), 0, axis.size - 1)
+    step = np.abs(np.gradient(axis))[index]
+    return pl.DataFrame({
+        "peak_index": index, "position": _at(axis, centre), "height": m.height[keep],
+        "fwhm": np.abs(_at(axis, centre + m.fwhm[keep] / 2) - _at(axis, centre - m.fwhm[keep] / 2)),
+        "area": m.net[keep] * step, "left": _at(axis, m.left[keep]), "right": _at(axis, m.right[keep]),
+        "snr": m.significance[keep], "shoulder": np.zeros(int(keep.sum()), dtype=bool)}, schema=SPECTRUM_SCHEMA)
 
 
 def _measure(axis: np.ndarray, corrected: np.ndarray, smooth: np.ndarray, noise: np.ndarray, peaks: np.ndarray,
