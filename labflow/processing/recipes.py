@@ -74,6 +74,12 @@ class PeakParams(_Strict):
         False, description="Method 'spectrum': the signal is Poisson counts (gamma, X-ray): a line is judged by the "
         "significance of its net counts at the detector's resolution, past the discriminator edge.")
 
+    @model_validator(mode="after")
+    def _counts_are_raw(self) -> "PeakParams":
+        if self.counting and self.source != "raw":
+            raise ValueError("peaks.counting needs peaks.source 'raw': smoothed counts are no longer Poisson counts")
+        return self
+
     def spectrum_options(self) -> dict[str, Any]:
         """Keyword arguments of :func:`labflow.processing.spectra.analyze_spectrum` for these params."""
         return {"baseline": self.baseline, "baseline_window": self.baseline_window, "min_snr": self.noise_factor,

@@ -262,7 +262,7 @@ def analyze_spectrum(x: np.ndarray, y: np.ndarray, *, baseline: BaselineMethod =
         peaks, props = find_peaks(p.smooth, height=min_snr * p.noise, prominence=min_snr * p.noise)
         table = _measure(p.axis, p.corrected, p.smooth, p.noise, peaks, props, min_snr, shoulders, p.width)
     table = _analyst_rule(table, min_area_fraction)
-    if fit is not None and table.height:
+    if fit is not None and table.height and p.lines is None:
         table = fit_groups(p.axis, p.corrected, table, fit)
     settings = dict(p.settings)
     settings.update(polarity="dips" if p.sign < 0 else "peaks", min_snr=min_snr,
@@ -270,6 +270,9 @@ def analyze_spectrum(x: np.ndarray, y: np.ndarray, *, baseline: BaselineMethod =
                     noise_rule="local MAD of second differences (8 % windows)" + (
                         ", at least sqrt(baseline + 1) (counts)" if p.counting else ""), fit=fit or "none",
                     candidates=int(peaks.size))
+    if p.lines is not None:
+        settings.update(noise_rule="Poisson: the variance of a count is the count",
+                        fit="gaussian on a straight background (multiplets together)")
     back = np.empty(y.size)
     back[:] = np.nan
     index = np.flatnonzero(p.keep)[p.order]
