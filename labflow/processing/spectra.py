@@ -61,7 +61,7 @@ SMOOTH_PERCENTILE = 50  # smoothing follows the typical peak, so no peak is merg
 SMOOTH_FWHM = 0.25  # Savitzky-Golay window as a share of that FWHM
 CURVATURE_FWHM = 0.5  # the second derivative (shoulders) is taken over half that FWHM
 BASELINE_FWHM = 1.5  # counting lines: SNIP half-window in detector FWHMs (a Gaussian line's base is ~2.5 FWHM)
-LINE_SMOOTH_FWHM = 0.5  # counting lines: a click snaps to the apex of counts smoothed by half the detector FWHM
+LINE_SMOOTH_FWHM = 0.5  # counting lines: the smoothed curve is the counts smoothed by half the detector FWHM
 
 
 @dataclass(frozen=True)
@@ -299,7 +299,9 @@ def measure_spectrum_at(x: np.ndarray, y: np.ndarray, positions: np.ndarray, sna
         return empty_spectrum_table()
     p = prepared
     starts = np.searchsorted(p.axis, wanted - snap, side="left")
-    peaks = _snap(p.smooth, starts, np.searchsorted(p.axis, wanted + snap, side="right"))
+    ends = np.searchsorted(p.axis, wanted + snap, side="right")
+    # a counting line snaps to where it is most significant, which is where detection found it
+    peaks = _snap(p.lines.significance if p.lines is not None else p.smooth, starts, ends)
     if p.lines is not None:
         return _line_table(p.axis, p.signal, p.lines, peaks)
     return _measure(p.axis, p.corrected, p.smooth, p.noise, peaks, _prominences(p.smooth, peaks), min_snr, False,

@@ -138,3 +138,12 @@ def test_a_signal_that_is_not_counts_falls_back_and_says_so():
     result = analyze_spectrum(channels, signal, counting_lines=True)
     assert "not counts" in result.settings["line_rule"]
     assert (np.abs(result.table["position"].to_numpy() - 700) < 1).any()
+
+
+def test_a_recipe_cannot_count_smoothed_values():
+    from labflow.processing.recipes import RecipeError, validate_recipe
+
+    base = {"id": "g", "peaks": {"method": "spectrum", "counting": True}}
+    with pytest.raises(RecipeError, match="source 'raw'"):
+        validate_recipe(base)
+    assert validate_recipe({**base, "peaks": {**base["peaks"], "source": "raw"}}).peaks.counting
