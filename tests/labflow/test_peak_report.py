@@ -55,3 +55,28 @@ def test_cli_inspect_peaks_json_and_text(tmp_path: Path, capsys: pytest.CaptureF
     assert "recipe: default" in text and "quality:" in text
     assert main(["inspect", str(source), "--peaks", "--recipe", "nope"]) == 2
     assert "unknown recipe 'nope'" in capsys.readouterr().out
+
+
+def test_cli_inspect_peaks_on_a_gamma_spectrum_finds_its_lines_in_kev(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """An ORTEC .Spe of our own: 2048 channels at 0.5 keV, Poisson counts, lines at 661.7 and 911.2 keV."""
+    channel = np.arange(2048, dtype=np.float64)
+    energy = 0.5 * channel
+    expected = 300.0 * np.exp(-energy / 400.0) + 5.0
+    for line, net in ((661.7, 8000.0), (911.2, 3000.0)):
+        fwhm = np.sqrt(4.0 + 0.004 * line)  # keV
+        expected += net * 0.5 / (fwhm * 1.0645) * np.exp(-4 * np.log(2) * ((energy - line) / fwhm) ** 2)
+    expected[:40] = 0.0  # below the discriminator
+    counts = np.random.default_rng(3).poisson(expected)
+    source = tmp_path / "cs_ac.Spe"
+    source.write_text("$SPEC_ID:\nsynthetic\n$MEAS_TIM:\n600 600\n$DATA:\n0 2047\n"
+                      + "".join(f"{c:8d}\n" for c in counts)
+                      + "$ENER_FIT:\n0.000000 0.500000\n$MCA_CAL:\n3\n0.000000E+000 5.000000E-001 0.000000E+000\n")
+    assert main(["inspect", str(source), "--peaks", "--json"]) == 0
+    described = json.loads(capsys.readouterr().out)["peaks"]
+    assert described["recipe"] == "gamma" and described["axis"]["unit"] == "keV"
+    assert "Poisson significance" in described["settings"]["line_rule"]
+    positions = sorted(p["position"] for p in described["peaks"])
+    assert positions == pytest.approx([661.7, 911.2], abs=0.5)
+    areas = sorted((p["position"], p["area"]) for p in described["peaks"])
+    assert areas[0][1] == pytest.approx(8000.0 * 0.5, rel=0.1)  # net counts x the 0.5 keV step
