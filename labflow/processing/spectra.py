@@ -26,11 +26,11 @@ a descending axis (FTIR from 4000 cm-1 down, a UV-Vis scan from long wavelengths
 7. Optional **fit** of each group of overlapping peaks (:mod:`labflow.processing.peakfit`) replaces
    position, height, FWHM and area by the fitted shapes'.
 
-**Counting spectra** (``counting_lines=True``, the gamma recipe, on non-negative whole numbers): steps 2, 3,
-5 and 6 are replaced by :mod:`labflow.processing.counting` — lines are found by their Poisson significance
-at the detector's resolution (fitted from the spectrum), past the discriminator edge, and measured by
-Gaussian fits on a straight background; the baseline's half-window is 1.5 detector FWHMs. The ``snr``
-column is then the significance in standard deviations.
+**Counting spectra** (``counting_lines=True``, the gamma recipe, on non-negative whole numbers): steps 2-6
+are replaced by :mod:`labflow.processing.counting` — lines are found by their Poisson significance at the
+detector's resolution (fitted from the spectrum), past the discriminator edge — and measured by Gaussian
+fits on a straight background (:mod:`labflow.processing.line_fit`); the baseline's half-window is 1.5
+detector FWHMs. The ``snr`` column is then the significance in standard deviations.
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ from scipy.ndimage import gaussian_filter1d, median_filter
 from scipy.signal import find_peaks, peak_prominences, peak_widths, savgol_filter
 
 from labflow.processing.baselines import BaselineMethod, estimate_baseline, noise_sigma, peak_scale
-from labflow.processing.counting import SIGMA_PER_FWHM, CountingLines, find_lines, measure_lines
+from labflow.processing.counting import SIGMA_PER_FWHM, CountingLines, find_lines
+from labflow.processing.line_fit import measure_lines
 from labflow.processing.peakfit import PeakShape, fit_groups
 
 SPECTRUM_SCHEMA: dict[str, Any] = {
@@ -324,7 +325,7 @@ def _prominences(smooth: np.ndarray, peaks: np.ndarray) -> dict[str, np.ndarray]
 
 def _line_table(axis: np.ndarray, counts: np.ndarray, lines: CountingLines, channels: np.ndarray) -> pl.DataFrame:
     """The peak table of lines in a counting spectrum, fitted as Gaussians on a straight background
-    (:func:`labflow.processing.counting.measure_lines`); the area is the net counts x the axis step, in the
+    (:func:`labflow.processing.line_fit.measure_lines`); the area is the net counts x the axis step, in the
     same units as other spectra's. Lines whose fitted centre falls in the discriminator edge, or whose fit
     leaves less than one net count (no line after all), are dropped."""
     m = measure_lines(counts, channels, lines.fwhm, lines.significance)
@@ -338,7 +339,8 @@ def _line_table(axis: np.ndarray, counts: np.ndarray, lines: CountingLines, chan
         "peak_index": index, "position": _at(axis, centre), "height": m.height[keep],
         "fwhm": np.abs(_at(axis, centre + m.fwhm[keep] / 2) - _at(axis, centre - m.fwhm[keep] / 2)),
         "area": m.net[keep] * step, "left": _at(axis, m.left[keep]), "right": _at(axis, m.right[keep]),
-        "snr": m.significance[keep], "shoulder": np.zeros(int(keep.sum()), dtype=bool)}, schema=SPECTRUM_SCHEMA)
+        "snr": m.significance[keep], "shoulder": np.zeros(int(keep.sum()), dtype=bool)},
+        schema=SPECTRUM_SCHEMA).with_columns(pl.Series("fitted", m.fitted[keep]))
 
 
 def _measure(axis: np.ndarray, corrected: np.ndarray, smooth: np.ndarray, noise: np.ndarray, peaks: np.ndarray,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from labflow.processing.counting import discriminator_end, find_lines, line_significance, measure_lines, resolution
+from labflow.processing.counting import discriminator_end, find_lines, line_significance, resolution
+from labflow.processing.line_fit import measure_lines
 from labflow.processing.spectra import analyze_spectrum, measure_spectrum_at
 
 N = 4096
