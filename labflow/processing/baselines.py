@@ -62,9 +62,13 @@ def half_window(values: np.ndarray, window: int | None = None) -> int:
     return int(np.clip(scaled, MIN_HALF_WINDOW, max(MIN_HALF_WINDOW, values.size // 3)))
 
 
-def estimate_baseline(values: np.ndarray, method: BaselineMethod, *, window: int | None = None
-                      ) -> tuple[np.ndarray, dict[str, float | str]]:
-    """The baseline of an evenly ordered signal, and the settings used (method, half-window, lam)."""
+def estimate_baseline(values: np.ndarray, method: BaselineMethod, *, window: int | None = None,
+                      flat_ends: bool = False) -> tuple[np.ndarray, dict[str, float | str]]:
+    """The baseline of an evenly ordered signal, and the settings used (method, half-window, lam).
+
+    SNIP pads the ends by extrapolating their slope; ``flat_ends`` pads them with the end values instead,
+    for a signal whose ends are steep for a reason of their own (a gamma spectrum cut by its discriminator).
+    """
     values = np.asarray(values, dtype=np.float64)
     if method == "none" or values.size < 4:
         return np.zeros_like(values), {"baseline": "none"}
@@ -76,7 +80,8 @@ def estimate_baseline(values: np.ndarray, method: BaselineMethod, *, window: int
                                         "baseline_window_rule": rule}
     fitter = Baseline()
     if method == "snip":
-        baseline = fitter.snip(values, max_half_window=half, decreasing=True)[0]
+        pad = {"pad_kwargs": {"mode": "edge"}} if flat_ends else {}
+        baseline = fitter.snip(values, max_half_window=half, decreasing=True, **pad)[0]
     elif method == "morphological":
         baseline = fitter.mor(values, half_window=half)[0]
     else:

@@ -294,7 +294,8 @@ class RunProcessor:
         path = self.outputs.write_frame("peaks", run.run_key, table)
         axis = self.series_info(run.run_key).get("axis", {})
         png = render_run_png(cleaned, channel, table, title=f"{run.original_name} · {channel}",
-                             x_label=axis.get("label", "time (s)"), baseline=result.baseline)
+                             x_label=axis.get("label", "time (s)"), baseline=result.baseline,
+                             log_y=recipe.peaks.counting)
         self.outputs.write_bytes("peaks_plot", run.run_key, "png", png)
         checks = [_peaks_check(table.height, channel, recipe)]
         return StepReport(

@@ -29,7 +29,7 @@ def _column(frame: pl.DataFrame, name: str) -> np.ndarray:
 
 
 def _draw(figure: Figure, frame: pl.DataFrame, channel: str, peaks: pl.DataFrame | None,
-          title: str, max_points: int, x_label: str, baseline: np.ndarray | None) -> None:
+          title: str, max_points: int, x_label: str, baseline: np.ndarray | None, log_y: bool) -> None:
     axes = figure.add_subplot(1, 1, 1)
     time_s = _column(frame, "time_s")
     buckets = max(1, max_points // 2)
@@ -49,22 +49,18 @@ def _draw(figure: Figure, frame: pl.DataFrame, channel: str, peaks: pl.DataFrame
                   markersize=5, color=PEAK_COLOR, label=f"peaks ({peaks.height})")
     axes.set_title(title, fontsize=9)
     axes.set_xlabel(x_label, fontsize=8)
-    axes.set_ylabel(channel, fontsize=8)
+    axes.set_ylabel(channel + (" (log scale)" if log_y else ""), fontsize=8)
+    if log_y:
+        axes.set_yscale("symlog", linthresh=1.0)  # zero counts stay on the chart
     axes.tick_params(labelsize=7)
     axes.grid(True, linewidth=0.3, alpha=0.5)
     axes.legend(fontsize=7, loc="upper right", frameon=False)
 
 
-def render_run_png(frame_clean: pl.DataFrame, channel: str, peaks: pl.DataFrame | None, *,
-                   title: str, max_points: int = 4000, x_label: str = "time (s)",
-                   baseline: np.ndarray | None = None) -> bytes:
-    """PNG (800 x 300 px) of ``channel`` raw (light) and ``<channel>_clean`` (dark) over ``time_s``, peaks marked.
-
-    ``peaks`` is a peak table (``time_s`` and ``height`` columns) or None. At most ``max_points`` points
-    per line are drawn (min/max decimation). ``x_label`` names the axis with its unit (the series' axis:
-    ``Raman shift (cm-1)``, ``2theta (deg)``, ...). ``baseline`` (one value per row): drawn dashed, and
-    the peaks' heights are above it (a spectrum recipe's table).
-    """
+def run_figure(frame_clean: pl.DataFrame, channel: str, peaks: pl.DataFrame | None, *,
+               title: str, max_points: int = 4000, x_label: str = "time (s)",
+               baseline: np.ndarray | None = None, log_y: bool = False) -> Figure:
+    """The figure :func:`render_run_png` draws (see there for the arguments)."""
     if channel not in frame_clean.columns or "time_s" not in frame_clean.columns:
         raise ValueError(f"render_run_png: the series needs 'time_s' and {channel!r}; "
                          f"it has {', '.join(frame_clean.columns)}")
@@ -72,7 +68,23 @@ def render_run_png(frame_clean: pl.DataFrame, channel: str, peaks: pl.DataFrame 
     # Fixed margins: a constrained layout costs a second full draw per picture (~3x slower).
     figure.subplots_adjust(left=0.08, right=0.98, bottom=0.15, top=0.9)
     FigureCanvasAgg(figure)
-    _draw(figure, frame_clean, channel, peaks, title, max_points, x_label, baseline)
+    _draw(figure, frame_clean, channel, peaks, title, max_points, x_label, baseline, log_y)
+    return figure
+
+
+def render_run_png(frame_clean: pl.DataFrame, channel: str, peaks: pl.DataFrame | None, *,
+                   title: str, max_points: int = 4000, x_label: str = "time (s)",
+                   baseline: np.ndarray | None = None, log_y: bool = False) -> bytes:
+    """PNG (800 x 300 px) of ``channel`` raw (light) and ``<channel>_clean`` (dark) over ``time_s``, peaks marked.
+
+    ``peaks`` is a peak table (``time_s`` and ``height`` columns) or None. At most ``max_points`` points
+    per line are drawn (min/max decimation). ``x_label`` names the axis with its unit (the series' axis:
+    ``Raman shift (cm-1)``, ``2theta (deg)``, ...). ``baseline`` (one value per row): drawn dashed, and
+    the peaks' heights are above it (a spectrum recipe's table). ``log_y``: a logarithmic count axis (linear
+    below 1), as counting spectra are read: a weak line beside a strong one stays visible.
+    """
+    figure = run_figure(frame_clean, channel, peaks, title=title, max_points=max_points, x_label=x_label,
+                        baseline=baseline, log_y=log_y)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI)
     return buffer.getvalue()

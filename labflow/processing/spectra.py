@@ -221,9 +221,14 @@ def _prepare(x: np.ndarray, y: np.ndarray, baseline: BaselineMethod, baseline_wi
     oriented = sign * signal
     if lines is not None and baseline_window is None:
         baseline_window = int(np.ceil(BASELINE_FWHM * np.percentile(lines.fwhm, 90)))
-    base, settings = estimate_baseline(oriented, baseline, window=baseline_window)
-    if baseline != "none" and lines is None:
-        base = base + max(0.0, float(np.median(oriented - base)))
+    if lines is None:
+        base, settings = estimate_baseline(oriented, baseline, window=baseline_window)
+        if baseline != "none":
+            base = base + max(0.0, float(np.median(oriented - base)))
+    else:  # under the discriminator edge there is nothing to take a baseline from
+        start = lines.edge + 1
+        above, settings = estimate_baseline(oriented[start:], baseline, window=baseline_window, flat_ends=True)
+        base = np.concatenate([oriented[:start], above])
     corrected = oriented - base
     width = float(np.median(lines.fwhm)) if lines is not None else peak_scale(corrected, SMOOTH_PERCENTILE)
     noise = local_noise(corrected, int(NOISE_WINDOW_FRACTION * corrected.size))

@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from labflow.processing.downsample import downsample_minmax
-from labflow.processing.plots import png_to_markdown, render_run_png
+from labflow.processing.plots import png_to_markdown, render_run_png, run_figure
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -103,3 +103,14 @@ def test_a_spectrum_baseline_is_drawn_and_peaks_sit_on_it():
     plain = decode(render_run_png(frame, "ch", peaks, title="no baseline"))
     drawn = decode(render_run_png(frame, "ch", peaks, title="baseline", baseline=baseline))
     assert orange_pixels(drawn) > 200 and orange_pixels(plain) == 0
+
+
+def test_a_counting_spectrum_is_drawn_on_a_log_count_axis():
+    channel = np.arange(2000.0)
+    counts = 5 + 5000 * np.exp(-0.5 * ((channel - 500) / 3) ** 2)
+    frame = pl.DataFrame({"time_s": channel, "counts": counts})
+    linear = run_figure(frame, "counts", None, title="t").axes[0]
+    log = run_figure(frame, "counts", None, title="t", log_y=True).axes[0]
+    assert linear.get_yscale() == "linear" and log.get_yscale() == "symlog"
+    assert "log scale" in log.get_ylabel() and "log" not in linear.get_ylabel()
+    assert decode(render_run_png(frame, "counts", None, title="t", log_y=True)).shape[:2] == (300, 800)
