@@ -148,3 +148,17 @@ def test_a_recipe_cannot_count_smoothed_values():
     with pytest.raises(RecipeError, match="source 'raw'"):
         validate_recipe(base)
     assert validate_recipe({**base, "peaks": {**base["peaks"], "source": "raw"}}).peaks.counting
+
+
+def test_the_baseline_of_a_spectrum_cut_by_its_discriminator_follows_the_continuum():
+    """SNIP extrapolating the steep ramp at the discriminator once put a NaI baseline thousands of counts
+    below zero; past the edge the baseline must stay under the continuum and close to it."""
+    channels = np.arange(1024, dtype=np.float64)
+    background = continuum(channels, edge=60)[:1024] * 8
+    counts = poisson(background + expected_counts([(700.0, 20000.0)], np.zeros(N))[:1024], 9)
+    result = analyze_spectrum(channels, counts, counting_lines=True)
+    edge = int(result.settings["discriminator_edge"])
+    away = (channels > edge + 50) & (np.abs(channels - 700) > 30)
+    assert np.nanmin(result.baseline) >= 0
+    assert np.all(result.baseline[away] <= background[away] + 4 * np.sqrt(background[away]))
+    assert np.median(result.baseline[away] / background[away]) > 0.85
