@@ -227,7 +227,8 @@ def _prepare(x: np.ndarray, y: np.ndarray, baseline: BaselineMethod, baseline_wi
             base = base + max(0.0, float(np.median(oriented - base)))
     else:  # under the discriminator edge there is nothing to take a baseline from
         start = lines.edge + 1
-        above, settings = estimate_baseline(oriented[start:], baseline, window=baseline_window, flat_ends=True)
+        above, settings = estimate_baseline(oriented[start:], baseline, window=baseline_window,
+                                            counts_fwhm=float(np.median(lines.fwhm)))
         base = np.concatenate([oriented[:start], above])
     corrected = oriented - base
     width = float(np.median(lines.fwhm)) if lines is not None else peak_scale(corrected, SMOOTH_PERCENTILE)

@@ -151,14 +151,18 @@ def test_a_recipe_cannot_count_smoothed_values():
 
 
 def test_the_baseline_of_a_spectrum_cut_by_its_discriminator_follows_the_continuum():
-    """SNIP extrapolating the steep ramp at the discriminator once put a NaI baseline thousands of counts
-    below zero; past the edge the baseline must stay under the continuum and close to it."""
-    channels = np.arange(1024, dtype=np.float64)
-    background = continuum(channels, edge=60)[:1024] * 8
-    counts = poisson(background + expected_counts([(700.0, 20000.0)], np.zeros(N))[:1024], 9)
+    """NaI-like: nothing below channel 15, a jump and a ramp to a hump at 56, then a steep fall. SNIP
+    extrapolating that ramp once put the baseline thousands of counts below zero; past the edge it must stay
+    under the continuum and close to it."""
+    channels = np.arange(1001, dtype=np.float64)
+    background = np.where(channels < 15, 0.0, np.where(
+        channels < 56, 536 + (3000 - 536) * (channels - 15) / 41, 3000 * np.exp(-(channels - 56) / 120) + 60))
+    line = 20000 / (30 * GAUSS_AREA) * np.exp(-4 * np.log(2) * ((channels - 700) / 30) ** 2)
+    line += 40000 / (25 * GAUSS_AREA) * np.exp(-4 * np.log(2) * ((channels - 400) / 25) ** 2)
+    counts = poisson(background + line, 9)
     result = analyze_spectrum(channels, counts, counting_lines=True)
     edge = int(result.settings["discriminator_edge"])
-    away = (channels > edge + 50) & (np.abs(channels - 700) > 30)
+    away = (channels > edge + 100) & (np.abs(channels - 700) > 60) & (np.abs(channels - 400) > 50)
     assert np.nanmin(result.baseline) >= 0
     assert np.all(result.baseline[away] <= background[away] + 4 * np.sqrt(background[away]))
     assert np.median(result.baseline[away] / background[away]) > 0.85
