@@ -40,11 +40,11 @@ from typing import Any, Literal
 
 import numpy as np
 import polars as pl
-from scipy.ndimage import gaussian_filter1d, median_filter
+from scipy.ndimage import median_filter
 from scipy.signal import find_peaks, peak_prominences, peak_widths, savgol_filter
 
 from labflow.processing.baselines import BaselineMethod, estimate_baseline, noise_sigma, peak_scale
-from labflow.processing.counting import SIGMA_PER_FWHM, CountingLines, find_lines
+from labflow.processing.counting import CountingLines, find_lines
 from labflow.processing.line_fit import measure_lines
 from labflow.processing.peakfit import PeakShape, fit_groups
 
@@ -62,7 +62,6 @@ SMOOTH_PERCENTILE = 50  # smoothing follows the typical peak, so no peak is merg
 SMOOTH_FWHM = 0.25  # Savitzky-Golay window as a share of that FWHM
 CURVATURE_FWHM = 0.5  # the second derivative (shoulders) is taken over half that FWHM
 BASELINE_FWHM = 1.5  # counting lines: SNIP half-window in detector FWHMs (a Gaussian line's base is ~2.5 FWHM)
-LINE_SMOOTH_FWHM = 0.5  # counting lines: the smoothed curve is the counts smoothed by half the detector FWHM
 
 
 @dataclass(frozen=True)
@@ -219,30 +218,24 @@ def _prepare(x: np.ndarray, y: np.ndarray, baseline: BaselineMethod, baseline_wi
     lines = find_lines(signal, min_snr) if counting_lines and counting else None
     sign = 1.0 if lines is not None else _polarity(signal, polarity)
     oriented = sign * signal
-    if lines is not None and baseline_window is None:
-        baseline_window = int(np.ceil(BASELINE_FWHM * np.percentile(lines.fwhm, 90)))
     if lines is None:
         base, settings = estimate_baseline(oriented, baseline, window=baseline_window)
         if baseline != "none":
             base = base + max(0.0, float(np.median(oriented - base)))
-    else:  # under the discriminator edge there is nothing to take a baseline from
-        start = lines.edge + 1
-        above, settings = estimate_baseline(oriented[start:], baseline, window=baseline_window,
-                                            counts_fwhm=float(np.median(lines.fwhm)))
+        width = peak_scale(oriented - base, SMOOTH_PERCENTILE)
+    else:  # past the discriminator edge only: under it there is nothing to take a baseline from
+        start, width = lines.edge + 1, float(np.median(lines.fwhm))
+        window = baseline_window or int(np.ceil(BASELINE_FWHM * np.percentile(lines.fwhm, 90)))
+        above, settings = estimate_baseline(oriented[start:], baseline, window=window, counts_fwhm=width)
         base = np.concatenate([oriented[:start], above])
-    corrected = oriented - base
-    width = float(np.median(lines.fwhm)) if lines is not None else peak_scale(corrected, SMOOTH_PERCENTILE)
-    noise = local_noise(corrected, int(NOISE_WINDOW_FRACTION * corrected.size))
-    if counting:
-        noise = np.maximum(noise, np.sqrt(np.maximum(sign * base, 0.0) + 1.0))
-    if lines is not None:
         settings.update(baseline_window_rule=f"{BASELINE_FWHM:g} x the detector FWHM (90th percentile)",
                         line_rule="Poisson significance of a line of the detector's width (matched filter)",
                         resolution=lines.resolution.describe(), discriminator_edge=float(axis[lines.edge]))
-    if lines is None:
-        smooth = _smoothed(corrected, width)
-    else:
-        smooth = gaussian_filter1d(corrected, LINE_SMOOTH_FWHM * width * SIGMA_PER_FWHM)
+    corrected = oriented - base
+    noise = local_noise(corrected, int(NOISE_WINDOW_FRACTION * corrected.size))
+    if counting:
+        noise = np.maximum(noise, np.sqrt(np.maximum(sign * base, 0.0) + 1.0))
+    smooth = _smoothed(corrected, width)
     return _Prepared(keep, order, axis, signal, sign, base, corrected, smooth, noise, width, counting, settings,
                      lines)
 
@@ -296,7 +289,8 @@ def measure_spectrum_at(x: np.ndarray, y: np.ndarray, positions: np.ndarray, sna
     """The peak table of peaks a person placed at ``positions``, measured exactly as :func:`analyze_spectrum`
     measures detected ones (same baseline, apex fit, FWHM, bounds and area).
 
-    Each position snaps to the highest smoothed sample within ``snap`` (axis units) of it.
+    Each position snaps to the highest smoothed sample within ``snap`` (axis units) of it; on a counting
+    spectrum, to the most significant channel, where detection would have found the line.
     """
     x = np.asarray(x, dtype=np.float64)
     prepared = _prepare(x, np.asarray(y, dtype=np.float64), baseline, baseline_window, polarity, counting_lines,
@@ -307,7 +301,6 @@ def measure_spectrum_at(x: np.ndarray, y: np.ndarray, positions: np.ndarray, sna
     p = prepared
     starts = np.searchsorted(p.axis, wanted - snap, side="left")
     ends = np.searchsorted(p.axis, wanted + snap, side="right")
-    # a counting line snaps to where it is most significant, which is where detection found it
     peaks = _snap(p.lines.significance if p.lines is not None else p.smooth, starts, ends)
     if p.lines is not None:
         return _line_table(p.axis, p.signal, p.lines, peaks)
