@@ -27,7 +27,7 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import corpus_main, print_table  # noqa: E402
-from labflow.processing.peak_report import quality_frame  # noqa: E402
+from labflow.processing.peak_report import quality_frame, quality_main  # noqa: E402
 from labflow.processing.readers.base import ReadRefused  # noqa: E402
 from labflow.processing.readers.registry import read_file  # noqa: E402
 from labflow.processing.quality import assess_quality, stuck_samples  # noqa: E402
@@ -50,7 +50,7 @@ def score_file(path: Path, params: QualityParams) -> dict[str, Any] | None:
     frame, channels = quality_frame(parsed)
     if not channels:
         return None
-    report = assess_quality(frame, channels, params, reader_notes=parsed.notes)
+    report = assess_quality(frame, channels, params, main=quality_main(parsed, channels), reader_notes=parsed.notes)
     return {"name": path.name, "reader": parsed.reader, "axis": parsed.axis.kind, "channels": len(channels),
             "score": round(report.score, 3), "flags": list(report.flags), "explanations": report.explanations,
             "old_stuck_ratio": round(old_stuck_ratio(frame, channels, params), 4)}
