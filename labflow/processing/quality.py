@@ -139,7 +139,8 @@ class ChannelStats:
     """Per-channel counts and levels behind the report.
 
     ``constant``: ``""`` (varies), ``"zero"`` (reads 0), ``"setting"`` (named as one) or ``"dead"``;
-    ``short``: too few values for an SNR; ``missing`` counts only the holes, ``by_design`` the pattern's cells.
+    ``short``: too few values for an SNR; ``missing`` counts only the holes, ``by_design`` the pattern's cells;
+    ``count``: the finite values.
     """
 
     name: str
@@ -154,6 +155,7 @@ class ChannelStats:
     short: bool = False
     by_design: int = 0
     counting: bool = False
+    count: int = 0
 
 
 def noise_sigma(values: np.ndarray) -> float:
@@ -266,10 +268,10 @@ def stuck_samples(values: np.ndarray, params: QualityParams, *, min_run: int | N
 def _channel_stats(name: str, values: np.ndarray, summary: dict[str, Any], by_design: int,
                    params: QualityParams) -> ChannelStats:
     finite = values[np.isfinite(values)]
-    missing = summary["missing"] - by_design
+    missing = max(0, summary["missing"] - by_design)
     if finite.size >= params.flatline_min_samples and np.all(finite == finite[0]):
         kind = "zero" if finite[0] == 0 else "setting" if HELD_NAME.search(name) else "dead"
-        return ChannelStats(name, missing, 0, 0, None, None, constant=kind, by_design=by_design)
+        return ChannelStats(name, missing, 0, 0, None, None, constant=kind, by_design=by_design, count=finite.size)
     held = is_held(name, values)
     counting = is_counting(values)
     min_run = quantization_run(values, min(params.clipping_min_samples, params.flatline_min_samples))
@@ -277,10 +279,10 @@ def _channel_stats(name: str, values: np.ndarray, summary: dict[str, Any], by_de
     short = finite.size < MIN_SNR_SAMPLES
     if held or short:
         return ChannelStats(name, missing, clipped, flat, None, None, held, min_run, short=short and not held,
-                            by_design=by_design, counting=counting)
+                            by_design=by_design, counting=counting, count=finite.size)
     sigma = noise_sigma(finite)
     return ChannelStats(name, missing, clipped, flat, sigma, snr_db(summary["variance"], sigma), held, min_run,
-                        by_design=by_design, counting=counting)
+                        by_design=by_design, counting=counting, count=finite.size)
 
 
 def _time_metrics(frame: pl.DataFrame, params: QualityParams) -> dict[str, float | int]:
@@ -459,13 +461,15 @@ def _explain_channels(flag: str, m: dict[str, float | int], ctx: _Context) -> st
     """The sentences of the per-channel SNR, constant and sampling-pattern flags."""
     params, judged = ctx.params, ctx.judged
     if flag == "low_snr" and judged is not None:
-        instead = "" if judged.name == ctx.main else f" (the main channel {ctx.main} holds one value; judged instead)"
-        return (f"Signal-to-noise ratio of the main channel {judged.name}{instead} is {judged.snr_db:.1f} dB, below "
+        which = (f"the main channel {judged.name}" if judged.name == ctx.main else
+                 f"{judged.name} (judged instead of the main channel {ctx.main}, which holds one value)")
+        return (f"Signal-to-noise ratio of {which} is {judged.snr_db:.1f} dB, below "
                 f"the {params.min_snr_db:g} dB minimum (noise {judged.noise:.3g} per sample): the signal barely "
                 "rises above its noise.")
     if flag == "too_short_to_judge" and judged is not None:
-        return (f"The main channel {judged.name} has fewer than {MIN_SNR_SAMPLES} values: too few to tell its noise "
-                "from its signal (the noise estimate's 95 % range spans more than 8 dB), so its SNR is not judged.")
+        return (f"The main channel {judged.name} has {judged.count} values, fewer than {MIN_SNR_SAMPLES}: too few to "
+                "tell its noise from its signal (the noise estimate's 95 % range spans more than 8 dB), so its SNR is "
+                "not judged.")
     if flag == "noisy_side_channels":
         listed = ", ".join(f"{s.name} {s.snr_db:.1f} dB" for s in ctx.noisy_sides[:8])
         main = f"; the main channel {judged.name} is the one judged" if judged is not None else ""
@@ -507,7 +511,7 @@ def _explain(flag: str, m: dict[str, float | int], ctx: _Context) -> str:
                 f"by channel: {_worst_channels(stats, 'missing', rows)}.")
     if flag == "clipping":
         counting = ("; zero runs of counting data only where Poisson statistics do not explain them"
-                    if any(s.counting for s in stats) else "")
+                    if any(s.counting and s.clipped for s in stats) else "")
         return (f"Runs of {params.clipping_min_samples}+ samples at a channel's exact maximum or minimum"
                 f"{_runs_rule(stats, params.clipping_min_samples)}{counting} cover {_pct(m['clipped_ratio'])} of the "
                 f"values ({_worst_channels(stats, 'clipped', rows)}): the detector was probably saturated (clipped) "

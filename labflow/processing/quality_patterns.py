@@ -96,16 +96,15 @@ def missing_by_design(present: np.ndarray) -> np.ndarray:
         inside = int(rows[-1] - rows[0] + 1 - rows.size - holes.sum())
         edges = [slice(0, rows[0]), slice(rows[-1] + 1, row.size)]
         outside = sum(s.stop - s.start for s in edges
-                      if s.stop > s.start and (s.stop - s.start < k or _taken(present, c, rows, s)))
+                      if s.stop > s.start and (s.stop - s.start < k or _taken(present, rows, s)))
         by_design[c] = inside + outside
     return by_design
 
 
-def _taken(present: np.ndarray, c: int, rows: np.ndarray, stretch: slice) -> bool:
+def _taken(present: np.ndarray, rows: np.ndarray, stretch: slice) -> bool:
     """Another column has values in ``stretch`` and none between this column's first and last value."""
-    others = np.delete(present, c, axis=0)
-    own = others[:, rows[0]: rows[-1] + 1].any(axis=1)
-    return bool((others[:, stretch].any(axis=1) & ~own).any())
+    own = present[:, rows[0]: rows[-1] + 1].any(axis=1)  # True for column c itself
+    return bool((present[:, stretch].any(axis=1) & ~own).any())
 
 
 def time_gaps(steps: np.ndarray, median: float, factor: float) -> tuple[np.ndarray, np.ndarray]:
