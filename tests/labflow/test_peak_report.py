@@ -55,3 +55,14 @@ def test_cli_inspect_peaks_json_and_text(tmp_path: Path, capsys: pytest.CaptureF
     assert "recipe: default" in text and "quality:" in text
     assert main(["inspect", str(source), "--peaks", "--recipe", "nope"]) == 2
     assert "unknown recipe 'nope'" in capsys.readouterr().out
+
+
+def test_quality_judges_the_readers_main_channel_not_the_first() -> None:
+    shift, counts = raman_counts(2)
+    noise = np.random.default_rng(3).normal(0, 5, shift.size)
+    block = Block("spectrum", Axis("raman_shift", "Raman shift", "cm-1", shift),
+                  [Channel("Dark", "counts", noise), Channel("Intensity", "counts", counts)], main="Intensity")
+    recipe = RecipeBook.from_dir(RECIPES).for_run(instrument=None, axis_kind="raman_shift")
+    quality = peak_report(ParsedFile("raman", [block]), recipe)["quality"]
+    assert quality["flags"] == ["noisy_side_channels"] and "Dark" in quality["explanations"]["noisy_side_channels"]
+    assert quality["metrics"]["main_snr_db"] == quality["metrics"]["snr_db.Intensity"]
