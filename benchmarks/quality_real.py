@@ -5,9 +5,11 @@
 Every file of ``instruments-dev/`` (``$LABFLOW_SHARED_DATA``, else ``../shared/data`` beside the project)
 that the project's readers read: its main block's signal channels (and its time axis as ``time_s`` when
 the axis is time, so gaps and duplicates are checked; a frequency sweep or spectrum axis is not a clock)
-go through ``assess_quality`` with the default recipe's limits and the reader's notes. These files come
-from working instruments, so a score under ``min_score`` is either a real defect the flags name or a
-false alarm.
+go through ``assess_quality`` with the default recipe's limits, the reader's main channel (the one whose
+SNR is judged; other channels' low SNR is informational) and the reader's notes. These files come from
+working instruments, so a score under ``min_score`` is either a real defect the flags name or a false alarm;
+informational flags (``too_short_to_judge``, ``noisy_side_channels``, ``unused_channels``,
+``multi_rate_channels``) say what was seen and why it is no defect.
 
 Beside it, in the same run: the stuck/clipped share by the old rule (runs of 10 / 3 identical samples
 anywhere, no quantization floor, no held levels), to show what the quantization floor changed.
@@ -27,7 +29,7 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import corpus_main, print_table  # noqa: E402
-from labflow.processing.peak_report import quality_frame  # noqa: E402
+from labflow.processing.peak_report import quality_frame, quality_main  # noqa: E402
 from labflow.processing.readers.base import ReadRefused  # noqa: E402
 from labflow.processing.readers.registry import read_file  # noqa: E402
 from labflow.processing.quality import assess_quality, stuck_samples  # noqa: E402
@@ -50,7 +52,7 @@ def score_file(path: Path, params: QualityParams) -> dict[str, Any] | None:
     frame, channels = quality_frame(parsed)
     if not channels:
         return None
-    report = assess_quality(frame, channels, params, reader_notes=parsed.notes)
+    report = assess_quality(frame, channels, params, main=quality_main(parsed, channels), reader_notes=parsed.notes)
     return {"name": path.name, "reader": parsed.reader, "axis": parsed.axis.kind, "channels": len(channels),
             "score": round(report.score, 3), "flags": list(report.flags), "explanations": report.explanations,
             "old_stuck_ratio": round(old_stuck_ratio(frame, channels, params), 4)}

@@ -3,7 +3,7 @@
 Used by ``labflow inspect FILE --peaks``: the recipe is the one named, else the one the recipe book picks
 for the file's axis kind; the main channel is cleaned as the pipeline cleans it (when the recipe's peaks
 use the cleaned signal) and searched with the recipe's peak method; the quality report covers the main
-block's signal channels with the reader's notes.
+block's signal channels with the reader's notes, its SNR judged on the main channel.
 """
 
 from __future__ import annotations
@@ -37,6 +37,12 @@ def quality_frame(parsed: ParsedFile) -> tuple[pl.DataFrame, list[str]]:
     return pl.DataFrame(columns), [name for name in columns if name != "time_s"]
 
 
+def quality_main(parsed: ParsedFile, channels: list[str]) -> str | None:
+    """The channel whose SNR the quality verdict judges: the reader's main channel when it is checked."""
+    main = parsed.main_channel
+    return main.name if main is not None and main.name in channels else None
+
+
 def _peaks(x: np.ndarray, values: np.ndarray, recipe: Recipe) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     params = recipe.peaks
     if params.method == "spectrum":
@@ -54,7 +60,8 @@ def peak_report(parsed: ParsedFile, recipe: Recipe) -> dict[str, Any]:
     channel = parsed.main_channel
     axis = parsed.axis
     frame, channels = quality_frame(parsed)
-    quality = assess_quality(frame, channels, recipe.quality, reader_notes=parsed.notes) if channels else None
+    quality = assess_quality(frame, channels, recipe.quality, main=quality_main(parsed, channels),
+                             reader_notes=parsed.notes) if channels else None
     described: dict[str, Any] = {"recipe": recipe.id, "recipe_version": recipe.version,
                                  "axis": {"kind": axis.kind, "name": axis.name, "unit": axis.unit},
                                  "quality": quality.to_dict() if quality else None}

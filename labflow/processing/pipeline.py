@@ -311,11 +311,13 @@ class RunProcessor:
         """Quality flags and a 0–1 score, with asset checks on the same numbers."""
         raw = self._read("quality_report", run.run_key, "raw_series")
         info = self.series_info(run.run_key)
-        report = assess_quality(raw, value_channels(raw), recipe.quality,
+        channels = value_channels(raw)
+        report = assess_quality(raw, channels, recipe.quality,
+                                main=recipe.peaks.channel if recipe.peaks.channel in channels else None,
                                 duplicate_rows_dropped=int(info.get("duplicate_rows_dropped", 0)),
                                 reader_notes=info.get("notes", []))
         path = self.outputs.write_json("quality_report", run.run_key, report.to_dict())
-        self.catalog.set_quality(run.run_key, report.score, list(report.flags))
+        self.catalog.set_quality(run.run_key, report.score, list(report.flags), needs_review=bool(report.defects))
         self.catalog.set_status(run.run_key, "processed")
         return StepReport(
             values={"score": round(report.score, 4), "flags": ", ".join(report.flags) or "none",

@@ -2,19 +2,34 @@
 
 Checks, per value channel and on the time axis:
 
-- ``missing_values``: null/NaN share of all channel values above ``max_missing_ratio``;
-- ``low_snr``: worst channel's signal-to-noise ratio below ``min_snr_db``. Noise ``sigma`` is the
-  robust (MAD) spread of sample-to-sample differences / sqrt(2), or of second differences / sqrt(6)
-  when smaller (a smooth curve in few points); SNR = 10 log10(var / sigma^2 - 1),
-  floored at -30 dB (pure noise) and capped at 120 dB (no measurable noise);
+- ``missing_values``: share of empty (null/NaN) channel values above ``max_missing_ratio``, counting only
+  the holes in a column's own sampling pattern (see *Multi-rate columns*);
+- ``low_snr``: the **main channel's** signal-to-noise ratio below ``min_snr_db`` (the channel the run is
+  about: ``main``, by default the first; when it has nothing to measure — constant or a held level — the
+  first channel that has). Noise ``sigma`` is the robust (MAD) spread of sample-to-sample differences /
+  sqrt(2), or of second differences / sqrt(6) when smaller (a smooth curve in few points); SNR =
+  10 log10(var / sigma^2 - 1), floored at -30 dB (pure noise) and capped at 120 dB (no measurable noise);
+- ``too_short_to_judge`` (informational): the main channel has fewer than ``MIN_SNR_SAMPLES`` (32) values, so
+  its SNR is not judged: below 32 samples the noise estimate's 95 % range spans more than 8 dB (white noise,
+  simulated: 19 samples -6.7..+3.9 dB, 32 samples -5.0..+3.1 dB, 64 samples -3.3..+2.2 dB). No channel that
+  short gets an SNR;
+- ``noisy_side_channels`` (informational): other channels below ``min_snr_db`` (a raw AC component, a
+  current held by the controller): named, with a small penalty;
 - ``clipping``: runs of identical samples at the channel's exact maximum or minimum (a saturated
   detector), at least ``clipping_min_samples`` long *and* longer than quantization explains (below);
 - ``flatline``: runs of identical consecutive values elsewhere (a stuck sensor), at least
   ``flatline_min_samples`` long and longer than quantization explains;
-- ``sampling_gaps``: time steps longer than ``gap_factor`` x the median step;
+- ``constant_channels`` / ``unused_channels`` (informational): channels holding one value (below);
+- ``multi_rate_channels`` (informational): columns whose empty cells are their sampling pattern (below);
+- ``sampling_gaps``: time steps longer than ``gap_factor`` x the median step *and* ``gap_factor`` x the
+  median of the 17 steps around them (a stretch sampled more slowly, such as a second technique, is a rate
+  change, not a gap);
 - ``duplicate_timestamps``: rows repeating a timestamp, in the series or dropped by the parser;
 - ``reader_notes``: the reader noted something about the file (a column it could not use, an axis it had
   to invent or convert, rows it skipped or sorted): a person should look before trusting the numbers.
+
+Informational flags (``INFORMATIONAL``) say what was seen and why it is not a defect; they alone do not send
+a run to review.
 
 **Quantized signals.** An integer (ADC-count) trace repeats values by itself: where its noise is below
 one count, consecutive samples are often equal. The chance ``p`` that a sample at a *typical*
@@ -23,23 +38,38 @@ independent repeats, a chance ``p^(L-1)`` that a run lasts ``L`` samples; a run 
 fewer than 0.01 such runs are expected in the whole channel (``L >= 1 + log(0.01 / n) / log p``).
 A channel that is constant in its typical stretch (``p = 1``) keeps the plain minimum lengths.
 
-**Constant channels** (one value through the whole run, at least ``flatline_min_samples`` of them) are
-a setting or a dead sensor; they raise ``constant_channels`` (penalty ``0.5 x`` their share of the
-channels) instead of a 100 % flat-line, and no SNR is measured on them. When every channel is constant,
-nothing was measured: the penalty is 1 (score 0), as for a stuck sensor.
+**Counting data** (non-negative integers: a gamma spectrum, a photon-counting CCD) has runs of zeros where
+the expected count is about 0. A zero run at either end of the channel is a discriminator cut; inside, it is
+counted as clipped only when the counts beside it make it improbable under Poisson statistics (fewer than
+0.01 such runs expected: ``labflow.processing.quality_patterns.explained_zero_runs``). A detector saturated
+at its maximum is still clipping.
+
+**Constant channels** (one value through the whole run, at least ``flatline_min_samples`` of them) get no
+SNR. One that reads exactly 0 (an unused slot, or a quantity zero in this run's state: no current at rest,
+so no charge) or is named as a setting (``setpoint``, ``target``, ``command``, ``applied``, ``bias``,
+``ampl``/``amplitude``, ``control``, ``sp``) is reported as ``unused_channels`` without penalty. Any
+other is a dead sensor or an unnamed setting: ``constant_channels``, penalty ``0.5 x`` its share of the
+channels. When the main channel is such a dead channel, or when every channel is constant, nothing was
+measured: the penalty is 1 (score 0).
 
 **Held levels.** A command channel (a setpoint, a target) holds a value on purpose. A channel whose
-name says so (``setpoint``, ``set point``, ``_sp``, ``target``, ``command``) or that steps between a few
-held levels (at least 2 distinct values, at most 5 % of its samples distinct, >= 90 % of consecutive
-pairs equal) is reported as ``held_level.<channel>`` and never counted as clipped or flat-lined (nor
-SNR-tested: a step has no noise to measure).
+name says so (as above) or that steps between a few held levels (at least 2 distinct values, at most 5 % of
+its samples distinct, >= 90 % of consecutive pairs equal) is reported as ``held_level.<channel>`` and never
+counted as clipped or flat-lined (nor SNR-tested: a step has no noise to measure).
+
+**Multi-rate columns.** A column recorded every ``k``-th row, or only in the rows of one technique or
+record type (another column set fills the others), has empty cells by design; only holes in its own
+pattern, or a column that stops while the others go on, count as missing
+(``labflow.processing.quality_patterns.missing_by_design``). Noise is measured on a column's own values.
 
 Score (1.0 = clean): the product of ``1 - penalty`` over the checks, each penalty in 0..1 and
 monotone in its metric, so any defect can only lower the score:
 
 - missing, clipped, flat-lined, duplicated and gap-lost shares ``r``: ``min(1, 4 r)``
   (a quarter of the data bad -> score 0);
-- SNR: ``clip((min_snr_db + 10 - snr_db) / 40, 0, 1)`` (no penalty from 10 dB above the minimum);
+- SNR of the main channel: ``clip((min_snr_db + 10 - snr_db) / 40, 0, 1)`` (no penalty from 10 dB above the
+  minimum); side channels: ``0.1 x`` the mean of the same penalty over them (at most 0.1);
+- constant channels: as above; informational flags: none;
 - reader notes: ``min(0.5, 0.1 n)`` for ``n`` notes (a file the reader had doubts about is never scored clean).
 
 Each penalty is also reported as a metric (``penalty.<check>``), so a score can be traced to its causes.
@@ -56,16 +86,21 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from labflow.processing.quality_patterns import explained_zero_runs, is_counting, missing_by_design, time_gaps
 from labflow.processing.recipes import QualityParams
 
-FLAGS = ("missing_values", "low_snr", "clipping", "flatline", "constant_channels", "sampling_gaps",
-         "duplicate_timestamps", "reader_notes")
+FLAGS = ("missing_values", "low_snr", "too_short_to_judge", "noisy_side_channels", "clipping", "flatline",
+         "constant_channels", "unused_channels", "multi_rate_channels", "sampling_gaps", "duplicate_timestamps",
+         "reader_notes")
+INFORMATIONAL = frozenset({"too_short_to_judge", "noisy_side_channels", "unused_channels", "multi_rate_channels"})
 MAD_TO_SIGMA = 1.4826
 SNR_FLOOR_DB = -30.0
 SNR_CAP_DB = 120.0
 SHARE_PENALTY = 4.0
 SNR_MARGIN_DB = 10.0
 SNR_SPAN_DB = 40.0
+MIN_SNR_SAMPLES = 32
+SIDE_SNR_WEIGHT = 0.1
 NOISE_PAIRS = 200_000
 REPEAT_BLOCKS = 32
 REPEAT_MIN_BLOCK = 64
@@ -73,7 +108,8 @@ RUN_CHANCE = 0.01
 HELD_MIN_EQUAL = 0.9
 HELD_MAX_DISTINCT = 0.05
 CONSTANT_PENALTY = 0.5
-HELD_NAME = re.compile(r"set ?point|(^|[_ .-])sp($|[_ .-])|target|command", re.IGNORECASE)
+HELD_NAME = re.compile(r"set ?point|target|command|(?<![a-z0-9])(?:sp|applied|bias|ampl|amplitude|control)(?![a-z0-9])",
+                       re.IGNORECASE)
 NOTE_PENALTY = 0.1
 NOTES_MAX_PENALTY = 0.5
 
@@ -87,6 +123,11 @@ class QualityReport:
     metrics: dict[str, float | int]
     explanations: dict[str, str]
 
+    @property
+    def defects(self) -> list[str]:
+        """The flags that are not informational: what a person should review."""
+        return [flag for flag in self.flags if flag not in INFORMATIONAL]
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready form."""
         return {"score": self.score, "flags": list(self.flags), "metrics": dict(self.metrics),
@@ -95,7 +136,12 @@ class QualityReport:
 
 @dataclass(frozen=True)
 class ChannelStats:
-    """Per-channel counts and levels behind the report."""
+    """Per-channel counts and levels behind the report.
+
+    ``constant``: ``""`` (varies), ``"zero"`` (reads 0), ``"setting"`` (named as one) or ``"dead"``;
+    ``short``: too few values for an SNR; ``missing`` counts only the holes, ``by_design`` the pattern's cells;
+    ``count``: the finite values.
+    """
 
     name: str
     missing: int
@@ -105,7 +151,11 @@ class ChannelStats:
     snr_db: float | None
     held: bool = False
     min_run: int = 0
-    constant: bool = False
+    constant: str = ""
+    short: bool = False
+    by_design: int = 0
+    counting: bool = False
+    count: int = 0
 
 
 def noise_sigma(values: np.ndarray) -> float:
@@ -192,10 +242,13 @@ def is_held(name: str, values: np.ndarray) -> bool:
     return 2 <= distinct <= max(2, HELD_MAX_DISTINCT * finite.size) and equal >= HELD_MIN_EQUAL
 
 
-def stuck_samples(values: np.ndarray, params: QualityParams, *, min_run: int | None = None) -> tuple[int, int]:
+def stuck_samples(values: np.ndarray, params: QualityParams, *, min_run: int | None = None,
+                  counting: bool = False) -> tuple[int, int]:
     """Samples in clipped runs (at the exact max/min) and in flat-line runs (elsewhere).
 
-    ``min_run``: the quantization floor on run lengths (default: none beyond the params' minimums).
+    ``min_run``: the quantization floor on run lengths (default: none beyond the params' minimums);
+    ``counting``: the channel holds counts, so zero runs that Poisson statistics or a discriminator explain
+    are not counted.
     """
     starts, lengths = repeated_runs(values)
     if starts.size == 0:
@@ -204,23 +257,32 @@ def stuck_samples(values: np.ndarray, params: QualityParams, *, min_run: int | N
     run_values = values[starts]
     at_extreme = ((run_values == low) | (run_values == high)) & (high > low)
     floor = min_run or 0
-    clipped = lengths[at_extreme & (lengths >= max(floor, params.clipping_min_samples))].sum()
-    flat = lengths[~at_extreme & (lengths >= max(floor, params.flatline_min_samples))].sum()
-    return int(clipped), int(flat)
+    counted = np.where(at_extreme, lengths >= max(floor, params.clipping_min_samples),
+                       lengths >= max(floor, params.flatline_min_samples))
+    if counting and counted.any():
+        tested = np.flatnonzero(counted)
+        counted[tested[explained_zero_runs(values, starts[tested], lengths[tested], RUN_CHANCE)]] = False
+    return int(lengths[at_extreme & counted].sum()), int(lengths[~at_extreme & counted].sum())
 
 
-def _channel_stats(name: str, values: np.ndarray, summary: dict[str, Any], params: QualityParams) -> ChannelStats:
+def _channel_stats(name: str, values: np.ndarray, summary: dict[str, Any], by_design: int,
+                   params: QualityParams) -> ChannelStats:
     finite = values[np.isfinite(values)]
+    missing = max(0, summary["missing"] - by_design)
     if finite.size >= params.flatline_min_samples and np.all(finite == finite[0]):
-        return ChannelStats(name, summary["missing"], 0, 0, None, None, constant=True)
+        kind = "zero" if finite[0] == 0 else "setting" if HELD_NAME.search(name) else "dead"
+        return ChannelStats(name, missing, 0, 0, None, None, constant=kind, by_design=by_design, count=finite.size)
     held = is_held(name, values)
+    counting = is_counting(values)
     min_run = quantization_run(values, min(params.clipping_min_samples, params.flatline_min_samples))
-    clipped, flat = (0, 0) if held else stuck_samples(values, params, min_run=min_run)
-    if summary["count"] < 3 or held:
-        return ChannelStats(name, summary["missing"], clipped, flat, None, None, held, min_run)
-    sigma = noise_sigma(values)
-    return ChannelStats(name, summary["missing"], clipped, flat, sigma, snr_db(summary["variance"], sigma),
-                        held, min_run)
+    clipped, flat = (0, 0) if held else stuck_samples(values, params, min_run=min_run, counting=counting)
+    short = finite.size < MIN_SNR_SAMPLES
+    if held or short:
+        return ChannelStats(name, missing, clipped, flat, None, None, held, min_run, short=short and not held,
+                            by_design=by_design, counting=counting, count=finite.size)
+    sigma = noise_sigma(finite)
+    return ChannelStats(name, missing, clipped, flat, sigma, snr_db(summary["variance"], sigma), held, min_run,
+                        by_design=by_design, counting=counting, count=finite.size)
 
 
 def _time_metrics(frame: pl.DataFrame, params: QualityParams) -> dict[str, float | int]:
@@ -231,14 +293,14 @@ def _time_metrics(frame: pl.DataFrame, params: QualityParams) -> dict[str, float
     time_s = frame["time_s"].cast(pl.Float64).to_numpy()
     steps = np.diff(time_s)
     median = _median_step(steps)
-    gaps = steps[steps > params.gap_factor * median] if median > 0 else steps[:0]
+    gaps, usual = time_gaps(steps, median, params.gap_factor)
     duration = float(time_s[-1] - time_s[0])
     sorted_time = bool((steps >= 0).all())
     duplicates = int((steps == 0).sum()) if sorted_time else frame.height - frame["time_s"].n_unique()
     return {
         "median_step_s": median, "gap_count": int(gaps.size),
         "max_gap_s": float(gaps.max()) if gaps.size else 0.0,
-        "gap_time_ratio": float((gaps - median).sum() / duration) if duration > 0 else 0.0,
+        "gap_time_ratio": float((gaps - usual).sum() / duration) if duration > 0 else 0.0,
         "duplicate_timestamps": duplicates,
     }
 
@@ -264,40 +326,72 @@ def _channel_summaries(frame: pl.DataFrame, channels: list[str]) -> dict[str, di
             for i, c in enumerate(channels)}
 
 
-def _metrics(stats: list[ChannelStats], time_metrics: dict[str, float | int], rows: int,
-             duplicate_rows_dropped: int, notes: int) -> dict[str, float | int]:
+def _judged_channel(stats: list[ChannelStats], main: str) -> ChannelStats | None:
+    """The channel whose SNR is judged: the main one, or when it has nothing to measure (constant, a held
+    level), the first channel that has; None when no channel has an SNR."""
+    first = next(s for s in stats if s.name == main)
+    if first.snr_db is not None or first.short:
+        return first
+    return next((s for s in stats if s.snr_db is not None), None)
+
+
+def _snr_penalty(snr: float, params: QualityParams) -> float:
+    return float(np.clip((params.min_snr_db + SNR_MARGIN_DB - snr) / SNR_SPAN_DB, 0.0, 1.0))
+
+
+def _metrics(stats: list[ChannelStats], judged: ChannelStats | None, time_metrics: dict[str, float | int],
+             rows: int, duplicate_rows_dropped: int, notes: int) -> dict[str, float | int]:
     cells = max(1, rows * len(stats))
+    share = max(1, len(stats))
     metrics: dict[str, float | int] = {
         "rows": rows, "channels": len(stats),
         "missing_ratio": sum(s.missing for s in stats) / cells,
+        "missing_by_design_ratio": sum(s.by_design for s in stats) / cells,
         "clipped_ratio": sum(s.clipped for s in stats) / cells,
         "flatline_ratio": sum(s.flat for s in stats) / cells,
-        "constant_ratio": sum(s.constant for s in stats) / max(1, len(stats)),
+        "constant_ratio": sum(s.constant == "dead" for s in stats) / share,
+        "unused_ratio": sum(s.constant in ("zero", "setting") for s in stats) / share,
+        "all_constant": int(all(s.constant for s in stats)),
         **time_metrics, "duplicate_rows": duplicate_rows_dropped, "reader_notes": notes,
     }
     snrs = [s.snr_db for s in stats if s.snr_db is not None]
     if snrs:
         metrics["snr_db"] = min(snrs)
+    if judged is not None and judged.snr_db is not None:
+        metrics["main_snr_db"] = judged.snr_db
+    metrics["main_too_short"] = int(judged is not None and judged.short)
     for s in stats:
         metrics[f"missing_ratio.{s.name}"] = s.missing / max(1, rows)
         metrics[f"clipped_ratio.{s.name}"] = s.clipped / max(1, rows)
         metrics[f"flatline_ratio.{s.name}"] = s.flat / max(1, rows)
         metrics[f"min_stuck_run.{s.name}"] = s.min_run
+        if s.by_design:
+            metrics[f"missing_by_design.{s.name}"] = s.by_design / max(1, rows)
         if s.held:
             metrics[f"held_level.{s.name}"] = 1
+        if s.counting:
+            metrics[f"counting.{s.name}"] = 1
         if s.noise is not None and s.snr_db is not None:
             metrics[f"noise.{s.name}"] = s.noise
             metrics[f"snr_db.{s.name}"] = s.snr_db
     return metrics
 
 
-def _flags(metrics: dict[str, float | int], params: QualityParams) -> list[str]:
+def _noisy_sides(stats: list[ChannelStats], judged: ChannelStats | None, params: QualityParams) -> list[ChannelStats]:
+    return [s for s in stats if s is not judged and s.snr_db is not None and s.snr_db < params.min_snr_db]
+
+
+def _flags(metrics: dict[str, float | int], noisy_sides: list[ChannelStats], params: QualityParams) -> list[str]:
     raised = {
         "missing_values": metrics["missing_ratio"] > params.max_missing_ratio,
-        "low_snr": "snr_db" in metrics and metrics["snr_db"] < params.min_snr_db,
+        "low_snr": "main_snr_db" in metrics and metrics["main_snr_db"] < params.min_snr_db,
+        "too_short_to_judge": metrics["main_too_short"] > 0,
+        "noisy_side_channels": bool(noisy_sides),
         "clipping": metrics["clipped_ratio"] > 0,
         "flatline": metrics["flatline_ratio"] > 0,
-        "constant_channels": metrics["constant_ratio"] > 0,
+        "constant_channels": metrics["constant_ratio"] > 0 or metrics["all_constant"] > 0,
+        "unused_channels": metrics["unused_ratio"] > 0 and not metrics["all_constant"],
+        "multi_rate_channels": metrics["missing_by_design_ratio"] > 0,
         "sampling_gaps": metrics["gap_count"] > 0,
         "duplicate_timestamps": metrics["duplicate_timestamps"] + metrics["duplicate_rows"] > 0,
         "reader_notes": metrics["reader_notes"] > 0,
@@ -305,7 +399,8 @@ def _flags(metrics: dict[str, float | int], params: QualityParams) -> list[str]:
     return [flag for flag in FLAGS if raised[flag]]
 
 
-def _penalties(metrics: dict[str, float | int], params: QualityParams) -> dict[str, float]:
+def _penalties(metrics: dict[str, float | int], stats: list[ChannelStats], judged: ChannelStats | None,
+               main: str, params: QualityParams) -> dict[str, float]:
     """Each check's penalty in 0..1 (see the module docstring)."""
     rows = int(metrics["rows"])
     repeated = metrics["duplicate_timestamps"] + metrics["duplicate_rows"]
@@ -316,10 +411,12 @@ def _penalties(metrics: dict[str, float | int], params: QualityParams) -> dict[s
         "duplicate_timestamps": duplicated,
     }
     penalties = {name: min(1.0, SHARE_PENALTY * float(share)) for name, share in shares.items()}
-    snr = metrics.get("snr_db", SNR_CAP_DB)
-    penalties["low_snr"] = float(np.clip((params.min_snr_db + SNR_MARGIN_DB - snr) / SNR_SPAN_DB, 0.0, 1.0))
-    constant = float(metrics["constant_ratio"])
-    penalties["constant_channels"] = 1.0 if constant >= 1.0 else CONSTANT_PENALTY * constant  # all: nothing measured
+    penalties["low_snr"] = _snr_penalty(float(metrics.get("main_snr_db", SNR_CAP_DB)), params)
+    sides = [_snr_penalty(s.snr_db, params) for s in stats if s is not judged and s.snr_db is not None]
+    penalties["noisy_side_channels"] = SIDE_SNR_WEIGHT * float(np.mean(sides)) if sides else 0.0
+    main_dead = next(s for s in stats if s.name == main).constant == "dead"
+    nothing = metrics["all_constant"] or main_dead  # nothing measured on the channel(s) that matter
+    penalties["constant_channels"] = 1.0 if nothing else CONSTANT_PENALTY * float(metrics["constant_ratio"])
     penalties["reader_notes"] = min(NOTES_MAX_PENALTY, NOTE_PENALTY * float(metrics["reader_notes"]))
     return penalties
 
@@ -338,64 +435,138 @@ def _worst_channels(stats: list[ChannelStats], field: str, rows: int) -> str:
     return ", ".join(f"{name} {_pct(share)}" for share, name in shares[:5])
 
 
+def _names(stats: list[ChannelStats], limit: int = 8) -> str:
+    names = [s.name for s in stats]
+    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
 def _runs_rule(stats: list[ChannelStats], minimum: int) -> str:
     raised = [f"{s.name} {s.min_run}" for s in stats if s.min_run > minimum]
     return f"; longer where the channel is quantized ({', '.join(raised)} samples)" if raised else ""
 
 
-def _explain(flag: str, m: dict[str, float | int], stats: list[ChannelStats], params: QualityParams,
-             notes: Sequence[str]) -> str:
-    rows = int(m["rows"])
-    if flag == "constant_channels":
-        names = ", ".join(s.name for s in stats if s.constant)
-        return (f"{names} hold(s) one value through the whole run ({_pct(m['constant_ratio'])} of the channels): "
-                "a setting such as an amplitude or bias, or a dead sensor; no noise or SNR can be measured there.")
+@dataclass(frozen=True)
+class _Context:
+    """What the explanations need besides the metrics."""
+
+    stats: list[ChannelStats]
+    judged: ChannelStats | None
+    main: str
+    noisy_sides: list[ChannelStats]
+    params: QualityParams
+    notes: Sequence[str]
+
+
+def _explain_channels(flag: str, m: dict[str, float | int], ctx: _Context) -> str:
+    """The sentences of the per-channel SNR, constant and sampling-pattern flags."""
+    params, judged = ctx.params, ctx.judged
+    if flag == "low_snr" and judged is not None:
+        which = (f"the main channel {judged.name}" if judged.name == ctx.main else
+                 f"{judged.name} (judged instead of the main channel {ctx.main}, which holds one value)")
+        return (f"Signal-to-noise ratio of {which} is {judged.snr_db:.1f} dB, below "
+                f"the {params.min_snr_db:g} dB minimum (noise {judged.noise:.3g} per sample): the signal barely "
+                "rises above its noise.")
+    if flag == "too_short_to_judge" and judged is not None:
+        return (f"The main channel {judged.name} has {judged.count} values, fewer than {MIN_SNR_SAMPLES}: too few to "
+                "tell its noise from its signal (the noise estimate's 95 % range spans more than 8 dB), so its SNR is "
+                "not judged.")
+    if flag == "noisy_side_channels":
+        listed = ", ".join(f"{s.name} {s.snr_db:.1f} dB" for s in ctx.noisy_sides[:8])
+        main = f"; the main channel {judged.name} is the one judged" if judged is not None else ""
+        return (f"Side channel(s) below the {params.min_snr_db:g} dB SNR minimum: {listed}. Noise only, or held "
+                f"steady by the instrument (a raw AC component, a controlled current){main}, so they lower the "
+                "score only a little.")
+    if flag == "unused_channels":
+        zero = [s for s in ctx.stats if s.constant == "zero"]
+        setting = [s for s in ctx.stats if s.constant == "setting"]
+        parts = ([f"{_names(zero)} read exactly 0 throughout (an unused slot, or a quantity that is zero in this "
+                  "run: no current at rest, so no charge)"] if zero else []) + \
+                ([f"{_names(setting)} hold a setting (named as one)"] if setting else [])
+        return "; ".join(parts) + ". Not counted as defects; if one should have measured something, check its sensor."
+    if flag == "multi_rate_channels":
+        partial = sorted((s for s in ctx.stats if s.by_design), key=lambda s: -s.by_design)
+        return (f"{_names(partial)} have values only in part of the rows by design: recorded every k-th row, or only "
+                "where another set of columns is empty (a second technique or record type). These empty cells "
+                f"({_pct(m['missing_by_design_ratio'])} of all values) are not counted as missing.")
+    if m["all_constant"]:
+        return (f"Every channel ({_names(ctx.stats)}) holds one value through the whole run: nothing was measured, "
+                "or the sensors are dead.")
+    dead = [s for s in ctx.stats if s.constant == "dead"]
+    main = (f" The main channel {ctx.main} is one of them: the run's own measurement is missing."
+            if any(s.name == ctx.main for s in dead) else "")
+    return (f"{_names(dead)} hold(s) one value (not 0) through the whole run ({_pct(m['constant_ratio'])} of the "
+            f"channels): a dead sensor, or a setting whose name does not say so; no noise or SNR can be measured "
+            f"there.{main}")
+
+
+def _explain(flag: str, m: dict[str, float | int], ctx: _Context) -> str:
+    rows, params, stats = int(m["rows"]), ctx.params, ctx.stats
+    if flag in ("low_snr", "too_short_to_judge", "noisy_side_channels", "unused_channels", "multi_rate_channels",
+                "constant_channels"):
+        return _explain_channels(flag, m, ctx)
     if flag == "reader_notes":
-        return f"The reader noted {len(notes)} thing(s) that may make the numbers wrong: " + "; ".join(notes)
+        return f"The reader noted {len(ctx.notes)} thing(s) that may make the numbers wrong: " + "; ".join(ctx.notes)
     if flag == "missing_values":
         return (f"{_pct(m['missing_ratio'])} of the values are missing (limit {_pct(params.max_missing_ratio)}); "
                 f"by channel: {_worst_channels(stats, 'missing', rows)}.")
-    if flag == "low_snr":
-        worst = min((s for s in stats if s.snr_db is not None), key=lambda s: s.snr_db or 0.0)
-        return (f"Signal-to-noise ratio of {worst.name} is {worst.snr_db:.1f} dB, below the "
-                f"{params.min_snr_db:g} dB minimum (noise {worst.noise:.3g} per sample): the signal barely "
-                "rises above its noise.")
     if flag == "clipping":
+        counting = ("; zero runs of counting data only where Poisson statistics do not explain them"
+                    if any(s.counting and s.clipped for s in stats) else "")
         return (f"Runs of {params.clipping_min_samples}+ samples at a channel's exact maximum or minimum"
-                f"{_runs_rule(stats, params.clipping_min_samples)} cover {_pct(m['clipped_ratio'])} of the values "
-                f"({_worst_channels(stats, 'clipped', rows)}): the detector was probably saturated (clipped) there.")
+                f"{_runs_rule(stats, params.clipping_min_samples)}{counting} cover {_pct(m['clipped_ratio'])} of the "
+                f"values ({_worst_channels(stats, 'clipped', rows)}): the detector was probably saturated (clipped) "
+                "there.")
     if flag == "flatline":
         return (f"Runs of {params.flatline_min_samples}+ identical consecutive values"
                 f"{_runs_rule(stats, params.flatline_min_samples)} cover {_pct(m['flatline_ratio'])} of the values "
                 f"({_worst_channels(stats, 'flat', rows)}): a stuck sensor or a frozen export.")
     if flag == "sampling_gaps":
-        return (f"{m['gap_count']} gap(s) in time: steps longer than {params.gap_factor:g} x the usual "
-                f"{m['median_step_s']:.3g} s, the longest {m['max_gap_s']:.3g} s "
+        return (f"{m['gap_count']} gap(s) in time: steps longer than {params.gap_factor:g} x the usual step around "
+                f"them (median {m['median_step_s']:.3g} s), the longest {m['max_gap_s']:.3g} s "
                 f"({_pct(m['gap_time_ratio'])} of the run's duration has no samples).")
     return (f"{m['duplicate_timestamps'] + m['duplicate_rows']} row(s) repeated a timestamp "
             f"({m['duplicate_rows']} dropped while parsing, {m['duplicate_timestamps']} still in the series).")
 
 
+def _by_design(frame: pl.DataFrame, channels: list[str], summaries: dict[str, dict[str, Any]]) -> dict[str, int]:
+    """Empty cells that are each channel's sampling pattern (only computed when some cell is empty)."""
+    if not any(summaries[c]["missing"] for c in channels):
+        return dict.fromkeys(channels, 0)
+    present = np.vstack([np.isfinite(frame[c].cast(pl.Float64).to_numpy()) for c in channels])
+    return dict(zip(channels, missing_by_design(present).tolist()))
+
+
 def assess_quality(frame: pl.DataFrame, channels: list[str], params: QualityParams, *,
-                   duplicate_rows_dropped: int = 0, reader_notes: Sequence[str] | None = None) -> QualityReport:
+                   main: str | None = None, duplicate_rows_dropped: int = 0,
+                   reader_notes: Sequence[str] | None = None) -> QualityReport:
     """Quality flags, metrics and a 0-1 score of a parsed series (see the module docstring).
 
-    ``duplicate_rows_dropped``: rows the parser removed because they repeated a timestamp;
-    ``reader_notes``: what the reader noted about the file (each lowers the score).
+    ``main``: the channel the run is about (the reader's main channel, the peak channel; default: the
+    first), the one whose SNR is judged; ``duplicate_rows_dropped``: rows the parser removed because they
+    repeated a timestamp; ``reader_notes``: what the reader noted about the file (each lowers the score).
     """
     notes = list(reader_notes or [])
     absent = [c for c in channels if c not in frame.columns]
     if absent:
         raise ValueError(f"assess_quality: channel(s) {', '.join(absent)} not in the series; "
                          f"it has {', '.join(frame.columns)}")
-    if frame.height == 0:
-        return QualityReport(0.0, ["no_data"], {"rows": 0, "channels": len(channels)},
-                             {"no_data": "The series has no rows: nothing was measured or the file was cut off."})
+    if main is not None and main not in channels:
+        raise ValueError(f"assess_quality: main channel {main!r} is not one of the channels {', '.join(channels)}")
+    if frame.height == 0 or not channels:
+        return QualityReport(0.0, ["no_data"], {"rows": frame.height, "channels": len(channels)},
+                             {"no_data": "The series has no rows or no channel: nothing was measured or the file "
+                                         "was cut off."})
+    main = main or channels[0]
     summaries = _channel_summaries(frame, channels)
-    stats = [_channel_stats(c, frame[c].cast(pl.Float64).to_numpy(), summaries[c], params) for c in channels]
-    metrics = _metrics(stats, _time_metrics(frame, params), frame.height, int(duplicate_rows_dropped), len(notes))
-    flags = _flags(metrics, params)
-    penalties = _penalties(metrics, params)
-    explanations = {flag: _explain(flag, metrics, stats, params, notes) for flag in flags}
+    by_design = _by_design(frame, channels, summaries)
+    stats = [_channel_stats(c, frame[c].cast(pl.Float64).to_numpy(), summaries[c], by_design[c], params)
+             for c in channels]
+    judged = _judged_channel(stats, main)
+    metrics = _metrics(stats, judged, _time_metrics(frame, params), frame.height, int(duplicate_rows_dropped),
+                       len(notes))
+    ctx = _Context(stats, judged, main, _noisy_sides(stats, judged, params), params, notes)
+    flags = _flags(metrics, ctx.noisy_sides, params)
+    penalties = _penalties(metrics, stats, judged, main, params)
+    explanations = {flag: _explain(flag, metrics, ctx) for flag in flags}
     metrics.update({f"penalty.{name}": round(value, 6) for name, value in penalties.items()})
     return QualityReport(quality_score(penalties), flags, metrics, explanations)

@@ -93,7 +93,8 @@ class QualityParams(_Strict):
     min_score: float = Field(0.5, ge=0, le=1, description="Asset check fails below this score.")
     max_missing_ratio: float = Field(0.05, ge=0, le=1)
     min_snr_db: float = 10.0
-    gap_factor: float = Field(1.5, gt=1, description="A step longer than this x median step is a gap.")
+    gap_factor: float = Field(1.5, gt=1, description="A step longer than this x the median step and x the "
+                                                     "steps around it is a gap.")
     flatline_min_samples: int = Field(10, ge=2)
     clipping_min_samples: int = Field(3, ge=2)
 

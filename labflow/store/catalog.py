@@ -237,10 +237,13 @@ class Catalog:
         """Record which recipe (and which version of it) processes the run."""
         self._update(run_key, recipe_id=recipe_id, recipe_hash=recipe_hash)
 
-    def set_quality(self, run_key: str, score: float, flags: list[str]) -> None:
-        """Record the run's quality score and flags; a flagged run that nobody reviewed needs review."""
+    def set_quality(self, run_key: str, score: float, flags: list[str], *, needs_review: bool | None = None) -> None:
+        """Record the run's quality score and flags; a flagged run that nobody reviewed needs review.
+
+        ``needs_review``: whether the flags call for a person (default: any flag; informational ones do not).
+        """
         self._update(run_key, quality_score=float(score), quality_flags=list(flags))
-        if flags:
+        if needs_review if needs_review is not None else bool(flags):
             with self._session.begin() as session:
                 self.mark_needs_review(session, run_key)
 

@@ -159,3 +159,26 @@ def test_a_file_no_reader_is_sure_of_is_quarantined_with_the_message(lab_setting
     run = catalog.get_run(key)
     assert run.status == "failed" and "no reader is sure" in run.error and "reader:" in run.error
     assert "no reader is sure" in (lab_settings.quarantine / f"{key}.txt.error.txt").read_text()
+
+
+def _signal_with_side_channels() -> bytes:
+    """Two peaks on the main channel, a noise-only side channel and an unused slot that reads 0."""
+    t = np.arange(400) * 0.1
+    rng = np.random.default_rng(7)
+    peaks = 50 * np.exp(-0.5 * ((t - 10) / 0.8) ** 2) + 30 * np.exp(-0.5 * ((t - 25) / 0.8) ** 2)
+    signal = peaks + rng.normal(0, 0.2, 400)
+    aux = rng.normal(0, 1.0, 400)
+    rows = "".join(f"{x:.1f},{s:.4f},{a:.4f},0\n" for x, s, a in zip(t, signal, aux))
+    return ("time_s,signal_mV,aux_mV,VAR1\n" + rows).encode()
+
+
+def test_quality_judges_the_main_channel_and_informational_flags_need_no_review(
+        lab_settings, lab_resources, catalog, instance):
+    key = register_run(lab_settings, catalog, instance, "bench-07/run.csv", _signal_with_side_channels())
+    assert dg.materialize([run_etl], instance=instance, resources=lab_resources, partition_key=key).success
+    run = catalog.get_run(key)
+    assert run.quality_flags == ["noisy_side_channels", "unused_channels"]
+    assert run.quality_score > 0.9 and run.review_status == "new"
+    report = OutputStore(lab_settings.storage).read_json("quality_report", key)
+    assert "aux_mV" in report["explanations"]["noisy_side_channels"]
+    assert report["metrics"]["main_snr_db"] == report["metrics"]["snr_db.signal_mV"]

@@ -182,6 +182,16 @@ def test_recipe_and_quality(catalog):
     assert (run.quality_score, run.quality_flags) == (0.75, ["noisy_baseline", "clipped"])
 
 
+def test_only_flags_that_call_for_a_person_send_a_run_to_review(catalog):
+    register(catalog, "run-1")
+    register(catalog, "run-2")
+    catalog.set_quality("run-1", 0.98, ["unused_channels"], needs_review=False)
+    catalog.set_quality("run-2", 0.7, ["clipping"])
+    assert catalog.get_run("run-1").review_status == "new"
+    assert catalog.get_run("run-1").quality_flags == ["unused_channels"]
+    assert catalog.get_run("run-2").review_status == "needs_review"
+
+
 def test_updating_an_unknown_run_says_so(catalog):
     with pytest.raises(RunNotFound, match="'ghost' is not in the catalog"):
         catalog.set_status("ghost", "processed")

@@ -80,3 +80,14 @@ def test_cli_inspect_peaks_on_a_gamma_spectrum_finds_its_lines_in_kev(tmp_path: 
     assert positions == pytest.approx([661.7, 911.2], abs=0.5)
     areas = sorted((p["position"], p["area"]) for p in described["peaks"])
     assert areas[0][1] == pytest.approx(8000.0 * 0.5, rel=0.1)  # net counts x the 0.5 keV step
+
+
+def test_quality_judges_the_readers_main_channel_not_the_first() -> None:
+    shift, counts = raman_counts(2)
+    noise = np.random.default_rng(3).normal(0, 5, shift.size)
+    block = Block("spectrum", Axis("raman_shift", "Raman shift", "cm-1", shift),
+                  [Channel("Dark", "counts", noise), Channel("Intensity", "counts", counts)], main="Intensity")
+    recipe = RecipeBook.from_dir(RECIPES).for_run(instrument=None, axis_kind="raman_shift")
+    quality = peak_report(ParsedFile("raman", [block]), recipe)["quality"]
+    assert quality["flags"] == ["noisy_side_channels"] and "Dark" in quality["explanations"]["noisy_side_channels"]
+    assert quality["metrics"]["main_snr_db"] == quality["metrics"]["snr_db.Intensity"]

@@ -221,3 +221,132 @@ def test_reader_notes_lower_the_score_and_are_explained():
     assert noted.score == pytest.approx(plain.score * (1 - 0.1))
     many = assess_quality(clean_frame(), CHANNELS, PARAMS, reader_notes=[f"note {i}" for i in range(9)])
     assert many.score == pytest.approx(plain.score * 0.5)
+
+
+# -- the channel that matters: main-channel SNR, too-short runs ---------------------------------------------
+
+
+def test_a_noise_only_side_channel_is_named_but_does_not_sink_the_file():
+    frame = with_values(clean_frame(), "reference", np.random.default_rng(9).normal(size=2_000))
+    report = assess_quality(frame, CHANNELS, PARAMS, main="signal")
+    assert "low_snr" not in report.flags and report.flags == ["noisy_side_channels"]
+    assert "reference" in report.explanations["noisy_side_channels"]
+    assert report.metrics["snr_db.reference"] < 0 and report.metrics["main_snr_db"] > 20
+    assert 0.85 < report.score < assess_quality(clean_frame(), CHANNELS, PARAMS).score
+    assert report.defects == []
+
+
+def test_the_same_noise_on_the_main_channel_is_low_snr():
+    frame = with_values(clean_frame(), "reference", np.random.default_rng(9).normal(size=2_000))
+    report = assess_quality(frame, CHANNELS, PARAMS, main="reference")
+    assert "low_snr" in report.flags and "reference" in report.explanations["low_snr"]
+    assert report.defects == ["low_snr"] and report.score < 0.75
+    with pytest.raises(ValueError, match="main channel 'nope'"):
+        assess_quality(frame, CHANNELS, PARAMS, main="nope")
+
+
+def test_too_few_samples_are_not_judged_for_snr_but_enough_noise_is():
+    noise = np.random.default_rng(3).normal(size=200)
+    short = pl.DataFrame({"time_s": np.arange(19.0), "voltage": noise[:19]})
+    report = assess_quality(short, ["voltage"], PARAMS)
+    assert report.flags == ["too_short_to_judge"]
+    assert "low_snr" not in report.flags and report.metrics["penalty.low_snr"] == 0
+    assert "voltage" in report.explanations["too_short_to_judge"]
+    long = assess_quality(pl.DataFrame({"time_s": np.arange(200.0), "voltage": noise}), ["voltage"], PARAMS)
+    assert long.flags == ["low_snr"]
+
+
+# -- constant channels: unused slots and settings vs dead sensors ---------------------------------------
+
+
+def test_zero_and_setting_channels_are_unused_not_defects():
+    frame = clean_frame().with_columns(pl.lit(0.0).alias("VAR1"), pl.lit(0.02).alias("AC Amplitude"))
+    report = assess_quality(frame, CHANNELS + ["VAR1", "AC Amplitude"], PARAMS)
+    assert report.flags == ["unused_channels"] and report.defects == []
+    assert "VAR1" in report.explanations["unused_channels"]
+    assert "AC Amplitude hold a setting" in report.explanations["unused_channels"]
+    assert report.score == pytest.approx(assess_quality(clean_frame(), CHANNELS, PARAMS).score)
+
+
+def test_a_dead_sensor_stuck_away_from_zero_is_still_caught():
+    frame = clean_frame().with_columns(pl.lit(4.2).alias("pressure"))
+    report = assess_quality(frame, CHANNELS + ["pressure"], PARAMS)
+    assert report.flags == ["constant_channels"] and "pressure" in report.explanations["constant_channels"]
+    assert report.metrics["penalty.constant_channels"] == pytest.approx(0.5 / 3, abs=1e-6)
+    dead_main = assess_quality(frame, CHANNELS + ["pressure"], PARAMS, main="pressure")
+    assert dead_main.score == 0.0 and "main channel pressure" in dead_main.explanations["constant_channels"]
+
+
+def test_every_channel_at_zero_is_still_nothing_measured():
+    frame = clean_frame().with_columns(pl.lit(0.0).alias("signal"), pl.lit(0.0).alias("reference"))
+    report = assess_quality(frame, CHANNELS, PARAMS)
+    assert report.flags == ["constant_channels"] and report.score == 0.0
+
+
+# -- multi-rate columns ---------------------------------------------------------------------------------
+
+
+def test_a_column_recorded_every_tenth_row_is_not_missing_but_a_missed_sample_is():
+    frame = clean_frame()
+    slow = frame["reference"].to_numpy().copy()
+    slow[np.arange(slow.size) % 10 != 3] = np.nan
+    report = assess_quality(with_values(frame, "reference", slow), CHANNELS, PARAMS)
+    assert report.flags == ["multi_rate_channels"] and report.metrics["missing_ratio"] == 0
+    assert report.metrics["missing_by_design.reference"] == pytest.approx(0.9)
+    assert "reference" in report.explanations["multi_rate_channels"]
+    slow[1003] = np.nan  # one sample of the slow column lost: 10 rows of it
+    holed = assess_quality(with_values(frame, "reference", slow), CHANNELS, PARAMS)
+    assert holed.metrics["missing_ratio.reference"] == pytest.approx(10 / 2_000)
+    assert holed.score < report.score
+
+
+def test_columns_of_two_techniques_are_not_missing_but_a_sensor_that_stops_is():
+    frame = clean_frame()
+    first, second = frame["signal"].to_numpy().copy(), frame["reference"].to_numpy().copy()
+    first[1200:], second[:1200] = np.nan, np.nan
+    report = assess_quality(with_values(with_values(frame, "signal", first), "reference", second), CHANNELS, PARAMS)
+    assert "missing_values" not in report.flags and "multi_rate_channels" in report.flags
+    stopped = assess_quality(with_values(frame, "signal", first), CHANNELS, PARAMS)
+    assert "missing_values" in stopped.flags and stopped.metrics["missing_ratio.signal"] == pytest.approx(0.4)
+
+
+def test_a_slower_stretch_is_no_gap_but_a_lost_stretch_inside_it_is():
+    t = np.concatenate([np.arange(1_000) * 0.01, 10.0 + np.arange(100) * 0.5])
+    values = np.sin(t) + np.random.default_rng(4).normal(0, 0.01, t.size)
+    report = assess_quality(pl.DataFrame({"time_s": t, "signal": values}), ["signal"], PARAMS)
+    assert "sampling_gaps" not in report.flags
+    lost = np.delete(np.arange(t.size), np.arange(1_040, 1_044))
+    gapped = assess_quality(pl.DataFrame({"time_s": t[lost], "signal": values[lost]}), ["signal"], PARAMS)
+    assert gapped.flags == ["sampling_gaps"] and gapped.metrics["max_gap_s"] == pytest.approx(2.5)
+
+
+# -- counting data ---------------------------------------------------------------------------------------
+
+
+def counting_spectrum(n: int = 4_000, seed: int = 5) -> np.ndarray:
+    """A gamma-like spectrum: a discriminator cut below channel 40, peaks, a tail that fades to ~0 counts."""
+    rng = np.random.default_rng(seed)
+    x = np.arange(n, dtype=float)
+    expected = 60 * np.exp(-x / 500) + 400 * np.exp(-0.5 * ((x - 900) / 8) ** 2)
+    counts = rng.poisson(expected).astype(float)
+    counts[:40] = 0
+    return counts
+
+
+def test_zero_runs_of_counting_data_where_nothing_is_expected_are_not_clipping():
+    counts = counting_spectrum()
+    assert stuck_samples(counts, PARAMS)[0] > 100  # the old rule saw clipping in the tail and the cut
+    report = assess_quality(pl.DataFrame({"counts": counts}), ["counts"], PARAMS)
+    assert "clipping" not in report.flags and "flatline" not in report.flags
+    assert report.metrics["counting.counts"] == 1
+
+
+def test_a_dead_stretch_of_counting_data_and_a_saturated_detector_are_still_clipping():
+    counts = counting_spectrum()
+    dead = counts.copy()
+    dead[300:330] = 0  # ~30 counts per channel expected there
+    report = assess_quality(pl.DataFrame({"counts": dead}), ["counts"], PARAMS)
+    assert report.flags == ["clipping"] and report.metrics["clipped_ratio.counts"] >= 30 / counts.size
+    saturated = np.minimum(counts, 200.0)
+    report = assess_quality(pl.DataFrame({"counts": saturated}), ["counts"], PARAMS)
+    assert "clipping" in report.flags and "saturated" in report.explanations["clipping"]

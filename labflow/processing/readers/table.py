@@ -35,7 +35,8 @@ SNIFF_LINES = 2_000
 EPOCH_RANGE = (9.0e8, 2.5e9)  # Unix seconds from 1998 to 2049: a logger's clock, not a measured value
 STATUS_NAMES = re.compile(r"^(?:mode|ox/red|error|control changes|counter inc\.?|cycle(?: number| [pc])?|"
                           r"ns|i range|rec|step|md|es|status|ier?ange|pt|point ?#?|segment ?#?|range|"
-                          r"reasoncode|current range|e2 status|actionid|cell|rack|shelf|position|test)$", re.I)
+                          r"reasoncode|current range|e2 status|actionid|cell|rack|shelf|position|test|"
+                          r"experiment_number|technique_number|ns changes|half cycle)$", re.I)
 
 _TIME_WITH_UNIT = re.compile(r"^(?:time|t|elapsed|elapsed_time|zeit)_(s|ms|us|min|h)$", re.I)
 _CLOCK = re.compile(r"^(\d{1,3}):(\d{2}):(\d{2}(?:\.\d+)?)$")

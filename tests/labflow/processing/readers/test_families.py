@@ -144,3 +144,13 @@ def test_zilien_series_have_their_own_time() -> None:
 def test_specs_regions_are_blocks() -> None:
     parsed = _read("specs.xy")
     assert [b.name for b in parsed.blocks] == ["O1s", "Si2p"]
+
+
+def test_ec_lab_counters_in_a_zilien_file_are_status_not_the_main_channel() -> None:
+    data = (b"num_header_lines\tNumber of header lines\t\tint\t2\nnum_data_header_lines\tx\t\tint\t2\n"
+            b"EC-lab\t\t\t\ntime/s\texperiment_number\ttechnique_number\tNs changes\tEwe/V\n"
+            b"0.0\t1\t1\t0\t0.10\n0.1\t1\t1\t0\t0.12\n0.2\t1\t2\t0\t0.15\n")
+    parsed = read_file(data, "ecms.tsv")
+    roles = {c.name: c.role for c in parsed.channels}
+    assert roles["experiment_number"] == roles["technique_number"] == roles["Ns changes"] == "status"
+    assert parsed.main_channel.name == "Ewe"
