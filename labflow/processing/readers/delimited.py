@@ -21,9 +21,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-
-
 from labflow.processing.readers.base import ReadRefused
+from labflow.processing.readers.bulk import bulk_table
 from labflow.processing.readers.table import Table, find_table, table_block
 from labflow.processing.readers.text import decode, head_text, is_missing, is_number, lines
 from labflow.processing.series import AXIS_KINDS, Axis, Block, ParsedFile
@@ -52,13 +51,9 @@ class DelimitedReader:
         return 0.3 if table.height >= MIN_ROWS else 0.1  # no header: nothing says what the columns are
 
     def read(self, data: bytes, filename: str, options: Mapping[str, Any]) -> ParsedFile:
-        text = lines(decode(data))
-        try:
-            table = find_table(text)
-        except ReadRefused:
-            table = _single_column(text)
-            if table is None:
-                raise
+        table = bulk_table(data)
+        if table is None:
+            table = _line_by_line(data)
         if table.height < MIN_ROWS:
             raise ReadRefused(f"only {table.height} data row(s) under the header (line {table.header_line}); at "
                               f"least {MIN_ROWS} are needed; check that the export is complete")
@@ -66,6 +61,18 @@ class DelimitedReader:
             return _headerless(table, filename, options)
         block, notes = table_block(table, "data", axis_name=options.get("axis"))
         return ParsedFile(self.name, [block], table.metadata, table.notes + notes)
+
+
+def _line_by_line(data: bytes) -> Table:
+    """The table read line by line (which explains an unusual line), else one named column of numbers."""
+    text = lines(decode(data))
+    try:
+        return find_table(text)
+    except ReadRefused:
+        table = _single_column(text)
+        if table is None:
+            raise
+        return table
 
 
 def _single_column(text: list[str]) -> Table | None:

@@ -118,11 +118,11 @@ def _table_run(lines: Sequence[str], widths: list[int], delimiter: str,
         return len(lines), 0, 0
     tail = data[-5:]
     width = max(set(widths[i] for i in tail), key=lambda w: (sum(widths[i] == w for i in tail), w))
-    start, count, misses = len(lines), 0, 0
+    start, count, misses, known = len(lines), 0, 0, set(data)
     for i in range(data[-1], -1, -1):
         if widths[i] == -1:
             continue
-        is_data = is_data_row(split(lines[i], delimiter))
+        is_data = i in known if widths[i] >= 2 else is_data_row(split(lines[i], delimiter))
         if widths[i] == width and is_data:
             start, count, misses = i, count + 1, 0
         elif is_data and misses < patience and widths[i] >= 2:
