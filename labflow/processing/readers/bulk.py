@@ -103,10 +103,21 @@ def _body(head_rows: list[str], tail: bytes) -> bytes | None:
     head's."""
     if not tail.isascii() or (b"\r" in tail and tail.count(b"\r") != tail.count(b"\r\n")):
         return None
-    body = ("\n".join(head_rows) + "\n").encode() + tail
-    if any(odd in body for odd in _ODD_BYTES):
-        return None
-    return body.rstrip(b"\r\n") + b"\n"
+    end = _content_end(tail)
+    if end:  # one copy of the tail, without the blank lines it ends with
+        body = b"".join(["\n".join(head_rows).encode(), b"\n", memoryview(tail)[:end], b"\n"])
+    else:  # the table ends in the head
+        rows = "\n".join(head_rows).encode()
+        body = rows[:_content_end(rows)] + b"\n"
+    return None if any(odd in body for odd in _ODD_BYTES) else body
+
+
+def _content_end(data: bytes) -> int:
+    """The length of ``data`` without the line ends (blank lines) it finishes with."""
+    end = len(data)
+    while end and data[end - 1] in b"\r\n":
+        end -= 1
+    return end
 
 
 def _read(body: bytes, layout: Layout, numeric: list[bool], decimal_comma: bool) -> pl.DataFrame | None:

@@ -82,16 +82,11 @@ def split(line: str, delimiter: str) -> list[str]:
     return [cell.strip() for cell in line.split(delimiter)]
 
 
-def _numeric_share(cells: Sequence[str]) -> float:
-    filled = [c for c in cells if not is_missing(c)]
-    return sum(is_number(c) or bool(_CLOCK.match(c)) or bool(_DATE_TIME.match(c)) for c in filled) / \
-        max(len(filled), 1)
-
-
 def is_data_row(cells: Sequence[str]) -> bool:
     """Most filled cells are numbers, dates or clock times (labels and missing markers may sit among them)."""
     filled = [c for c in cells if not is_missing(c)]
-    return len(filled) >= 1 and _numeric_share(cells) >= 0.5
+    numeric = sum(is_number(c) or bool(_CLOCK.match(c)) or bool(_DATE_TIME.match(c)) for c in filled)
+    return len(filled) >= 1 and numeric / len(filled) >= 0.5
 
 
 def sniff_delimiter(lines: Sequence[str], delimiters: Sequence[str] = DELIMITERS) -> tuple[str, int, int]:
