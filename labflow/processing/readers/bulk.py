@@ -3,12 +3,13 @@
 The layout (delimiter, header and units rows, metadata, first data row, decimal mark) is told from the
 file's head by the same functions as :func:`~labflow.processing.readers.table.find_table`; only the body
 is parsed by polars instead of line by line, columns of numbers straight to Float64. The result is the
-table the line-by-line read gives, or ``None`` wherever polars could read the body otherwise: text after
-the head that is not ASCII, quotes, ``#``, line ends other than LF / CRLF, blank or comment lines inside
-the table, a line with another field count (each of these: ``None``); a NaN, an infinity or a later cell
-that is not a number in a column of numbers (the body is then read as text, typed as the line-by-line
-read types it). On ``None`` the caller reads the file line by line, which also explains the unusual line
-(a ragged row's refusal, a cut last line's note, a skipped trailer).
+table the line-by-line read gives, or ``None`` wherever polars could read the body otherwise: quotes,
+``#``, blank or comment lines inside the table, a line with another field count, and after the head
+(the first :data:`~labflow.processing.readers.table.SNIFF_LINES` lines, decoded as before) bytes that are
+not ASCII or line ends other than LF / CRLF. A NaN, an infinity or a later cell that is not a number in a
+column of numbers makes the body be read again as text, typed as the line-by-line read types it. On
+``None`` the caller reads the file line by line, which also explains the unusual line (a ragged row's
+refusal, a cut last line's note, a skipped trailer).
 
 >>> table = bulk_table(b"# operator: Ada\\ntime (s);signal (mV)\\n0;1,5\\n1;\\n2;0,5\\n")
 >>> table.delimiter, table.decimal_comma, table.metadata, list(table.lines)
@@ -57,12 +58,8 @@ def bulk_table(data: bytes) -> Table | None:
         return None  # polars fills a short line with nulls: every line must have the table's field count
     sample = [split(line, layout.delimiter) for line in lines(body[:_after_newlines(body, SAMPLE_ROWS)].decode())]
     decimal_comma = has_decimal_comma(layout.delimiter, [cell for row in sample for cell in row])
-    numeric = [all(is_number(cell) or not cell for cell in column) for column in zip(*sample)]
-    frame = _read(body, layout, numeric, decimal_comma)
-    if frame is None or not all(frame[name].is_finite().all() for name in frame.columns
-                                if frame[name].dtype == pl.Float64):
-        frame = _read(body, layout, [False] * layout.width, decimal_comma)
-    if frame is None or frame.height != rows or _has_empty_row(frame):
+    frame = _frame(body, layout, sample, decimal_comma)
+    if frame is None or frame.height != rows:
         return None
     first = layout.first_line + 1
     return Table(layout.delimiter, decimal_comma, layout.header, layout.units, [], range(first, first + rows),
@@ -118,6 +115,17 @@ def _content_end(data: bytes) -> int:
     while end and data[end - 1] in b"\r\n":
         end -= 1
     return end
+
+
+def _frame(body: bytes, layout: Layout, sample: list[list[str]], decimal_comma: bool) -> pl.DataFrame | None:
+    """The body's columns: Float64 for those whose sampled cells are all numbers (or empty) when every
+    cell reads as a finite number or is empty, else text; None for a blank line (or a body polars refuses)."""
+    numeric = [all(is_number(cell) or not cell for cell in column) for column in zip(*sample)]
+    frame = _read(body, layout, numeric, decimal_comma)
+    if frame is None or not all(frame[name].is_finite().all() for name in frame.columns
+                                if frame[name].dtype == pl.Float64):
+        frame = _read(body, layout, [False] * layout.width, decimal_comma)
+    return None if frame is None or _has_empty_row(frame) else frame
 
 
 def _read(body: bytes, layout: Layout, numeric: list[bool], decimal_comma: bool) -> pl.DataFrame | None:

@@ -5,7 +5,8 @@ the header, decimal commas, dates in several locales' forms, 12-hour and clock-o
 logger columns (also under an empty header cell) and text label columns (kept as text). The axis is a time
 column, or a column named like an x axis (frequency, wavelength, Raman shift, 2θ, ...), or — with a note —
 the row number. A file without a header is read only when its first column is the axis the ``axis_kind``
-option names; otherwise it is refused (nothing says what the columns are).
+option names; otherwise it is refused (nothing says what the columns are). A plain table's body is read at
+once by polars (:mod:`~labflow.processing.readers.bulk`); anything unusual, line by line, with the same result.
 
 >>> reader = DelimitedReader()
 >>> data = b"Date,Temp (degC),Label\\n05.03.2024 13:00:00,21,A\\n05.03.2024 13:00:10,22,B\\n05.03.2024 13:00:20,23,C\\n"

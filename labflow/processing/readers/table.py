@@ -61,7 +61,7 @@ class Table:
     # or Float64 for a column read as numbers at once (finite numbers and empty cells only, see ``bulk``)
 
     def column(self, j: int) -> pl.Series:
-        """The cells of column ``j`` (text)."""
+        """The cells of column ``j``: text, or Float64 numbers when the body was read as numbers at once."""
         if self.columns is not None:
             return self.columns[j]
         return pl.Series([row[j] for row in self.rows], dtype=pl.String)
