@@ -5,7 +5,8 @@ the header, decimal commas, dates in several locales' forms, 12-hour and clock-o
 logger columns (also under an empty header cell) and text label columns (kept as text). The axis is a time
 column, or a column named like an x axis (frequency, wavelength, Raman shift, 2θ, ...), or — with a note —
 the row number. A file without a header is read only when its first column is the axis the ``axis_kind``
-option names; otherwise it is refused (nothing says what the columns are).
+option names; otherwise it is refused (nothing says what the columns are). A plain table's body is read at
+once by polars (:mod:`~labflow.processing.readers.bulk`); anything unusual, line by line, with the same result.
 
 >>> reader = DelimitedReader()
 >>> data = b"Date,Temp (degC),Label\\n05.03.2024 13:00:00,21,A\\n05.03.2024 13:00:10,22,B\\n05.03.2024 13:00:20,23,C\\n"
@@ -21,9 +22,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-
-
 from labflow.processing.readers.base import ReadRefused
+from labflow.processing.readers.bulk import bulk_table
 from labflow.processing.readers.table import Table, find_table, table_block
 from labflow.processing.readers.text import decode, head_text, is_missing, is_number, lines
 from labflow.processing.series import AXIS_KINDS, Axis, Block, ParsedFile
@@ -52,13 +52,9 @@ class DelimitedReader:
         return 0.3 if table.height >= MIN_ROWS else 0.1  # no header: nothing says what the columns are
 
     def read(self, data: bytes, filename: str, options: Mapping[str, Any]) -> ParsedFile:
-        text = lines(decode(data))
-        try:
-            table = find_table(text)
-        except ReadRefused:
-            table = _single_column(text)
-            if table is None:
-                raise
+        table = bulk_table(data)
+        if table is None:
+            table = _line_by_line(data)
         if table.height < MIN_ROWS:
             raise ReadRefused(f"only {table.height} data row(s) under the header (line {table.header_line}); at "
                               f"least {MIN_ROWS} are needed; check that the export is complete")
@@ -66,6 +62,18 @@ class DelimitedReader:
             return _headerless(table, filename, options)
         block, notes = table_block(table, "data", axis_name=options.get("axis"))
         return ParsedFile(self.name, [block], table.metadata, table.notes + notes)
+
+
+def _line_by_line(data: bytes) -> Table:
+    """The table read line by line (which explains an unusual line), else one named column of numbers."""
+    text = lines(decode(data))
+    try:
+        return find_table(text)
+    except ReadRefused:
+        table = _single_column(text)
+        if table is None:
+            raise
+        return table
 
 
 def _single_column(text: list[str]) -> Table | None:

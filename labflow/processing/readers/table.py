@@ -54,14 +54,15 @@ class Table:
     header: list[str]
     units: list[str]
     rows: list[list[str]]
-    lines: list[int]  # 1-based line number of each row
+    lines: Sequence[int]  # 1-based line number of each row
     metadata: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     header_line: int = 0
-    columns: list[pl.Series] | None = None  # the cells column by column, when the body was split at once
+    columns: list[pl.Series] | None = None  # the cells column by column, when the body was split at once: text,
+    # or Float64 for a column read as numbers at once (finite numbers and empty cells only, see ``bulk``)
 
     def column(self, j: int) -> pl.Series:
-        """The cells of column ``j`` (text)."""
+        """The cells of column ``j``: text, or Float64 numbers when the body was read as numbers at once."""
         if self.columns is not None:
             return self.columns[j]
         return pl.Series([row[j] for row in self.rows], dtype=pl.String)
@@ -82,16 +83,11 @@ def split(line: str, delimiter: str) -> list[str]:
     return [cell.strip() for cell in line.split(delimiter)]
 
 
-def _numeric_share(cells: Sequence[str]) -> float:
-    filled = [c for c in cells if not is_missing(c)]
-    return sum(is_number(c) or bool(_CLOCK.match(c)) or bool(_DATE_TIME.match(c)) for c in filled) / \
-        max(len(filled), 1)
-
-
 def is_data_row(cells: Sequence[str]) -> bool:
     """Most filled cells are numbers, dates or clock times (labels and missing markers may sit among them)."""
     filled = [c for c in cells if not is_missing(c)]
-    return len(filled) >= 1 and _numeric_share(cells) >= 0.5
+    numeric = sum(is_number(c) or bool(_CLOCK.match(c)) or bool(_DATE_TIME.match(c)) for c in filled)
+    return len(filled) >= 1 and numeric / len(filled) >= 0.5
 
 
 def sniff_delimiter(lines: Sequence[str], delimiters: Sequence[str] = DELIMITERS) -> tuple[str, int, int]:
@@ -118,11 +114,11 @@ def _table_run(lines: Sequence[str], widths: list[int], delimiter: str,
         return len(lines), 0, 0
     tail = data[-5:]
     width = max(set(widths[i] for i in tail), key=lambda w: (sum(widths[i] == w for i in tail), w))
-    start, count, misses = len(lines), 0, 0
+    start, count, misses, known = len(lines), 0, 0, set(data)
     for i in range(data[-1], -1, -1):
         if widths[i] == -1:
             continue
-        is_data = is_data_row(split(lines[i], delimiter))
+        is_data = i in known if widths[i] >= 2 else is_data_row(split(lines[i], delimiter))
         if widths[i] == width and is_data:
             start, count, misses = i, count + 1, 0
         elif is_data and misses < patience and widths[i] >= 2:
@@ -132,19 +128,35 @@ def _table_run(lines: Sequence[str], widths: list[int], delimiter: str,
     return start, width, count
 
 
-def find_table(lines: Sequence[str], *, delimiters: Sequence[str] = DELIMITERS,
-               comment: str = "#", strict: bool = True) -> Table:
-    """The table that ends the text: rows, header and units rows above it, metadata above those.
+@dataclass
+class Layout:
+    """Where a table sits in a text, told from its head: delimiter, field count, header and units rows,
+    the metadata above them and the first data row."""
 
-    ``strict=False`` (for sniffing a head) skips rows of another width instead of refusing them.
-    The layout is told from the first :data:`SNIFF_LINES` lines; the body is split at once (polars)
-    unless a line is unusual, which the line-by-line read then explains."""
+    delimiter: str
+    width: int
+    header: list[str]
+    units: list[str]
+    metadata: dict[str, str]
+    header_line: int  # 1-based line of the header row; 0 without one
+    first_line: int  # 0-based index, among all lines, of the first data row
+    start: int  # the same row's index among the lines that are not comments
+
+
+def uncommented(lines: Sequence[str], comment: str) -> tuple[np.ndarray, pl.Series]:
+    """The indices and texts of the lines that are not comments (``comment`` after leading blanks)."""
     every = pl.Series(list(lines), dtype=pl.String)
     commented = every.str.strip_chars_start().str.starts_with(comment).to_numpy() if comment else \
         np.zeros(len(every), dtype=bool)
-    keep = np.flatnonzero(~commented)
-    texts_series = every.filter(pl.Series(~commented))
-    head = texts_series.head(SNIFF_LINES).to_list()
+    return np.flatnonzero(~commented), every.filter(pl.Series(~commented))
+
+
+def table_layout(lines: Sequence[str], keep: np.ndarray, texts: pl.Series, *,
+                 delimiters: Sequence[str] = DELIMITERS, comment: str = "#") -> Layout:
+    """The layout of the table ending the text, from the first :data:`SNIFF_LINES` of the lines that are
+    not comments (``keep`` and ``texts``, from :func:`uncommented`); ``lines`` may stop anywhere after
+    those (only the lines above the table are read for metadata)."""
+    head = texts.head(SNIFF_LINES).to_list()
     delimiter, width, start = sniff_delimiter(head, delimiters)
     if not delimiter:
         raise ReadRefused("no table of numbers found (no lines of two or more numbers separated by tabs, "
@@ -158,6 +170,25 @@ def find_table(lines: Sequence[str], *, delimiters: Sequence[str] = DELIMITERS,
     metadata = _metadata([head[j] for j in above if j < first_meta] +
                          [line.lstrip(comment).strip() for line in lines[:first_line]
                           if comment and line.lstrip().startswith(comment)], delimiter)
+    return Layout(delimiter, width, header, units, metadata,
+                  int(keep[header_at]) + 1 if header_at is not None else 0, first_line, start)
+
+
+def has_decimal_comma(delimiter: str, sample: Sequence[str]) -> bool:
+    """Numbers written with a decimal comma among the sampled cells (never in a comma-separated table)."""
+    return delimiter != "," and any(COMMA_DECIMAL.match(c) for c in sample)
+
+
+def find_table(lines: Sequence[str], *, delimiters: Sequence[str] = DELIMITERS,
+               comment: str = "#", strict: bool = True) -> Table:
+    """The table that ends the text: rows, header and units rows above it, metadata above those.
+
+    ``strict=False`` (for sniffing a head) skips rows of another width instead of refusing them.
+    The layout is told from the first :data:`SNIFF_LINES` lines; the body is split at once (polars)
+    unless a line is unusual, which the line-by-line read then explains."""
+    keep, texts_series = uncommented(lines, comment)
+    layout = table_layout(lines, keep, texts_series, delimiters=delimiters, comment=comment)
+    start, width, delimiter = layout.start, layout.width, layout.delimiter
     body = texts_series.slice(start)
     filled = (body.str.strip_chars() != "").to_numpy()
     numbers = (keep[start:][filled] + 1).tolist()
@@ -169,9 +200,8 @@ def find_table(lines: Sequence[str], *, delimiters: Sequence[str] = DELIMITERS,
         texts = texts_series.to_list()
         rows, numbers, notes = _rows(texts, list(zip(keep.tolist(), texts)), start, width, delimiter, strict)
         sample = [c for row in rows[:500] for c in row]
-    decimal_comma = delimiter != "," and any(COMMA_DECIMAL.match(c) for c in sample)
-    return Table(delimiter, decimal_comma, header, units, rows, numbers, metadata, notes,
-                 header_line=int(keep[header_at]) + 1 if header_at is not None else 0, columns=columns)
+    return Table(delimiter, has_decimal_comma(delimiter, sample), layout.header, layout.units, rows, numbers,
+                 layout.metadata, notes, header_line=layout.header_line, columns=columns)
 
 
 def _fit(cells: list[str], width: int) -> list[str]:
@@ -274,7 +304,7 @@ def read_columns(table: Table) -> tuple[list[Column], list[str]]:
     notes: list[str] = []
     headers = [h.strip().strip('"') for h in table.header]
     used = len(headers)
-    if used > 1 and not headers[-1] and table.column(used - 1).fill_null("").str.len_chars().max() in (0, None):
+    if used > 1 and not headers[-1] and _blank(table.column(used - 1)):
         used -= 1  # a trailing delimiter on every line
     names_units = [name_and_unit(h) for h in headers[:used]]
     names, renames = unique_names([n or "" for n, _ in names_units])
@@ -296,7 +326,16 @@ def read_columns(table: Table) -> tuple[list[Column], list[str]]:
     return columns, notes
 
 
+def _blank(cells: pl.Series) -> bool:
+    """Every cell of the column is empty."""
+    if cells.dtype == pl.Float64:
+        return cells.null_count() == len(cells)
+    return cells.fill_null("").str.len_chars().max() in (0, None)
+
+
 def _typed(name: str, unit: str, series: pl.Series, table: Table) -> Column | None:
+    if series.dtype == pl.Float64:
+        return _numbers(name, unit, series)
     values = floats(series, table.decimal_comma)
     missing = missing_mask(series) if np.isnan(values).any() else np.zeros(len(values), dtype=bool)
     if missing.all():
@@ -319,6 +358,14 @@ def _typed(name: str, unit: str, series: pl.Series, table: Table) -> Column | No
     return Column(name, unit, _text(cells), "text",
                   note=f"column '{label}', line {table.lines[first]}: {cells[first]!r} is not a number "
                        f"({plural(len(bad), 'text cell')} among its numbers): kept as text, not used as numbers")
+
+
+def _numbers(name: str, unit: str, series: pl.Series) -> Column | None:
+    """A column read as numbers at once: finite values, and NaN (null) only for empty cells."""
+    values = series.to_numpy().astype(np.float64)
+    if np.isnan(values).all():
+        return Column(name, unit, np.full(len(series), np.nan), "empty") if name else None
+    return _epoch_or_number(name, unit, values)
 
 
 def _refuse_broken_times(label: str, cells: list[str], bad: list[int], table: Table) -> None:
@@ -583,6 +630,6 @@ def fixed_table(lines: Sequence[str], header_at: int | None, delimiter: str, *, 
     rows, numbers, notes = _rows([t for _, t in kept], kept, 0, width, delimiter) if kept else ([], [], [])
     sample = [c for row in rows[:500] for c in row]
     units = _fit(split(lines[units_at], delimiter), width) if units_at is not None else [""] * width
-    return Table(delimiter, delimiter != "," and any(COMMA_DECIMAL.match(c) for c in sample),
+    return Table(delimiter, has_decimal_comma(delimiter, sample),
                  _fit(header, width), units, rows, numbers, dict(metadata or {}), notes,
                  header_line=header_at + 1 if header_at is not None else 0)
