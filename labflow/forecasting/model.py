@@ -183,11 +183,8 @@ def train_forecast_model(history: EnergyHistory, params: ForecastParams | None =
     cal_origins, cal_steps = training_pairs(layout, values, first=split + 1, last=last_origin,
                                             max_rows=params.max_train_rows // 3, seed=params.seed + 1)
     boosters = _fit(layout, params, values, covariates, start, fit_origins, fit_steps)
-    rows, level = feature_matrix(layout, values, covariates, _ns(start), cal_origins, cal_steps,
-                                 covariates_given=True)
-    lower = boosters["lower"].predict(rows, num_threads=params.num_threads)
-    upper = boosters["upper"].predict(rows, num_threads=params.num_threads)
-    actual = values[cal_origins + cal_steps] / level
+    actual, lower, upper = _held_out_band(layout, params, boosters, values, covariates, start, cal_origins,
+                                          cal_steps)
     margin = _conformal_margin(actual, lower, upper, params.interval)
     origins, steps = training_pairs(layout, values, first=0, last=last_origin, max_rows=params.max_train_rows,
                                     seed=params.seed)
@@ -216,13 +213,30 @@ def _fit(layout: FeatureLayout, params: ForecastParams, values: np.ndarray, cova
             for name, objective in objectives.items()}
 
 
+def _held_out_band(layout: FeatureLayout, params: ForecastParams, boosters: dict[str, Any], values: np.ndarray,
+                   covariates: np.ndarray, start: datetime, origins: np.ndarray, steps: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Actual readings and the quantile band of held-out pairs, relative to the level, forecast as a request
+    without future covariates is: the covariates after the origin carried forward from the latest day.
+
+    The backtest and ``/predict`` carry covariates forward unless they are sent; the margin must cover the
+    errors of that forecast, not of one that knew the covariates (on a plan that changes at the weekend the
+    two differ by more than the band). Sent covariates usually make the errors smaller: the interval then
+    errs on the wide side.
+    """
+    rows, level = feature_matrix(layout, values, covariates, _ns(start), origins, steps, covariates_given=False)
+    lower = boosters["lower"].predict(rows, num_threads=params.num_threads)
+    upper = boosters["upper"].predict(rows, num_threads=params.num_threads)
+    return values[origins + steps] / level, lower, upper
+
+
 def _conformal_margin(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray, level: float) -> float:
     """How much to widen (or narrow, if negative) the quantile band so ``level`` of held-out readings fall in."""
     if actual.size == 0:
         return 0.0
     scores = np.maximum(lower - actual, actual - upper)
     rank = min(1.0, np.ceil((actual.size + 1) * level) / actual.size)
-    return float(np.quantile(scores, rank))
+    return float(np.quantile(scores, rank, method="higher"))
 
 
 def _ns(moment: datetime) -> int:
