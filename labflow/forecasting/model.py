@@ -234,9 +234,9 @@ def _conformal_margin(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray, 
     """How much to widen (or narrow, if negative) the quantile band so ``level`` of held-out readings fall in."""
     if actual.size == 0:
         return 0.0
-    scores = np.maximum(lower - actual, actual - upper)
-    rank = min(1.0, np.ceil((actual.size + 1) * level) / actual.size)
-    return float(np.quantile(scores, rank, method="higher"))
+    scores = np.sort(np.maximum(lower - actual, actual - upper))
+    rank = min(int(np.ceil((scores.size + 1) * level)), scores.size)  # split-conformal: the k-th smallest score
+    return float(scores[rank - 1])
 
 
 def _ns(moment: datetime) -> int:
