@@ -162,9 +162,10 @@ def train_forecast_model(history: EnergyHistory, params: ForecastParams | None =
                          until: int | None = None) -> ForecastModel:
     """Train on the readings up to index ``until`` (exclusive; default all of them).
 
-    The interval is calibrated first: the three boosters are fitted on the older origins, the newest
-    ``calibration_fraction`` of origins measures how far outside the quantile band readings fall, and
-    that margin is kept; then the boosters are fitted again on every origin.
+    The interval is calibrated first (split-conformal): the three boosters are fitted on the older origins,
+    the newest ``calibration_fraction`` of origins, forecast as a request without future covariates is,
+    measures how far outside the quantile band readings fall, and that margin is kept; then the boosters
+    are fitted again on every origin.
     """
     params = params or ForecastParams()
     params.check()
