@@ -177,7 +177,7 @@ class ForecastModel:
             margins = {mode: float(document["margins"][mode]) for mode in MODES}
         else:  # format 1: trained on sent covariates, filled from yesterday when not sent, one margin
             feature_layout = FeatureLayout(layout["step_s"], layout["horizon"], tuple(layout["covariates"]),
-                                           sent_flags=False)
+                                           sent_flags=False, day_of_year=True)
             margins = dict.fromkeys(MODES, float(document["margin"]))
         return cls(feature_layout, ForecastParams.from_dict(document["params"]),
                    {name: lgb.Booster(model_str=text) for name, text in document["boosters"].items()},

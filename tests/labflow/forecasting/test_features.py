@@ -32,7 +32,8 @@ def test_forecast_rows_equal_the_training_rows(seed, step_s, horizon, extra, k, 
                                                sent_share, sent_flags):
     rng = np.random.default_rng(seed)
     fill_days = tuple(int(d) for d in rng.choice([1, 7], k)) if sent_flags else ()
-    layout = FeatureLayout(step_s, 672, tuple(f"c{i}" for i in range(k)), fill_days, sent_flags)
+    layout = FeatureLayout(step_s, 672, tuple(f"c{i}" for i in range(k)), fill_days, sent_flags,
+                           day_of_year=not sent_flags)  # format 2 / format 1
     size = layout.min_history + extra
     values = rng.gamma(2.0, 10.0, size) * scale
     values[rng.random(size) < missing] = np.nan

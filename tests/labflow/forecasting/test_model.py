@@ -23,7 +23,7 @@ def test_features_use_only_readings_up_to_the_origin():
     values = np.arange(400, dtype=float)
     covariates = np.arange(400, dtype=float)[:, None] * 10
     rows, level = feature_matrix(layout, values, covariates, 0, np.array([200, 200]), np.array([1, 30]))
-    named = dict(zip(layout.names, rows[1] * np.r_[np.ones(5), np.full(9, level[1]), 1, 1, 1]))
+    named = dict(zip(layout.names, rows[1] * np.r_[np.ones(4), np.full(9, level[1]), 1, 1, 1]))
     assert level[1] == pytest.approx(np.mean(values[33:201]))  # the week before the origin
     assert named["last"] == 200  # the reading at the origin
     assert named["same_time_last_day"] == 230 - 48  # 30 steps ahead: the latest whole day known is 2 days back
@@ -31,7 +31,7 @@ def test_features_use_only_readings_up_to_the_origin():
     assert named["temp_at_target"] == 10 * (230 - 48)  # not given: carried forward from the latest known day
     assert named["temp_sent"] == 0
     weekly = FeatureLayout(3600, 24, ("temp",), fill_days=(7,))
-    assert feature_matrix(weekly, values, covariates, 0, np.array([200]), np.array([30]))[0][0, 14] == 10 * (230 - 168)
+    assert feature_matrix(weekly, values, covariates, 0, np.array([200]), np.array([30]))[0][0, 13] == 10 * (230 - 168)
     future = feature_matrix(layout, values[:201], covariates, 0, np.array([200]), np.array([30]),
                             covariates_given=True)[0]
     assert future[0][layout.names.index("temp_at_target")] == 2300  # given: the value at the target time
@@ -108,7 +108,8 @@ def test_model_round_trips_through_bytes(workshop_history, workshop_model):
 
 def _format_1(model: ForecastModel, history: EnergyHistory) -> bytes:
     """A model as format 1 wrote it: boosters without the ``_sent`` features, one margin."""
-    layout = FeatureLayout(model.layout.step_s, model.layout.horizon, model.layout.covariates, sent_flags=False)
+    layout = FeatureLayout(model.layout.step_s, model.layout.horizon, model.layout.covariates, sent_flags=False,
+                           day_of_year=True)
     origins, steps = training_pairs(layout, history.values, first=0, last=history.values.size - 2, max_rows=3_000)
     boosters = _fit(layout, model.params, history.values, history.covariate_matrix(), history.frame["timestamp"][0],
                     origins, steps)
@@ -122,7 +123,8 @@ def _format_1(model: ForecastModel, history: EnergyHistory) -> bytes:
 
 def test_a_model_saved_in_format_1_is_still_served_as_it_was_trained(workshop_history, workshop_model):
     old = ForecastModel.from_bytes(_format_1(workshop_model, workshop_history))
-    assert old.layout.names == [n for n in workshop_model.layout.names if not n.endswith("_sent")]
+    assert old.layout.names == [*workshop_model.layout.names[:4], "day_of_year",
+                                *(n for n in workshop_model.layout.names[4:] if not n.endswith("_sent"))]
     assert old.layout.fill_days == (1, 1) and old.margins == {"sent": 0.25, "filled": 0.25}
     values, covariates = workshop_history.values[-168:], workshop_history.covariate_matrix()[-168:]
     forecast = old.forecast(values, covariates, workshop_history.frame["timestamp"][-1], 24)
