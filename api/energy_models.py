@@ -59,7 +59,8 @@ class PredictIn(Strict):
     forecast_horizon: int = Field(ge=1, le=MAX_HORIZON, description="How many steps to forecast after the last reading.")
     future_covariates: list[CovariatePoint] | None = Field(
         default=None, max_length=MAX_FUTURE_POINTS,
-        description="Covariates at the forecast times, if known; otherwise the latest day's are carried forward.")
+        description="Covariates at the forecast times, if known (all or some); the others are filled from the same "
+        "hour on the latest day or one week earlier, whichever the model found better for that covariate.")
 
 
 class ForecastPoint(BaseModel):

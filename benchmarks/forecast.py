@@ -6,8 +6,8 @@
 Accuracy: for every building file (``timestamp, load_kwh`` + weather), train on 2017–2018 with the
 project's own training code (:func:`labflow.forecasting.model.train_forecast_model`, default
 parameters) and backtest 2019 day by day: from each midnight, forecast the next 24 hours (rolling
-origin) with the model's predict code, the weather after the origin carried forward from the latest
-day as ``/predict`` does when no future covariates are sent. Beside it, the seasonal-naive forecast
+origin) with the model's predict code, the weather after the origin filled as ``/predict`` fills it when
+no future covariates are sent (the model's persistence rule per covariate). Beside it, the seasonal-naive forecast
 (same hour one week earlier). A few origins are also forecast through the request path of ``/predict``
 (:func:`labflow.forecasting.serving.predict` on 168 request points) to check it gives the same numbers.
 

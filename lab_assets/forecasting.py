@@ -18,7 +18,7 @@ from lab_assets.failures import failure_on
 from labflow.forecasting.backtest import rolling_origin_evaluation
 from labflow.forecasting.fetch import FetchError, data_sources, fetch_data
 from labflow.forecasting.history import HistoryError, read_history_csv
-from labflow.forecasting.model import ForecastParams, ForecastRequestError, train_forecast_model
+from labflow.forecasting.model import ForecastParams, ForecastRequestError, covariate_fill, train_forecast_model
 from labflow.forecasting.registry import ModelRegistry
 from labflow.forecasting.store import (EVALUATION_ASSET, HISTORY_ASSET, MODEL_ASSET, load_history, model_key,
                                        save_backtest, save_history, save_model)
@@ -117,8 +117,11 @@ def forecast_model(context: dg.AssetExecutionContext, config: ForecastConfig, ca
     context.log.info(f"{context.partition_key}: model version {version.version} from {model.trained_rows:,} rows")
     return dg.MaterializeResult(metadata={
         "version": version.version, "horizon": params.horizon, "interval": params.interval,
-        "trees": params.n_estimators, "trained_rows": model.trained_rows, "interval_margin": round(model.margin, 4),
-        "covariates": ", ".join(history.covariates) or "none", "data_hash": history.data_hash,
+        "trees": params.n_estimators, "trained_rows": model.trained_rows,
+        **{f"interval_margin_{mode}": round(margin, 4) for mode, margin in model.margins.items()},
+        "covariates": ", ".join(history.covariates) or "none",
+        "covariates_filled_from": ", ".join(f"{name}: {rule}" for name, rule in covariate_fill(model.layout).items())
+        or "none", "data_hash": history.data_hash,
         "trained_until": f"{model.trained_until:%Y-%m-%d %H:%M}", "path": dg.MetadataValue.path(path)})
 
 

@@ -41,10 +41,15 @@ def send_demo_stream(settings: Settings, url: str) -> str:
     return f"{report.events} events replayed to {DEMO_SOURCE}"
 
 
+def demo_energy_csv() -> bytes:
+    """Eight weeks of the demo workshop's consumption: what its forecast model is trained on."""
+    return energy_csv(8, seed=3)
+
+
 def start_demo_training(settings: Settings, url: str) -> str:
     """Write eight weeks of a demo workshop's consumption and ask the API to train its forecast model."""
     path = settings.home / "demo" / f"{DEMO_ENERGY_ASSET}.csv"
-    write_atomic(path, energy_csv(8, seed=3))
+    write_atomic(path, demo_energy_csv())
     answer = httpx.post(f"{url}/api/v1/training-jobs", timeout=30,
                         json={"asset_id": DEMO_ENERGY_ASSET, "data_url": Path(path).as_uri()})
     if answer.status_code >= 400:

@@ -28,7 +28,8 @@ def backtest(model: ForecastModel, history: EnergyHistory, *, first_origin: int,
     """Forecast ``horizon`` steps from every ``every``-th origin from ``first_origin`` on (one batched call).
 
     ``covariates_given`` uses the recorded covariates at the forecast times (as a perfect weather
-    forecast would); by default they are carried forward from the latest day, as at serving time.
+    forecast would); by default they are filled as a request that does not send them (same hour yesterday
+    or last week, as the model chose per covariate).
     """
     layout = model.layout
     every = every or layout.steps_per_day

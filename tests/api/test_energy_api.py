@@ -148,12 +148,17 @@ def test_the_active_model_is_served_on_compiled_trees(energy: EnergyLab, history
 
 
 def test_future_covariates_are_used_when_given(energy: EnergyLab, history: list[dict]):
-    plan = [{"timestamp": f"2024-02-12T{h:02d}:00:00", "temp": 5.0, "production": 80.0 if 7 <= h < 18 else 0.0}
-            for h in range(24)]
     body = {"historical_data": history, "forecast_horizon": 24}
-    planned = energy.client.post(f"{ASSET}/predict", json={**body, "future_covariates": plan}).json()
-    unplanned = energy.client.post(f"{ASSET}/predict", json=body).json()
-    assert planned["forecast_data"][10]["predicted"] > unplanned["forecast_data"][10]["predicted"] + 5
+
+    def at_ten(hours: range | None) -> float:  # Monday 2024-02-12 10:00 with production planned for ``hours``
+        plan = [{"timestamp": f"2024-02-12T{h:02d}:00:00", "temp": 5.0, "production": 80.0 if h in hours else 0.0}
+                for h in range(24)] if hours is not None else None
+        answer = energy.client.post(f"{ASSET}/predict", json={**body, "future_covariates": plan} if plan else body)
+        return answer.json()["forecast_data"][10]["predicted"]
+
+    working, holiday, unplanned = at_ten(range(7, 18)), at_ten(range(0)), at_ten(None)
+    assert working > holiday + 5  # the sent plan is the plan, either way
+    assert abs(unplanned - working) < abs(unplanned - holiday)  # not sent: last Monday's plan, a working day
     wrong = [{"timestamp": "2024-03-01T00:00:00", "temp": 1}]
     response = energy.client.post(f"{ASSET}/predict", json={**body, "future_covariates": wrong})
     assert response.status_code == 422 and "not one of the 24 forecast times" in response.json()["detail"]
