@@ -104,6 +104,8 @@ SIDE_SNR_WEIGHT = 0.1
 NOISE_PAIRS = 200_000
 REPEAT_BLOCKS = 32
 REPEAT_MIN_BLOCK = 64
+HASH_MAX_BITS = 20  # most_common hashes into about 8 buckets per value, at most 2^20 buckets
+_HASH_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits mix all the bits
 RUN_CHANCE = 0.01
 HELD_MIN_EQUAL = 0.9
 HELD_MAX_DISTINCT = 0.05
@@ -207,26 +209,48 @@ def typical_repeat_share(values: np.ndarray) -> float:
     the same (the chance to stay at the baseline level of a quantized trace); the median over blocks.
     """
     finite = values[np.isfinite(values)]
+    return _repeat_share(finite, finite[1:] == finite[:-1])
+
+
+def _repeat_share(finite: np.ndarray, same: np.ndarray) -> float:
+    """:func:`typical_repeat_share` of the finite values, given ``same = finite[1:] == finite[:-1]``."""
     if finite.size < 2:
         return 0.0
     block = max(REPEAT_MIN_BLOCK, finite.size // REPEAT_BLOCKS)
     shares = []
-    for start in range(0, max(1, finite.size - 1), block):
-        part = finite[start: start + block + 1]
-        if part.size < 2:
-            continue
-        levels, counts = np.unique(part[:-1], return_counts=True)
-        at_mode = part[:-1] == levels[np.argmax(counts)]
-        shares.append(float((part[1:][at_mode] == part[:-1][at_mode]).mean()))
+    for start in range(0, finite.size - 1, block):
+        head = finite[start: min(start + block, finite.size - 1)]  # the block's samples that have a next one
+        at_mode = head == most_common(head)
+        shares.append(float(same[start: start + head.size][at_mode].mean()))
     return float(np.median(shares))
+
+
+def most_common(values: np.ndarray) -> float:
+    """The most common of the finite ``values`` (the smallest of equally common ones), without sorting them all.
+
+    Equal values share a bucket of a hash of their bits (-0.0 counted as 0.0), so only values whose bucket
+    holds another value can repeat: only those are sorted and counted. When none repeats, the minimum.
+    """
+    width = min(HASH_MAX_BITS, values.size.bit_length() + 3)
+    bits = np.add(values, 0.0, dtype=np.float64).view(np.uint64)  # x + 0.0 is x, except that -0.0 becomes 0.0
+    buckets = ((bits * _HASH_MULTIPLIER) >> np.uint64(64 - width)).astype(np.intp)
+    shared = np.bincount(buckets, minlength=1 << width)[buckets] > 1
+    if shared.any():
+        levels, counts = np.unique(values[shared], return_counts=True)
+        if counts.max() > 1:
+            return levels[np.argmax(counts)]
+    return values.min()
 
 
 def quantization_run(values: np.ndarray, minimum: int) -> int:
     """Shortest run of identical values that quantization does not explain (see the module docstring)."""
-    share = typical_repeat_share(values)
+    return _quantization_run(typical_repeat_share(values), values.size, minimum)
+
+
+def _quantization_run(share: float, size: int, minimum: int) -> int:
     if not 0.0 < share < 1.0:
         return minimum
-    expected = 1.0 + math.log(RUN_CHANCE / max(1, values.size)) / math.log(share)
+    expected = 1.0 + math.log(RUN_CHANCE / max(1, size)) / math.log(share)
     return max(minimum, math.ceil(expected))
 
 
@@ -235,11 +259,18 @@ def is_held(name: str, values: np.ndarray) -> bool:
     if HELD_NAME.search(name):
         return True
     finite = values[np.isfinite(values)]
+    return _held_levels(finite, finite[1:] == finite[:-1])
+
+
+def _held_levels(finite: np.ndarray, same: np.ndarray) -> bool:
+    """Few held levels: at least 2 distinct values, at most 5 % of the samples, >= 90 % of pairs equal."""
     if finite.size < 3:
         return False
-    distinct = np.unique(finite).size
-    equal = float((finite[1:] == finite[:-1]).mean())
-    return 2 <= distinct <= max(2, HELD_MAX_DISTINCT * finite.size) and equal >= HELD_MIN_EQUAL
+    equal = float(same.mean())
+    if equal < HELD_MIN_EQUAL:
+        return False
+    distinct = np.unique(np.concatenate([finite[:1], finite[1:][~same]])).size  # every level starts a run
+    return 2 <= distinct <= max(2, HELD_MAX_DISTINCT * finite.size)
 
 
 def stuck_samples(values: np.ndarray, params: QualityParams, *, min_run: int | None = None,
@@ -267,14 +298,17 @@ def stuck_samples(values: np.ndarray, params: QualityParams, *, min_run: int | N
 
 def _channel_stats(name: str, values: np.ndarray, summary: dict[str, Any], by_design: int,
                    params: QualityParams) -> ChannelStats:
-    finite = values[np.isfinite(values)]
+    is_finite = np.isfinite(values)
+    finite = values if is_finite.all() else values[is_finite]
+    same = finite[1:] == finite[:-1]  # shared by the constant, held-level and quantization checks
     missing = max(0, summary["missing"] - by_design)
-    if finite.size >= params.flatline_min_samples and np.all(finite == finite[0]):
+    if finite.size >= params.flatline_min_samples and same.all():
         kind = "zero" if finite[0] == 0 else "setting" if HELD_NAME.search(name) else "dead"
         return ChannelStats(name, missing, 0, 0, None, None, constant=kind, by_design=by_design, count=finite.size)
-    held = is_held(name, values)
-    counting = is_counting(values)
-    min_run = quantization_run(values, min(params.clipping_min_samples, params.flatline_min_samples))
+    held = bool(HELD_NAME.search(name)) or _held_levels(finite, same)
+    counting = is_counting(finite)
+    min_run = _quantization_run(_repeat_share(finite, same), values.size,
+                                min(params.clipping_min_samples, params.flatline_min_samples))
     clipped, flat = (0, 0) if held else stuck_samples(values, params, min_run=min_run, counting=counting)
     short = finite.size < MIN_SNR_SAMPLES
     if held or short:

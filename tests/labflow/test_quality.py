@@ -4,7 +4,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from labflow.processing.quality import FLAGS, QualityReport, assess_quality, repeated_runs, stuck_samples
+from labflow.processing.quality import (FLAGS, QualityReport, assess_quality, is_held, most_common, repeated_runs,
+                                        stuck_samples, typical_repeat_share)
 from labflow.processing.recipes import QualityParams
 
 PARAMS = QualityParams()
@@ -170,6 +171,36 @@ def test_repeated_runs_and_stuck_samples():
     assert stuck_samples(values, params) == (7, 0)
     middle = np.array([0.0, 2.0, 2.0, 2.0, 9.0])
     assert stuck_samples(middle, params) == (0, 3)
+
+
+def test_most_common_is_the_sorted_count_mode():
+    rng = np.random.default_rng(3)
+    arrays = [rng.normal(size=5_000), np.round(rng.normal(size=5_000), 2), rng.integers(0, 4, 300).astype(float),
+              np.array([-0.0, 0.0, 5.0, 5.0, 1.0]), np.array([2.0, 1.0, 2.0, 1.0]), np.array([7.0]),
+              rng.normal(size=20).astype(np.float32)]
+    for values in arrays:
+        levels, counts = np.unique(values, return_counts=True)
+        assert most_common(values) == levels[np.argmax(counts)]  # the smallest of the most common
+
+
+def test_repeat_share_and_held_levels_match_a_plain_count():
+    def plain_share(finite: np.ndarray) -> float:
+        block = max(64, finite.size // 32)
+        shares = []
+        for start in range(0, finite.size - 1, block):
+            part = finite[start: start + block + 1]
+            levels, counts = np.unique(part[:-1], return_counts=True)
+            at_mode = part[:-1] == levels[np.argmax(counts)]
+            shares.append(float((part[1:][at_mode] == part[:-1][at_mode]).mean()))
+        return float(np.median(shares))
+
+    trace = quantized_trace()
+    noisy = np.round(np.random.default_rng(4).normal(0, 0.05, 9_000), 6)
+    assert typical_repeat_share(trace) == plain_share(trace) and 0 < typical_repeat_share(trace) < 1
+    assert typical_repeat_share(noisy) == plain_share(noisy)
+    steps = np.repeat([1.0, 2.0, 1.5, np.nan, 2.0], 200)
+    assert is_held("oven", steps) and not is_held("oven", trace) and not is_held("oven", np.full(100, 2.0))
+    assert not is_held("oven", np.repeat(np.arange(100.0), 10))  # 100 levels in 1000 samples: too many
 
 
 def quantized_trace(n: int = 4_000, seed: int = 1) -> np.ndarray:
