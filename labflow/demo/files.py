@@ -92,8 +92,38 @@ def furnace_log(rng: np.random.Generator, index: int, started: datetime) -> Demo
     return DemoFile(f"furnace-02/log_{index:03d}.csv", ("\ufeff" + "\n".join(lines) + "\n").encode(), sidecar)
 
 
+EU152_LINES_KEV = (121.78, 244.70, 344.28, 411.12, 443.96, 778.90, 867.38, 964.08, 1085.84, 1112.08, 1408.01)
+EU152_YIELDS = (28.5, 7.6, 26.6, 2.2, 2.8, 12.9, 4.2, 14.5, 10.1, 13.7, 20.9)  # % per decay
+
+
+def gamma_spectrum(rng: np.random.Generator, index: int, started: datetime) -> DemoFile:
+    """Gamma spectrometer (ORTEC ``.Spe``, HPGe): an Eu-152 check source with K-40 background, Poisson counts,
+    ``$MCA_CAL`` energy calibration and the detector's ``$SHAPE_CAL``, nothing below the discriminator."""
+    channel = np.arange(4096, dtype=np.float64)
+    gain = 0.4 + 0.0002 * (index % 3)  # keV per channel, a little drift from run to run
+    energy = 0.2 + gain * channel
+    live_s = 600 + 60 * (index % 4)
+    expected = live_s * (0.4 * np.exp(-energy / 250.0) + 0.02)  # Compton continuum and room background
+    fwhm = np.sqrt(0.8 + 0.0012 * energy)  # keV, an HPGe's resolution
+    activity = float(rng.uniform(0.8, 1.2))  # the source's lines scale with it, the room's K-40 does not
+    lines_kev = [(line, activity * share) for line, share in zip(EU152_LINES_KEV, EU152_YIELDS)] + [(1460.82, 3.0)]
+    for line, rate in lines_kev:
+        net = live_s * rate / (1.0 + line / 300.0)  # counts: rate x live time x a falling efficiency
+        expected += net * gain / (fwhm * 1.0645) * np.exp(-4 * np.log(2) * ((energy - line) / fwhm) ** 2)
+    expected[energy < 25.0] = 0.0
+    counts = rng.poisson(expected)
+    lines = ["$SPEC_ID:", f"Eu-152 check source {index:03d}", "$DATE_MEA:", f"{started:%m/%d/%Y %H:%M:%S}",
+             "$MEAS_TIM:", f"{live_s} {live_s + 3}", "$DATA:", "0 4095", *(f"{c:8d}" for c in counts),
+             "$ENER_FIT:", f"0.200000 {gain:.6f}", "$MCA_CAL:", "3", f"2.000000E-001 {gain:.6E} 0.000000E+000",
+             "$SHAPE_CAL:", "3", f"{np.sqrt(0.8) / gain:.6E} 0.000000E+000 0.000000E+000"]
+    sidecar = {"experiment_id": f"EXP-{400 + index // 5}", "operator": OPERATORS[(index + 3) % 4],
+               "material": "Eu-152 check source", "instrument": "gamma-04", "started_at": started.isoformat(),
+               "params": {"live_time_s": live_s}}
+    return DemoFile(f"gamma-04/spectrum_{index:03d}.Spe", ("\r\n".join(lines) + "\r\n").encode(), sidecar)
+
+
 GENERATORS: tuple[Callable[[np.random.Generator, int, datetime], DemoFile], ...] = (
-    chromatogram, ecg_like, photodetector, furnace_log,
+    chromatogram, ecg_like, photodetector, furnace_log, gamma_spectrum,
 )
 
 
