@@ -46,6 +46,13 @@ MIN_FWHM = 1.5
 CLEAR_LINE_SNR = 10.0  # lines that set the resolution stand 10 standard deviations out
 
 
+def is_counts(values: np.ndarray, *, more_than: float = 0.0) -> bool:
+    """Whether a signal holds counts (finite values all non-negative whole numbers, the largest above
+    ``more_than``; 1 tells counts from a 0/1 flag): its noise is Poisson."""
+    finite = values[np.isfinite(values)]
+    return bool(finite.size and finite.min() >= 0 and finite.max() > more_than and np.all(finite == np.round(finite)))
+
+
 @dataclass(frozen=True)
 class Resolution:
     """Detector resolution: ``fwhm(channel) = sqrt(a + b x channel)`` in channels, and how it was found."""

@@ -24,6 +24,8 @@ import math
 
 import numpy as np
 
+from labflow.processing.counting import is_counts
+
 LOCAL_STEPS = 8
 """Steps on each side of a long time step that tell the local sampling rate (17 steps with the step itself)."""
 CADENCE_MIN_SHARE = 0.5
@@ -33,8 +35,7 @@ GAP_CHUNK = 65_536
 
 def is_counting(values: np.ndarray) -> bool:
     """Counts: every finite value a non-negative integer, and some above 1 (not a 0/1 flag)."""
-    finite = values[np.isfinite(values)]
-    return bool(finite.size and finite.min() >= 0 and finite.max() > 1 and np.all(finite == np.round(finite)))
+    return is_counts(values, more_than=1.0)
 
 
 def explained_zero_runs(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray,

@@ -44,7 +44,7 @@ from scipy.ndimage import median_filter
 from scipy.signal import find_peaks, peak_prominences, peak_widths, savgol_filter
 
 from labflow.processing.baselines import BaselineMethod, estimate_baseline, noise_sigma, peak_scale
-from labflow.processing.counting import CountingLines, find_lines
+from labflow.processing.counting import CountingLines, find_lines, is_counts
 from labflow.processing.line_fit import measure_lines
 from labflow.processing.peakfit import PeakShape, fit_groups
 
@@ -84,13 +84,6 @@ def local_noise(values: np.ndarray, window: int) -> np.ndarray:
     local = 1.4826 * median_filter(steps, size=size, mode="nearest") / np.sqrt(6.0)
     floor = NOISE_FLOOR_FRACTION * noise_sigma(values)
     return np.maximum(local, max(floor, 1e-12 * max(1.0, float(np.abs(values).max()))))
-
-
-def is_counts(values: np.ndarray) -> bool:
-    """Whether a signal holds counts (non-negative whole numbers, not all zero): its noise is Poisson."""
-    finite = values[np.isfinite(values)]
-    return bool(finite.size) and bool(finite.max() > 0) and bool(np.all(finite >= 0)) and bool(
-        np.all(finite == np.round(finite)))
 
 
 def _polarity(values: np.ndarray, polarity: str) -> float:
